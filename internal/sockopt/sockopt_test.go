@@ -119,4 +119,3 @@ func TestMarkWithoutPrivilegeIsSetupError(t *testing.T) {
 		t.Errorf("%q does not say %q", err, want)
 	}
 }
-
