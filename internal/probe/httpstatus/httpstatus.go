@@ -1,0 +1,473 @@
+// Package httpstatus is the probe of check_http_status: one HTTP/1.1
+// request over a fresh connection, judged by the status code and, when
+// asked, by the body.
+//
+// It replaces keepalived's HTTP_GET and Nagios' check_http for load
+// balancer health checks, and fits HAProxy's monitor-uri (200 healthy, 503
+// when "monitor fail" holds). The request carries "Connection: close" and
+// redirects are never followed: a 301 is an answer to judge, not a hop.
+// The response is read from the raw connection with fixed bounds: 64 KiB of
+// headers, --max-body of body, and only as much body as a check needs.
+package httpstatus
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lbcheck/lbcheck/internal/probe"
+)
+
+// maxHeaderBytes bounds the status line and headers together.
+const maxHeaderBytes = 64 << 10
+
+// Options are check_http_status's own options.
+type Options struct {
+	Path      string
+	VHost     string
+	Expect    StatusSet
+	Method    string
+	TLS       bool
+	Verify    bool
+	CAFile    string
+	Headers   []string
+	BodyRegex string
+	Digest    string
+	MaxBody   int64
+
+	expectText string
+	header     http.Header
+	bodyRE     *regexp.Regexp
+	roots      *x509.CertPool
+	userAgent  string
+}
+
+// Flags registers the options on fs.
+func (o *Options) Flags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.Path, "path", "u", "/", "request path, with query if any")
+	fs.StringVar(&o.VHost, "vhost", "", "Host header and TLS SNI (keepalived's virtualhost); default HOST")
+	fs.StringVarP(&o.expectText, "expect", "e", "200-299", "accepted status codes: 200, 200-299, 2xx, 200,301-302")
+	fs.StringVar(&o.Method, "method", "GET", "request method")
+	fs.BoolVar(&o.TLS, "tls", false, "HTTPS; the certificate is not verified unless --verify or --ca-file")
+	fs.BoolVar(&o.Verify, "verify", false, "with --tls: verify the certificate against the system roots and the name")
+	fs.StringVar(&o.CAFile, "ca-file", "", "with --tls: verify the certificate against the CAs in this PEM file")
+	fs.StringArrayVar(&o.Headers, "header", nil, "extra request header 'Name: value'; repeatable")
+	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression (RE2)")
+	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex digest (keepalived HTTP_GET digest, genhash)")
+	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body bytes read, for --body-regex, --digest and size")
+}
+
+// DefaultPort is 80, or 443 with --tls.
+func (o *Options) DefaultPort() uint16 {
+	if o.TLS {
+		return 443
+	}
+	return 80
+}
+
+// SetVersion names the build in the User-Agent header.
+func (o *Options) SetVersion(v string) { o.userAgent = "lbcheck-check_http_status/" + v }
+
+// Validate checks the options and prepares what the probe needs, so that
+// a bad option is reported before anything is sent.
+func (o *Options) Validate() error {
+	var err error
+	if o.Expect, err = ParseStatusSet(o.expectText); err != nil {
+		return fmt.Errorf("--expect: %w", err)
+	}
+	if o.Path == "" || o.Path[0] != '/' || strings.ContainsAny(o.Path, " \r\n\x00") {
+		return fmt.Errorf("--path %q: want an absolute path such as / or /health?full=1", o.Path)
+	}
+	if _, err := url.ParseRequestURI(o.Path); err != nil {
+		return fmt.Errorf("--path %q: %v", o.Path, err)
+	}
+	if !isToken(o.Method) {
+		return fmt.Errorf("--method %q: not an HTTP method token", o.Method)
+	}
+	if o.VHost != "" && strings.ContainsAny(o.VHost, " /\r\n\x00@") {
+		return fmt.Errorf("--vhost %q: want a host name, optionally with :port", o.VHost)
+	}
+	o.header = http.Header{}
+	for _, h := range o.Headers {
+		name, value, ok := strings.Cut(h, ":")
+		value = strings.TrimSpace(value)
+		if !ok || !isToken(name) || strings.ContainsAny(value, "\r\n\x00") {
+			return fmt.Errorf("--header %q: want 'Name: value'", h)
+		}
+		if strings.EqualFold(name, "Host") {
+			return fmt.Errorf("--header %q: use --vhost to set the Host header", h)
+		}
+		o.header.Add(name, value)
+	}
+	if o.BodyRegex != "" {
+		if o.bodyRE, err = regexp.Compile(o.BodyRegex); err != nil {
+			return fmt.Errorf("--body-regex: %v", err)
+		}
+	}
+	if o.Digest != "" {
+		if b, err := hex.DecodeString(o.Digest); err != nil || len(b) != md5.Size {
+			return fmt.Errorf("--digest %q: want 32 hex digits (an MD5)", o.Digest)
+		}
+		o.Digest = strings.ToLower(o.Digest)
+	}
+	if o.MaxBody < 0 {
+		return fmt.Errorf("--max-body %d: want 0 or more bytes", o.MaxBody)
+	}
+	if (o.Verify || o.CAFile != "") && !o.TLS {
+		return errors.New("--verify and --ca-file need --tls")
+	}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return fmt.Errorf("--ca-file: %v", err)
+		}
+		o.roots = x509.NewCertPool()
+		if !o.roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+		}
+		o.Verify = true
+	}
+	if o.userAgent == "" {
+		o.SetVersion("dev")
+	}
+	return nil
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Probe sends one request to t and judges the answer.
+func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	p := &run{t: t, o: o, log: t.Log}
+	r := p.do(ctx)
+	if len(p.phases) > 0 && p.phases[len(p.phases)-1].Name == "first_byte" {
+		p.phase("transfer", time.Now())
+	}
+	r.Phases = p.phases
+	return r
+}
+
+// run is one probe's state. Its phases are connect, tls, first_byte (from
+// sending the request to the first byte of the answer: the server's
+// thinking time) and transfer (the rest of the answer that was read).
+type run struct {
+	t      probe.Target
+	o      *Options
+	log    *probe.Log
+	start  time.Time
+	phases []probe.Phase
+	mark   time.Time
+}
+
+// phase records the time since the previous phase ended.
+func (p *run) phase(name string, now time.Time) time.Duration {
+	d := now.Sub(p.mark)
+	p.mark = now
+	p.phases = append(p.phases, probe.Phase{Name: name, Duration: d})
+	return d
+}
+
+func (p *run) do(ctx context.Context) probe.Result {
+	addr := p.t.Addr.String()
+	p.start = time.Now()
+	p.mark = p.start
+	conn, err := p.t.Dial(ctx)
+	if err != nil {
+		return probe.Fail("connect to "+addr, err)
+	}
+	defer conn.Close()
+	// Bound every read and write by the deadline, and unblock them at once
+	// if the run is cancelled (SIGTERM from keepalived or HAProxy).
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
+	p.log.Printf(1, "connected to %s from %s in %s", addr, conn.LocalAddr(), probe.Millis(p.phase("connect", time.Now())))
+
+	if p.o.TLS {
+		tc := tls.Client(conn, p.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return probe.Fail("TLS handshake with "+addr, err)
+		}
+		p.phase("tls", time.Now())
+		cs := tc.ConnectionState()
+		p.log.Printf(1, "TLS %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
+		if len(cs.PeerCertificates) > 0 {
+			c := cs.PeerCertificates[0]
+			p.log.Printf(1, "certificate %s, expires %s", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
+		}
+		conn = tc
+	}
+
+	req := p.request()
+	if p.log.Enabled(1) {
+		p.log.Printf(1, "> %s %s HTTP/1.1", req.Method, req.URL.RequestURI())
+		p.log.Printf(1, "> Host: %s", req.Host)
+		for name, values := range req.Header {
+			for _, v := range values {
+				p.log.Printf(2, "> %s: %s", name, v)
+			}
+		}
+	}
+	if err := req.Write(conn); err != nil {
+		return probe.Fail("sending request to "+addr, err)
+	}
+
+	fb := &firstBytes{r: conn}
+	limit := &io.LimitedReader{R: fb, N: maxHeaderBytes}
+	br := bufio.NewReaderSize(limit, 4096)
+	resp, err := p.readResponse(br, req)
+	if err != nil {
+		switch {
+		case probe.IsTimeout(err):
+			return probe.Fail("waiting for the answer from "+addr, err)
+		case limit.N <= 0:
+			return probe.Critical("%s sent more than %d KiB of headers", addr, maxHeaderBytes>>10)
+		case len(fb.first) == 0:
+			return probe.Fail("reading the answer from "+addr, err)
+		case !looksLikeHTTP(fb.first):
+			return probe.Critical("not HTTP from %s: %s", addr, probe.Quote(fb.first, 32))
+		}
+		return probe.Critical("bad HTTP answer from %s: %s", addr, probe.Describe(err))
+	}
+	defer resp.Body.Close()
+	p.phase("first_byte", fb.at)
+	status := fmt.Sprintf("%d %s", resp.StatusCode, reason(resp))
+	p.log.Printf(1, "< %s %s", resp.Proto, status)
+	for name, values := range resp.Header {
+		for _, v := range values {
+			p.log.Printf(2, "< %s: %s", name, v)
+		}
+	}
+
+	if !p.o.Expect.Contains(resp.StatusCode) {
+		r := probe.Critical("%s from %s, expected %s", status, addr, p.o.Expect)
+		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
+			r.Summary += " (Location: " + clean(loc, 60) + ")"
+		}
+		return r
+	}
+
+	// The body is read only when a check needs it, or to learn its size
+	// when the headers do not say; never past --max-body.
+	size := resp.ContentLength
+	needBody := p.o.bodyRE != nil || p.o.Digest != ""
+	if needBody || (size < 0 && req.Method != http.MethodHead) {
+		limit.N = p.o.MaxBody + 1 // what bufio already holds is on top
+		body, n, digest, err := p.readBody(resp.Body)
+		p.log.Printf(1, "< %d bytes of body", n)
+		if err != nil {
+			return probe.Fail(fmt.Sprintf("%s from %s, reading body after %d B", status, addr, n), err)
+		}
+		size = n
+		truncated := n > p.o.MaxBody
+		if truncated {
+			size = p.o.MaxBody
+		}
+		if p.o.Digest != "" {
+			if truncated {
+				return probe.Critical("%s from %s, body longer than --max-body %d B: cannot check --digest", status, addr, p.o.MaxBody)
+			}
+			if digest != p.o.Digest {
+				return p.withSize(probe.Critical("%s from %s, body MD5 %s, expected %s", status, addr, digest, p.o.Digest), size)
+			}
+		}
+		if p.o.bodyRE != nil && !p.o.bodyRE.Match(body) {
+			return p.withSize(probe.Critical("%s from %s, body does not match %s", status, addr, probe.Quote([]byte(p.o.BodyRegex), 40)), size)
+		}
+	}
+	sizeText := ""
+	if size >= 0 {
+		sizeText = ", " + strconv.FormatInt(size, 10) + " B"
+	}
+	return p.withSize(probe.OK("%s from %s%s in %s", status, addr, sizeText, probe.Millis(time.Since(p.start))), size)
+}
+
+func (p *run) withSize(r probe.Result, size int64) probe.Result {
+	if size >= 0 {
+		zero := 0.0
+		r.Metrics = append(r.Metrics, probe.Metric{Label: "size", Value: float64(size), Unit: "B", Min: &zero})
+	}
+	return r
+}
+
+// readResponse reads the final response, skipping interim 1xx ones (103
+// Early Hints, a stray 100 Continue), at most a few of them.
+func (p *run) readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for i := 0; ; i++ {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols || i == 4 {
+			return resp, nil
+		}
+		p.log.Printf(1, "< %s %d (interim, skipped)", resp.Proto, resp.StatusCode)
+	}
+}
+
+// readBody reads up to MaxBody+1 bytes, keeping them only for the regex,
+// and hashing them only for the digest.
+func (p *run) readBody(body io.Reader) (kept []byte, n int64, digest string, err error) {
+	var h hash.Hash
+	w := io.Discard
+	if p.o.Digest != "" {
+		h = md5.New()
+		w = h
+	}
+	r := io.LimitReader(body, p.o.MaxBody+1)
+	if p.o.bodyRE != nil {
+		kept, err = io.ReadAll(r)
+		n = int64(len(kept))
+		w.Write(kept)
+		kept = kept[:min(int64(len(kept)), p.o.MaxBody)]
+	} else {
+		n, err = io.Copy(w, r)
+	}
+	if h != nil {
+		digest = hex.EncodeToString(h.Sum(nil))
+	}
+	return kept, n, digest, err
+}
+
+func (p *run) request() *http.Request {
+	u, _ := url.ParseRequestURI(p.o.Path) // checked in Validate
+	req := &http.Request{
+		Method:     p.o.Method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     p.o.header.Clone(),
+		Host:       p.hostHeader(),
+		Close:      true,
+	}
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", p.o.userAgent)
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "*/*")
+	}
+	return req
+}
+
+// hostHeader is --vhost, else HOST with the port unless it is the
+// scheme's default.
+func (p *run) hostHeader() string {
+	if p.o.VHost != "" {
+		return p.o.VHost
+	}
+	host := p.t.Host
+	port := p.t.Addr.Port()
+	if port == p.o.DefaultPort() {
+		if strings.Contains(host, ":") {
+			return "[" + host + "]"
+		}
+		return host
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+// tlsConfig offers every version from TLS 1.0 up: this is a liveness check
+// of what the server runs, not a policy audit.
+func (p *run) tlsConfig() *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS10,
+		NextProtos:         []string{"http/1.1"},
+		InsecureSkipVerify: !p.o.Verify,
+		RootCAs:            p.o.roots,
+	}
+	switch {
+	case p.o.VHost != "":
+		cfg.ServerName = hostOnly(p.o.VHost)
+	case p.t.IsName:
+		cfg.ServerName = p.t.Host
+	case p.o.Verify:
+		// No SNI is sent for an IP, but verification needs the name to
+		// match: the certificate must then carry the IP as a SAN.
+		cfg.ServerName = p.t.Addr.Addr().WithZone("").String()
+	}
+	return cfg
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+// reason is the server's reason phrase, made safe for one line.
+func reason(resp *http.Response) string {
+	text := strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))
+	text = strings.TrimSpace(text)
+	if text == "" {
+		text = http.StatusText(resp.StatusCode)
+	}
+	return clean(text, 40)
+}
+
+// clean keeps printable ASCII, at most max bytes.
+func clean(s string, max int) string {
+	b := make([]byte, 0, min(len(s), max))
+	for i := 0; i < len(s) && len(b) < max; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f && c != '|' {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
+}
+
+func looksLikeHTTP(b []byte) bool {
+	const prefix = "HTTP/"
+	n := min(len(b), len(prefix))
+	return string(b[:n]) == prefix[:n]
+}
+
+// firstBytes notes when the first byte of the answer arrived and keeps a
+// few of them to quote when the answer is not HTTP.
+type firstBytes struct {
+	r     io.Reader
+	at    time.Time
+	first []byte
+}
+
+func (f *firstBytes) Read(b []byte) (int, error) {
+	n, err := f.r.Read(b)
+	if n > 0 && f.first == nil {
+		f.at = time.Now()
+		f.first = append([]byte(nil), b[:min(n, 64)]...)
+	}
+	return n, err
+}

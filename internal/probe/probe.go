@@ -1,0 +1,224 @@
+// Package probe holds what every check's probe shares: the target it is
+// given, the Result it returns, the trace it writes for -v, and how a
+// network error becomes a verdict.
+//
+// A probe is a function func(ctx, Target, Options) Result in a package of
+// its own under internal/probe. It honours ctx on every dial, read and
+// write; the harness in internal/plugin owns everything else (arguments,
+// attempts, the deadline, thresholds, output, exit codes).
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/sockopt"
+)
+
+// Target is what a probe checks and how it opens sockets.
+type Target struct {
+	Host   string          // HOST as given: a name or a literal
+	IsName bool            // HOST was a DNS name (SNI, Host header)
+	Addr   netip.AddrPort  // the resolved address to check
+	Socket sockopt.Options // bind address and mark for every socket
+	Log    *Log            // the -v trace; never nil inside a probe
+}
+
+// Dial opens a TCP connection to the target with the socket options.
+func (t Target) Dial(ctx context.Context) (net.Conn, error) {
+	return t.Socket.DialTCP(ctx, t.Addr)
+}
+
+// Phase is one timed step of a probe: connect, tls, first byte, ...
+type Phase struct {
+	Name     string
+	Duration time.Duration
+}
+
+// Metric is an extra performance value beyond the response time.
+type Metric struct {
+	Label string
+	Value float64
+	Unit  string // "", "s", "B", ...
+	Min   *float64
+	Max   *float64
+}
+
+// Result is a probe's verdict.
+type Result struct {
+	State   exitcode.State
+	Summary string
+	Phases  []Phase
+	Metrics []Metric
+	// Timeout is set when the probe ran out of time; the harness then
+	// reports --timeout-state instead of State.
+	Timeout bool
+	// Err is the underlying failure, for JSON output and tests.
+	Err error
+}
+
+// OK builds a passing result.
+func OK(format string, a ...any) Result {
+	return Result{State: exitcode.OK, Summary: fmt.Sprintf(format, a...)}
+}
+
+// Critical builds a failing result that has no error behind it (a wrong
+// answer rather than no answer).
+func Critical(format string, a ...any) Result {
+	return Result{State: exitcode.Critical, Summary: fmt.Sprintf(format, a...)}
+}
+
+// Fail turns an error met while doing what is named into a verdict:
+// running out of time is a timeout, a socket that could not be set up as
+// asked is UNKNOWN, and anything the network or the peer did is CRITICAL.
+func Fail(what string, err error) Result {
+	r := Result{State: exitcode.Critical, Err: err}
+	switch {
+	case IsTimeout(err):
+		r.Timeout = true
+		r.Summary = what + ": timed out"
+	case errors.Is(err, sockopt.ErrSetup):
+		r.State = exitcode.Unknown
+		r.Summary = what + ": " + err.Error()
+	default:
+		r.Summary = what + ": " + Describe(err)
+	}
+	return r
+}
+
+// IsTimeout reports whether err means time ran out (the context's deadline
+// or a socket deadline derived from it), or the run was cancelled.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.Is(err, context.Canceled) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// Describe says in a few words what the network did, for a summary line.
+// Well-known errnos read as the operator knows them; anything else keeps
+// its own text without Go's "dial tcp a->b:" prefixes.
+func Describe(err error) string {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return "no error"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by peer"
+	case errors.As(err, &errno):
+		if s, ok := errnoText[errno]; ok {
+			return s
+		}
+		return errno.Error()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
+}
+
+var errnoText = map[syscall.Errno]string{
+	syscall.ECONNREFUSED:  "connection refused",
+	syscall.ECONNRESET:    "connection reset by peer",
+	syscall.EHOSTUNREACH:  "host unreachable (ICMP)",
+	syscall.ENETUNREACH:   "network unreachable",
+	syscall.ETIMEDOUT:     "timed out",
+	syscall.EPIPE:         "connection closed by peer",
+	syscall.EACCES:        "permission denied",
+	syscall.EPERM:         "operation not permitted (firewall?)",
+	syscall.EADDRNOTAVAIL: "address not available",
+}
+
+// Log collects the -v trace. It is safe for concurrent use and keeps its
+// lines even if the probe never returns, so a timeout still shows how far
+// the probe got.
+type Log struct {
+	level int
+	start time.Time
+	mu    sync.Mutex
+	lines []string
+}
+
+// NewLog starts a trace at verbosity level (0 records nothing).
+func NewLog(level int) *Log { return &Log{level: level, start: time.Now()} }
+
+// Enabled reports whether lines at this level are recorded.
+func (l *Log) Enabled(level int) bool { return l != nil && level <= l.level }
+
+// Printf records one trace line at the given level (1 = -v, 2 = -vv, ...),
+// stamped with the time since the run began.
+func (l *Log) Printf(level int, format string, a ...any) {
+	if !l.Enabled(level) {
+		return
+	}
+	line := fmt.Sprintf("[%8.3f ms] ", float64(time.Since(l.start).Microseconds())/1000) + fmt.Sprintf(format, a...)
+	l.mu.Lock()
+	l.lines = append(l.lines, strings.ToValidUTF8(line, "?"))
+	l.mu.Unlock()
+}
+
+// Lines returns a copy of the trace so far.
+func (l *Log) Lines() []string {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// Quote renders bytes from the peer safely for one line of output:
+// printable ASCII as is, everything else escaped, at most max bytes.
+func Quote(b []byte, max int) string {
+	cut := len(b) > max
+	if cut {
+		b = b[:max]
+	}
+	var s strings.Builder
+	s.WriteByte('"')
+	for _, c := range b {
+		switch {
+		case c == '"' || c == '\\':
+			s.WriteByte('\\')
+			s.WriteByte(c)
+		case c == '\r':
+			s.WriteString(`\r`)
+		case c == '\n':
+			s.WriteString(`\n`)
+		case c == '|':
+			// Nagios splits the first line at '|': keep peer text out of perfdata.
+			s.WriteString(`\x7c`)
+		case c >= 0x20 && c < 0x7f:
+			s.WriteByte(c)
+		default:
+			fmt.Fprintf(&s, `\x%02x`, c)
+		}
+	}
+	s.WriteByte('"')
+	if cut {
+		s.WriteString("...")
+	}
+	return s.String()
+}
+
+// Millis formats a duration for a summary line: "0.41 ms", "12.3 ms", "1.20 s".
+func Millis(d time.Duration) string {
+	ms := float64(d.Microseconds()) / 1000
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.2f ms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.1f ms", ms)
+	}
+	return fmt.Sprintf("%.2f s", ms/1000)
+}
