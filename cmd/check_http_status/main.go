@@ -29,12 +29,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return httpstatus.Probe(ctx, t, o)
 		},
 		Examples: []plugin.Example{
-			{"check_http_status 10.0.0.5 80", "any 2xx answer to GET / is OK"},
-			{"check_http_status -u /haproxy-health 10.0.0.5 8080", "HAProxy monitor-uri: 200 is OK, 503 (monitor fail) CRITICAL"},
-			{"check_http_status --tls --vhost www.example.org -u /health -e 200,204 10.0.0.5", "HTTPS on 443 with SNI and Host www.example.org"},
-			{"check_http_status --body-regex 'status: ?up' -w 0.5 -c 1 app.example.org 8080", "body must match; WARNING over 0.5 s, CRITICAL over 1 s"},
-			{"check_http_status -u /index.html --digest 9b3b... 10.0.0.5", "keepalived HTTP_GET digest (genhash's MD5)"},
-			{"check_http_status --exit-style binary -t 2 10.0.0.5 80", "keepalived MISC_CHECK with misc_dynamic: exit 0 up, 1 down"},
+			{Command: "check_http_status 10.0.0.5 80", What: "any 2xx answer to GET / is OK"},
+			{Command: "check_http_status -u /haproxy-health 10.0.0.5 8080", What: "HAProxy monitor-uri: 200 is OK, 503 (monitor fail) CRITICAL"},
+			{Command: "check_http_status --tls --vhost www.example.org -u /health -e 200,204 10.0.0.5", What: "HTTPS on 443 with SNI and Host www.example.org"},
+			{Command: "check_http_status --body-regex 'status: ?up' -w 0.5 -c 1 app.example.org 8080", What: "body must match; WARNING over 0.5 s, CRITICAL over 1 s"},
+			{Command: "check_http_status -u /index.html --digest 9b3b... 10.0.0.5", What: "keepalived HTTP_GET digest (genhash's MD5)"},
+			{Command: "check_http_status --exit-style binary -t 2 10.0.0.5 80", What: "keepalived MISC_CHECK with misc_dynamic: exit 0 up, 1 down"},
 		},
 	}, args, stdout, stderr)
 }

@@ -50,7 +50,7 @@ type Example struct{ Command, What string }
 
 // grace is how long the harness waits, once the deadline has passed, for a
 // probe to notice and return its own (more precise) timeout verdict.
-const grace = 40 * time.Millisecond
+const grace = 30 * time.Millisecond
 
 // SignalContext returns a context cancelled by SIGTERM or SIGINT, with the
 // signal as its cause. keepalived sends SIGTERM on misc_timeout and HAProxy

@@ -244,6 +244,11 @@ func (p *run) do(ctx context.Context) probe.Result {
 	br := bufio.NewReaderSize(limit, 4096)
 	resp, err := p.readResponse(br, req)
 	if err != nil {
+		if fb.err != nil && (probe.IsTimeout(fb.err) || ctx.Err() != nil) {
+			// bufio hands back a line cut short by the deadline as if it
+			// were whole ("malformed response"): the read error tells.
+			err = fb.err
+		}
 		switch {
 		case probe.IsTimeout(err):
 			return probe.Fail("waiting for the answer from "+addr, err)
@@ -455,16 +460,21 @@ func looksLikeHTTP(b []byte) bool {
 	return string(b[:n]) == prefix[:n]
 }
 
-// firstBytes notes when the first byte of the answer arrived and keeps a
-// few of them to quote when the answer is not HTTP.
+// firstBytes notes when the first byte of the answer arrived, keeps a few
+// of them to quote when the answer is not HTTP, and remembers why reading
+// stopped.
 type firstBytes struct {
 	r     io.Reader
 	at    time.Time
 	first []byte
+	err   error // the last read error
 }
 
 func (f *firstBytes) Read(b []byte) (int, error) {
 	n, err := f.r.Read(b)
+	if err != nil {
+		f.err = err
+	}
 	if n > 0 && f.first == nil {
 		f.at = time.Now()
 		f.first = append([]byte(nil), b[:min(n, 64)]...)
