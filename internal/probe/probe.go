@@ -120,22 +120,40 @@ func Describe(err error) string {
 		}
 		return errno.Error()
 	}
+	text := err.Error()
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
-		return op.Err.Error()
+		text = op.Err.Error()
 	}
-	return err.Error()
+	// Library errors may quote what the peer sent.
+	return Clean(text, 120)
+}
+
+// Clean makes text fit one Nagios line: printable ASCII only, no '|',
+// at most max bytes.
+func Clean(s string, max int) string {
+	b := make([]byte, 0, min(len(s), max))
+	for i := 0; i < len(s) && len(b) < max; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f && c != '|' {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
 }
 
 var errnoText = map[syscall.Errno]string{
-	syscall.ECONNREFUSED:  "connection refused",
-	syscall.ECONNRESET:    "connection reset by peer",
-	syscall.EHOSTUNREACH:  "host unreachable (ICMP)",
-	syscall.ENETUNREACH:   "network unreachable",
-	syscall.ETIMEDOUT:     "timed out",
-	syscall.EPIPE:         "connection closed by peer",
-	syscall.EACCES:        "permission denied",
-	syscall.EPERM:         "operation not permitted (firewall?)",
+	syscall.ECONNREFUSED: "connection refused",
+	syscall.ECONNRESET:   "connection reset by peer",
+	syscall.EHOSTUNREACH: "host unreachable (ICMP)",
+	syscall.ENETUNREACH:  "network unreachable",
+	syscall.ETIMEDOUT:    "timed out",
+	syscall.EPIPE:        "connection closed by peer",
+	// Linux reports ICMPv6 "administratively prohibited" to connect() as EACCES.
+	syscall.EACCES: "administratively prohibited (ICMP)",
+	// EPERM on connect() is a local firewall rejecting our own packet.
+	syscall.EPERM:         "operation not permitted (local firewall?)",
 	syscall.EADDRNOTAVAIL: "address not available",
 }
 

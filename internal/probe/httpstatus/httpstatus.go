@@ -12,6 +12,7 @@ package httpstatus
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -202,13 +203,20 @@ func (p *run) do(ctx context.Context) probe.Result {
 		return probe.Fail("connect to "+addr, err)
 	}
 	defer conn.Close()
+	p.log.Printf(1, "connected to %s from %s in %s", addr, conn.LocalAddr(), probe.Millis(p.phase("connect", time.Now())))
+	return p.exchange(ctx, conn)
+}
+
+// exchange is everything after the connection is made: TLS, the request,
+// and the judgement of the answer.
+func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
+	addr := p.t.Addr.String()
 	// Bound every read and write by the deadline, and unblock them at once
 	// if the run is cancelled (SIGTERM from keepalived or HAProxy).
 	if d, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(d)
 	}
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
-	p.log.Printf(1, "connected to %s from %s in %s", addr, conn.LocalAddr(), probe.Millis(p.phase("connect", time.Now())))
 
 	if p.o.TLS {
 		tc := tls.Client(conn, p.tlsConfig())
@@ -259,7 +267,8 @@ func (p *run) do(ctx context.Context) probe.Result {
 		case !looksLikeHTTP(fb.first):
 			return probe.Critical("not HTTP from %s: %s", addr, probe.Quote(fb.first, 32))
 		}
-		return probe.Critical("bad HTTP answer from %s: %s", addr, probe.Describe(err))
+		line, _, _ := bytes.Cut(fb.first, []byte("\n"))
+		return probe.Critical("bad HTTP answer from %s: %s", addr, probe.Quote(line, 32))
 	}
 	defer resp.Body.Close()
 	p.phase("first_byte", fb.at)
@@ -271,12 +280,13 @@ func (p *run) do(ctx context.Context) probe.Result {
 		}
 	}
 
+	// A redirect's target says more than its code, pass or fail.
+	location := ""
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
+		location = " (Location: " + probe.Clean(loc, 60) + ")"
+	}
 	if !p.o.Expect.Contains(resp.StatusCode) {
-		r := probe.Critical("%s from %s, expected %s", status, addr, p.o.Expect)
-		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
-			r.Summary += " (Location: " + clean(loc, 60) + ")"
-		}
-		return r
+		return p.withSize(probe.Critical("%s from %s, expected %s%s", status, addr, p.o.Expect, location), resp.ContentLength)
 	}
 
 	// The body is read only when a check needs it, or to learn its size
@@ -311,7 +321,7 @@ func (p *run) do(ctx context.Context) probe.Result {
 	if size >= 0 {
 		sizeText = ", " + strconv.FormatInt(size, 10) + " B"
 	}
-	return p.withSize(probe.OK("%s from %s%s in %s", status, addr, sizeText, probe.Millis(time.Since(p.start))), size)
+	return p.withSize(probe.OK("%s from %s%s in %s%s", status, addr, sizeText, probe.Millis(time.Since(p.start)), location), size)
 }
 
 func (p *run) withSize(r probe.Result, size int64) probe.Result {
@@ -438,20 +448,7 @@ func reason(resp *http.Response) string {
 	if text == "" {
 		text = http.StatusText(resp.StatusCode)
 	}
-	return clean(text, 40)
-}
-
-// clean keeps printable ASCII, at most max bytes.
-func clean(s string, max int) string {
-	b := make([]byte, 0, min(len(s), max))
-	for i := 0; i < len(s) && len(b) < max; i++ {
-		if c := s[i]; c >= 0x20 && c < 0x7f && c != '|' {
-			b = append(b, c)
-		} else {
-			b = append(b, '?')
-		}
-	}
-	return string(b)
+	return probe.Clean(text, 40)
 }
 
 func looksLikeHTTP(b []byte) bool {

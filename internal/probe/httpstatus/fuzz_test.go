@@ -1,0 +1,102 @@
+package httpstatus
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
+)
+
+// exchangeWith runs the probe's exchange against a peer that answers with
+// the given bytes and then closes.
+func exchangeWith(t testing.TB, o *Options, answer []byte) probe.Result {
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	defer client.Close()
+	go func() {
+		defer server.Close()
+		go io.Copy(io.Discard, server) // take the request
+		server.Write(answer)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	p := &run{t: probe.Target{Host: "fuzz.test", IsName: true, Addr: netip.MustParseAddrPort("192.0.2.1:80"), Log: probe.NewLog(2)}, o: o, start: time.Now()}
+	return p.exchange(ctx, client)
+}
+
+func TestExchange(t *testing.T) {
+	tests := []struct {
+		name    string
+		o       Options
+		answer  string
+		state   exitcode.State
+		summary string
+	}{
+		{"ok", Options{}, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", exitcode.OK, "200 OK from 192.0.2.1:80, 2 B"},
+		{"http/1.0 close delimited", Options{}, "HTTP/1.0 200 OK\r\n\r\nabc", exitcode.OK, "200 OK from 192.0.2.1:80, 3 B"},
+		{"no reason phrase", Options{}, "HTTP/1.1 204\r\n\r\n", exitcode.OK, "204 No Content"},
+		{"control chars in reason", Options{}, "HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n", exitcode.OK, "200 O?K from"},
+		{"pipe in reason", Options{}, "HTTP/1.1 503 a|b\r\nContent-Length: 0\r\n\r\n", exitcode.Critical, "503 a?b from"},
+		{"empty answer", Options{}, "", exitcode.Critical, "reading the answer from 192.0.2.1:80: connection closed by peer"},
+		{"not http", Options{}, "220 mail.example.org ESMTP\r\n", exitcode.Critical, `not HTTP from 192.0.2.1:80: "220 mail.example.org ESMTP\r\n"`},
+		{"http but broken", Options{}, "HTTP/1.1 2OO OK\r\n\r\n", exitcode.Critical, "bad HTTP answer from 192.0.2.1:80"},
+		{"short body", Options{Digest: "00000000000000000000000000000000"}, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", exitcode.Critical, "reading body after 3 B: connection closed by peer"},
+		{"bad chunking", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", exitcode.Critical, "reading body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			o.Path, o.Method, o.expectText, o.MaxBody = "/", "GET", "200-299", 1<<20
+			r := exchangeWith(t, &o, []byte(tt.answer))
+			if r.State != tt.state || !strings.Contains(r.Summary, tt.summary) {
+				t.Errorf("got %v %q, want %v containing %q", r.State, r.Summary, tt.state, tt.summary)
+			}
+		})
+	}
+}
+
+// FuzzExchange: whatever the server sends, the probe returns a verdict in
+// time, never UNKNOWN (the arguments were fine), never with a summary that
+// would break the Nagios line, and OK only for an HTTP answer.
+func FuzzExchange(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"HTTP/1.0 503 Service Unavailable\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n",
+		"\x16\x03\x01\x00\x05hello",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+	} {
+		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, answer []byte, mode uint8) {
+		o := Options{Path: "/", Method: "GET", expectText: "200-299", MaxBody: 64}
+		if mode&1 == 1 {
+			o.BodyRegex, o.Digest = "o", "444bcb3a3fcf8389296c49467f27e1d6"
+		}
+		start := time.Now()
+		r := exchangeWith(t, &o, answer)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("verdict after %v", took)
+		}
+		if r.State != exitcode.OK && r.State != exitcode.Critical {
+			t.Fatalf("state %v for %q: %s", r.State, answer, r.Summary)
+		}
+		if r.Summary == "" || strings.ContainsAny(r.Summary, "\n\r|") {
+			t.Fatalf("summary %q unfit for the first line", r.Summary)
+		}
+		if r.State == exitcode.OK && !strings.HasPrefix(string(answer), "HTTP/") {
+			t.Fatalf("OK for a non-HTTP answer %q: %s", answer, r.Summary)
+		}
+	})
+}
