@@ -17,7 +17,10 @@ import (
 	"github.com/lbcheck/lbcheck/internal/lab"
 )
 
-var theLab *lab.Lab
+var (
+	theLab *lab.Lab
+	binDir string // where process_test.go builds the binary
+)
 
 func TestMain(m *testing.M) {
 	var err error
@@ -25,8 +28,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "lab:", err)
 		os.Exit(1)
 	}
+	if binDir, err = os.MkdirTemp("", "check_http_status-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	theLab.Close()
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
 

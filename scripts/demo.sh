@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make demo: start the in-process lab (internal/lab) and run every check
+# binary that exists against it, printing each verdict line and exit code.
+# Everything listens on 127.0.0.1 / [::1]; nothing leaves this machine.
+set -euo pipefail
+bin=${1:-bin}
+
+coproc LAB { exec "$bin/labd"; }
+trap 'exec {LAB[1]}>&-; wait "$LAB_PID" 2>/dev/null || true' EXIT
+declare -A addr
+while read -r name value <&"${LAB[0]}"; do
+	[[ $name == ready ]] && break
+	addr[$name]=$value
+done
+[[ -n ${addr[http]:-} ]] || { echo "demo: the lab did not start" >&2; exit 1; }
+
+hp() { local a=${addr[$1]}; echo "${a%:*} ${a##*:}"; }
+
+run() {
+	local shown
+	shown=$(printf '%q ' "$@")
+	printf '\n$ %s\n' "${shown//$bin\//}"
+	set +e
+	"$@"
+	printf '  -> exit %d\n' $?
+	set -e
+}
+
+if [[ -x $bin/check_http_status ]]; then
+	echo "== check_http_status"
+	run "$bin/check_http_status" $(hp http)
+	run "$bin/check_http_status" -u /monitor $(hp http)
+	run "$bin/check_http_status" -u /status/503 $(hp http)
+	run "$bin/check_http_status" -u /redirect -e 3xx $(hp http)
+	run "$bin/check_http_status" --tls --ca-file "${addr[ca-file]}" --vhost lab.test $(hp https)
+	run "$bin/check_http_status" --body-regex 'chunk 2' -u /chunked $(hp http)
+	run "$bin/check_http_status" --format json -w 0.5 -c 1 $(hp http)
+	[[ -n ${addr[http6]:-} ]] && run "$bin/check_http_status" $(hp http6)
+	run "$bin/check_http_status" $(hp closed)
+	run "$bin/check_http_status" $(hp garbage)
+	run "$bin/check_http_status" -t 1 $(hp silent)
+	run "$bin/check_http_status" -t 1 $(hp endless)
+	run "$bin/check_http_status" -t 0.5 --exit-style binary $(hp slow)
+	run "$bin/check_http_status" -v -u /nowhere $(hp http)
+	run "$bin/check_http_status" $(hp http | cut -d' ' -f1) 99999
+fi

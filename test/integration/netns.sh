@@ -1,0 +1,430 @@
+#!/usr/bin/env bash
+# Real-server environment for the check_http_status integration tests.
+#
+#   netns.sh up            create namespaces lbc-cli/lbc-srv, nginx, HAProxy, nft rules
+#   netns.sh down          stop everything and remove the namespaces and the state dir
+#   netns.sh monitor-fail  make HAProxy's monitor-uri answer 503 (disable be_app/web1)
+#   netns.sh monitor-ok    make it answer 200 again (enable be_app/web1)
+#   netns.sh status        show what is running
+#
+# Runs as root. Traffic stays on loopback and on the veth pair between the two
+# namespaces this script creates (10.99.0.0/24, fd00:99::/64); nothing is sent
+# anywhere else. State (configs, certificate, logs, pid files) lives in
+# ${LBC_STATE:-/tmp/lbcheck-integration}.
+set -Eeuo pipefail
+
+STATE=${LBC_STATE:-/tmp/lbcheck-integration}
+NS_CLI=lbc-cli
+NS_SRV=lbc-srv
+VETH_CLI=lbc-veth-cli
+VETH_SRV=lbc-veth-srv
+CLI4=10.99.0.1
+SRV4=10.99.0.2
+CLI6=fd00:99::1
+SRV6=fd00:99::2
+
+log() { printf 'netns.sh: %s\n' "$*" >&2; }
+die() { printf 'netns.sh: ERROR: %s\n' "$*" >&2; exit 1; }
+trap 'rc=$?; printf "netns.sh: FAILED (exit %d) at line %d: %s\n" "$rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
+need_root() {
+	[[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, nft, servers on port 80/443)"
+}
+
+# ---------------------------------------------------------------- packages
+ensure_packages() {
+	# command -> Debian package
+	local -A pkgs=(
+		[nginx]=nginx
+		[haproxy]=haproxy
+		[nft]=nftables
+		[ip]=iproute2
+		[openssl]=openssl
+		[curl]=curl
+		[socat]=socat
+		[ping]=iputils-ping
+	)
+	local missing=() cmd
+	for cmd in "${!pkgs[@]}"; do
+		if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$cmd && ! -x /sbin/$cmd ]]; then
+			missing+=("${pkgs[$cmd]}")
+		fi
+	done
+	if ((${#missing[@]})); then
+		log "installing: ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		# apt's chatter goes to stderr: stdout carries only the summary line
+		apt-get update >&2
+		apt-get install -y --no-install-recommends "${missing[@]}" >&2
+		# the Debian packages start their own instances on the host: we do not want them
+		local svc
+		for svc in nginx haproxy; do
+			if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1; then
+				systemctl disable --now "$svc" >/dev/null 2>&1 || true
+			fi
+		done
+	fi
+	export PATH=$PATH:/usr/sbin:/sbin
+}
+
+# ---------------------------------------------------------------- network
+ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
+
+setup_netns() {
+	local ns
+	for ns in "$NS_CLI" "$NS_SRV"; do
+		ns_exists "$ns" || ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+	if ! ip -n "$NS_CLI" link show "$VETH_CLI" >/dev/null 2>&1; then
+		# a half-made pair (peer left in lbc-srv) is removed before it is created again
+		ip -n "$NS_SRV" link del "$VETH_SRV" >/dev/null 2>&1 || true
+		ip -n "$NS_CLI" link add "$VETH_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
+	fi
+	ip netns exec "$NS_CLI" sysctl -qw net.ipv6.conf.all.disable_ipv6=0
+	ip netns exec "$NS_SRV" sysctl -qw net.ipv6.conf.all.disable_ipv6=0
+	ip -n "$NS_CLI" addr replace "$CLI4/24" dev "$VETH_CLI"
+	ip -n "$NS_CLI" addr replace "$CLI6/64" dev "$VETH_CLI" nodad
+	ip -n "$NS_SRV" addr replace "$SRV4/24" dev "$VETH_SRV"
+	ip -n "$NS_SRV" addr replace "$SRV6/64" dev "$VETH_SRV" nodad
+	ip -n "$NS_CLI" link set "$VETH_CLI" up
+	ip -n "$NS_SRV" link set "$VETH_SRV" up
+	# link-local must come up too before v6 neighbour discovery works reliably
+	local i
+	for i in $(seq 1 50); do
+		if ip netns exec "$NS_CLI" ping -c1 -W1 -q "$SRV4" >/dev/null 2>&1 &&
+			ip netns exec "$NS_CLI" ping -6 -c1 -W1 -q "$SRV6" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "veth pair is up but $SRV4 / $SRV6 do not answer ping from $NS_CLI"
+}
+
+setup_nft() {
+	cat >"$STATE/nft.conf" <<NFT
+table inet lbc
+flush table inet lbc
+table inet lbc {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp dport 81 drop comment "silently dropped: a check times out"
+		meta nfproto ipv4 tcp dport 82 reject with icmp type admin-prohibited
+		meta nfproto ipv6 tcp dport 82 reject with icmpv6 type admin-prohibited
+		tcp dport 83 reject with tcp reset
+	}
+}
+NFT
+	ip netns exec "$NS_SRV" nft -f "$STATE/nft.conf"
+}
+
+# Name resolution inside lbc-cli: `ip netns exec` bind-mounts /etc/netns/NAME/*
+# over /etc/*. The lab names resolve from hosts; DNS points at the namespace's
+# own loopback (nothing listens), so a stray lookup never leaves the namespace.
+setup_etc_netns() {
+	mkdir -p "/etc/netns/$NS_CLI"
+	cat >"/etc/netns/$NS_CLI/hosts" <<HOSTS
+127.0.0.1 localhost
+::1 localhost
+$SRV4 www.lab.test alt.lab.test srv.lab.test
+$SRV6 www.lab.test alt.lab.test srv.lab.test
+$SRV4 v4only.lab.test
+HOSTS
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"/etc/netns/$NS_CLI/resolv.conf"
+}
+
+remove_etc_netns() {
+	rm -f "/etc/netns/$NS_CLI/hosts" "/etc/netns/$NS_CLI/resolv.conf"
+	rmdir "/etc/netns/$NS_CLI" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- certificate
+make_cert() {
+	if [[ -s $STATE/cert.pem && -s $STATE/key.pem ]] &&
+		openssl x509 -in "$STATE/cert.pem" -noout -checkend 3600 >/dev/null 2>&1; then
+		return 0
+	fi
+	openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 \
+		-keyout "$STATE/key.pem" -out "$STATE/cert.pem" \
+		-subj "/CN=www.lab.test" \
+		-addext "subjectAltName=DNS:www.lab.test,DNS:alt.lab.test" \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign" \
+		-addext "extendedKeyUsage=serverAuth" 2>"$STATE/openssl.log" ||
+		{ cat "$STATE/openssl.log" >&2; die "openssl could not make the certificate"; }
+	# self-signed: the certificate is its own CA; ca.pem is what a client passes as --ca-file
+	cp "$STATE/cert.pem" "$STATE/ca.pem"
+	chmod 600 "$STATE/key.pem"
+}
+
+# ---------------------------------------------------------------- nginx
+pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_pidfile() { # stop_pidfile NAME PIDFILE
+	local name=$1 pf=$2 pid i
+	[[ -s $pf ]] || return 0
+	pid=$(cat "$pf")
+	if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			log "$name (pid $pid) did not stop on TERM, sending KILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$pf"
+}
+
+write_nginx_conf() {
+	mkdir -p "$STATE/www" "$STATE/nginx-tmp" "$STATE/logs"
+	printf 'www\n' >"$STATE/www/index.txt"
+	if [[ $(stat -c %s "$STATE/www/big" 2>/dev/null || echo 0) -ne 2097152 ]]; then
+		head -c 2097152 /dev/urandom >"$STATE/www/big"
+	fi
+	# served through sub_filter, which drops Content-Length: nginx answers chunked
+	for i in $(seq 1 200); do printf 'chunk line %03d foo\n' "$i"; done >"$STATE/www/chunked.txt"
+
+	local listen80 listen443
+	listen80="listen $SRV4:80; listen [$SRV6]:80;"
+	listen443="listen $SRV4:443 ssl; listen [$SRV6]:443 ssl;"
+	cat >"$STATE/nginx.conf" <<NGINX
+# generated by test/integration/netns.sh
+user root;
+worker_processes 1;
+daemon on;
+master_process on;
+pid $STATE/nginx.pid;
+error_log $STATE/logs/nginx-error.log info;
+events { worker_connections 256; }
+http {
+	default_type text/plain;
+	types { text/plain txt; application/octet-stream bin; }
+	sendfile on;
+	keepalive_timeout 5;
+	server_tokens off;
+	gzip off;
+	client_body_temp_path $STATE/nginx-tmp/body;
+	proxy_temp_path $STATE/nginx-tmp/proxy;
+	fastcgi_temp_path $STATE/nginx-tmp/fastcgi;
+	uwsgi_temp_path $STATE/nginx-tmp/uwsgi;
+	scgi_temp_path $STATE/nginx-tmp/scgi;
+	log_format lbc '\$remote_addr host="\$host" http_host="\$http_host" ssl="\$ssl_server_name" "\$request" \$status \$body_bytes_sent "\$http_user_agent" x_lbc="\$http_x_lbc"';
+	access_log $STATE/logs/access-nginx.log lbc;
+	ssl_certificate $STATE/cert.pem;
+	ssl_certificate_key $STATE/key.pem;
+	root $STATE/www;
+
+	# default server (no or unknown Host / SNI)
+	server {
+		listen $SRV4:80 default_server; listen [$SRV6]:80 default_server;
+		listen $SRV4:443 ssl default_server; listen [$SRV6]:443 ssl default_server;
+		server_name _;
+		access_log $STATE/logs/access-default.log lbc;
+		location / { return 200 "nginx default\n"; }
+		location = /big { }
+		location = /chunked {
+			alias $STATE/www/chunked.txt;
+			sub_filter_types *;
+			sub_filter foo bar;
+			sub_filter_once off;
+		}
+	}
+
+	server {
+		$listen80
+		$listen443
+		server_name www.lab.test;
+		access_log $STATE/logs/access-www.log lbc;
+		location = / { return 200 "www\n"; }
+		location = /moved { return 301 /; }
+		location = /down { return 503; }
+		location = /big { }
+		location = /chunked {
+			alias $STATE/www/chunked.txt;
+			sub_filter_types *;
+			sub_filter foo bar;
+			sub_filter_once off;
+		}
+		# everything else is looked up under root: /missing is a real 404
+	}
+
+	server {
+		$listen80
+		$listen443
+		server_name alt.lab.test;
+		access_log $STATE/logs/access-alt.log lbc;
+		location = / { return 200 "alt\n"; }
+		location = /big { }
+	}
+}
+NGINX
+}
+
+start_nginx() {
+	write_nginx_conf
+	stop_pidfile nginx "$STATE/nginx.pid"
+	ip netns exec "$NS_SRV" nginx -t -q -e "$STATE/logs/nginx-error.log" -c "$STATE/nginx.conf" ||
+		die "nginx config test failed (see $STATE/logs/nginx-error.log)"
+	ip netns exec "$NS_SRV" nginx -e "$STATE/logs/nginx-error.log" -c "$STATE/nginx.conf"
+	wait_pidfile nginx "$STATE/nginx.pid"
+}
+
+wait_pidfile() { # wait_pidfile NAME PIDFILE
+	local i
+	for i in $(seq 1 50); do
+		pid_alive "$2" && return 0
+		sleep 0.1
+	done
+	die "$1 did not start (no live pid in $2)"
+}
+
+# ---------------------------------------------------------------- haproxy
+start_haproxy() {
+	cat >"$STATE/haproxy.cfg" <<HAP
+# generated by test/integration/netns.sh
+global
+	daemon
+	pidfile $STATE/haproxy.pid
+	stats socket $STATE/haproxy.sock mode 600 level admin
+	maxconn 256
+
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 10s
+	timeout server 10s
+
+frontend fe_main
+	bind $SRV4:8080
+	bind [$SRV6]:8080
+	monitor-uri /haproxy-health
+	monitor fail if { nbsrv(be_app) lt 1 }
+	default_backend be_app
+
+backend be_app
+	server web1 $SRV4:80 check inter 200ms fall 1 rise 1
+HAP
+	stop_pidfile haproxy "$STATE/haproxy.pid"
+	rm -f "$STATE/haproxy.sock"
+	ip netns exec "$NS_SRV" haproxy -c -q -f "$STATE/haproxy.cfg" || die "haproxy config check failed"
+	ip netns exec "$NS_SRV" haproxy -f "$STATE/haproxy.cfg"
+	wait_pidfile haproxy "$STATE/haproxy.pid"
+	local i
+	for i in $(seq 1 50); do
+		[[ -S $STATE/haproxy.sock ]] && return 0
+		sleep 0.1
+	done
+	die "haproxy stats socket $STATE/haproxy.sock did not appear"
+}
+
+haproxy_cmd() { # haproxy_cmd "CLI COMMAND"
+	[[ -S $STATE/haproxy.sock ]] || die "no haproxy stats socket at $STATE/haproxy.sock (run '$0 up' first)"
+	printf '%s\n' "$1" | socat -t 2 - "UNIX-CONNECT:$STATE/haproxy.sock"
+}
+
+# monitor_status: HTTP status of HAProxy's monitor-uri as seen from lbc-cli
+monitor_status() {
+	ip netns exec "$NS_CLI" curl -s -o /dev/null -m 1 -w '%{http_code}' \
+		"http://$SRV4:8080/haproxy-health" 2>/dev/null || true
+}
+
+monitor_flip() { # monitor_flip disable|enable WANTED_STATUS
+	local out i st
+	out=$(haproxy_cmd "$1 server be_app/web1")
+	[[ -z ${out//[[:space:]]/} ]] || die "haproxy refused '$1 server be_app/web1': $out"
+	for i in $(seq 1 50); do
+		st=$(monitor_status)
+		if [[ $st == "$2" ]]; then
+			log "monitor-uri now answers $st"
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "monitor-uri still answers '$st' 5 s after '$1 server', wanted $2"
+}
+
+# ---------------------------------------------------------------- checks
+check_up() {
+	local out
+	out=$(ip netns exec "$NS_CLI" curl -sS -m 2 "http://$SRV4/") || die "nginx on $SRV4:80 does not answer"
+	[[ $out == "nginx default" ]] || die "nginx default server answered '$out'"
+	out=$(ip netns exec "$NS_CLI" curl -sS -m 2 -H 'Host: www.lab.test' "http://[$SRV6]/") ||
+		die "nginx on [$SRV6]:80 does not answer"
+	[[ $out == "www" ]] || die "nginx www vhost over v6 answered '$out'"
+	out=$(ip netns exec "$NS_CLI" curl -sS -m 2 --cacert "$STATE/ca.pem" \
+		--resolve "alt.lab.test:443:$SRV4" "https://alt.lab.test/") || die "nginx TLS on $SRV4:443 does not answer"
+	[[ $out == "alt" ]] || die "nginx alt vhost over TLS answered '$out'"
+	local i st=""
+	for i in $(seq 1 50); do
+		st=$(monitor_status)
+		[[ $st == 200 ]] && return 0
+		sleep 0.1
+	done
+	die "HAProxy monitor-uri answers '$st', wanted 200"
+}
+
+# ---------------------------------------------------------------- commands
+cmd_up() {
+	need_root
+	ensure_packages
+	mkdir -p "$STATE"
+	chmod 755 "$STATE"
+	setup_netns
+	setup_nft
+	setup_etc_netns
+	make_cert
+	start_nginx
+	start_haproxy
+	check_up
+	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443 (default, www.lab.test, alt.lab.test) pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health pid $(cat "$STATE/haproxy.pid"); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
+}
+
+cmd_down() {
+	need_root
+	trap - ERR
+	set +e
+	stop_pidfile nginx "$STATE/nginx.pid"
+	stop_pidfile haproxy "$STATE/haproxy.pid"
+	# anything else still running inside our server namespace was started by us (up)
+	local ns pid
+	for ns in "$NS_SRV" "$NS_CLI"; do
+		if ns_exists "$ns"; then
+			for pid in $(ip netns pids "$ns" 2>/dev/null); do
+				log "killing leftover pid $pid in $ns"
+				kill -KILL "$pid" 2>/dev/null
+			done
+			ip netns del "$ns" || { log "could not delete namespace $ns"; return 1; }
+		fi
+	done
+	case $STATE in
+	/ | "" | /tmp | /tmp/) die "refusing to remove state dir '$STATE'" ;;
+	esac
+	rm -rf -- "$STATE"
+	remove_etc_netns
+	if ns_exists "$NS_SRV" || ns_exists "$NS_CLI"; then
+		die "namespaces still exist after down"
+	fi
+	echo "lbcheck integration env down"
+}
+
+cmd_status() {
+	ip netns list
+	pid_alive "$STATE/nginx.pid" && echo "nginx pid $(cat "$STATE/nginx.pid")" || echo "nginx not running"
+	pid_alive "$STATE/haproxy.pid" && echo "haproxy pid $(cat "$STATE/haproxy.pid")" || echo "haproxy not running"
+	echo "monitor-uri: $(monitor_status)"
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+monitor-fail) need_root; monitor_flip disable 503 ;;
+monitor-ok) need_root; monitor_flip enable 200 ;;
+status) cmd_status ;;
+*)
+	echo "usage: $0 up|down|monitor-fail|monitor-ok|status" >&2
+	exit 2
+	;;
+esac
