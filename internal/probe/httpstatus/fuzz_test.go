@@ -42,7 +42,7 @@ func TestExchange(t *testing.T) {
 	}{
 		{"ok", Options{}, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", exitcode.OK, "200 OK from 192.0.2.1:80, 2 B"},
 		{"http/1.0 close delimited", Options{}, "HTTP/1.0 200 OK\r\n\r\nabc", exitcode.OK, "200 OK from 192.0.2.1:80, 3 B"},
-		{"no reason phrase", Options{}, "HTTP/1.1 204\r\n\r\n", exitcode.OK, "204 No Content"},
+		{"no reason phrase", Options{}, "HTTP/1.1 204\r\n\r\n", exitcode.OK, "204 from 192.0.2.1:80, 0 B"},
 		{"control chars in reason", Options{}, "HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n", exitcode.OK, "200 O?K from"},
 		{"pipe in reason", Options{}, "HTTP/1.1 503 a|b\r\nContent-Length: 0\r\n\r\n", exitcode.Critical, "503 a?b from"},
 		{"empty answer", Options{}, "", exitcode.Critical, "reading the answer from 192.0.2.1:80: connection closed by peer"},
@@ -50,11 +50,30 @@ func TestExchange(t *testing.T) {
 		{"http but broken", Options{}, "HTTP/1.1 2OO OK\r\n\r\n", exitcode.Critical, "bad HTTP answer from 192.0.2.1:80"},
 		{"short body", Options{Digest: "00000000000000000000000000000000"}, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", exitcode.Critical, "reading body after 3 B: connection closed by peer"},
 		{"bad chunking", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", exitcode.Critical, "reading body"},
+		{"chunked with extension and trailer", Options{BodyRegex: "^hello world$"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n", exitcode.OK, "200 OK from 192.0.2.1:80, 11 B"},
+		{"chunked size only", Options{}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", exitcode.OK, ", 3 B"},
+		{"chunk without crlf", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n", exitcode.Critical, "reading body after 3 B"},
+		{"chunked cut short", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", exitcode.Critical, "connection closed by peer"},
+		{"other encoding runs to close", Options{}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabcd", exitcode.OK, ", 4 B"},
+		{"conflicting lengths", Options{}, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", exitcode.Critical, "bad HTTP answer"},
+		{"same length twice", Options{}, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", exitcode.OK, ", 2 B"},
+		{"negative length", Options{}, "HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n", exitcode.Critical, "bad HTTP answer"},
+		{"not modified has no body", Options{BodyRegex: "^$", expectText: "304"}, "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", exitcode.OK, "304 Not Modified from 192.0.2.1:80, 0 B"},
+		{"head reports length", Options{Method: "HEAD"}, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", exitcode.OK, ", 99 B"},
+		{"interim then final", Options{}, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", exitcode.OK, "200 OK"},
+		{"http/2 preface is not http/1", Options{}, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", exitcode.Critical, "not HTTP"},
+		{"bad version", Options{}, "HTTP/2 200\r\n\r\n", exitcode.Critical, "bad HTTP answer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := tt.o
-			o.Path, o.Method, o.expectText, o.MaxBody = "/", "GET", "200-299", 1<<20
+			o.Path, o.MaxBody = "/", 1<<20
+			if o.Method == "" {
+				o.Method = "GET"
+			}
+			if o.expectText == "" {
+				o.expectText = "200-299"
+			}
 			r := exchangeWith(t, &o, []byte(tt.answer))
 			if r.State != tt.state || !strings.Contains(r.Summary, tt.summary) {
 				t.Errorf("got %v %q, want %v containing %q", r.State, r.Summary, tt.state, tt.summary)
@@ -99,4 +118,48 @@ func FuzzExchange(f *testing.F) {
 			t.Fatalf("OK for a non-HTTP answer %q: %s", answer, r.Summary)
 		}
 	})
+}
+
+func TestRequestBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		host string
+		port uint16
+		want string
+	}{
+		{"default", Options{}, "10.0.0.5", 80,
+			"GET / HTTP/1.1\r\nHost: 10.0.0.5\r\nUser-Agent: lbcheck-check_http_status/test\r\nAccept: */*\r\nConnection: close\r\n\r\n"},
+		{"port and ipv6", Options{Path: "/health?full=1"}, "2001:db8::5", 8080,
+			"GET /health?full=1 HTTP/1.1\r\nHost: [2001:db8::5]:8080\r\nUser-Agent: lbcheck-check_http_status/test\r\nAccept: */*\r\nConnection: close\r\n\r\n"},
+		{"vhost, headers in order, post", Options{VHost: "www.example.org", Method: "POST", Headers: []string{"x-b: 2", "X-A:1", "user-agent: probe"}}, "10.0.0.5", 80,
+			"POST / HTTP/1.1\r\nHost: www.example.org\r\nAccept: */*\r\nX-B: 2\r\nX-A: 1\r\nUser-Agent: probe\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+		{"tls default port", Options{TLS: true}, "www.example.org", 443,
+			"GET / HTTP/1.1\r\nHost: www.example.org\r\nUser-Agent: lbcheck-check_http_status/test\r\nAccept: */*\r\nConnection: close\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			if o.Path == "" {
+				o.Path = "/"
+			}
+			if o.Method == "" {
+				o.Method = "GET"
+			}
+			o.expectText = "2xx"
+			o.SetVersion("test")
+			if err := o.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			ip := netip.MustParseAddr("192.0.2.1")
+			if a, err := netip.ParseAddr(tt.host); err == nil {
+				ip = a
+			}
+			_, err := netip.ParseAddr(tt.host)
+			p := &run{t: probe.Target{Host: tt.host, IsName: err != nil, Addr: netip.AddrPortFrom(ip, tt.port)}, o: &o}
+			if got := string(p.request()); got != tt.want {
+				t.Errorf("request\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
 }

@@ -22,11 +22,13 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"net"
-	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +56,7 @@ type Options struct {
 	MaxBody   int64
 
 	expectText string
-	header     http.Header
+	header     [][2]string // name, value; in the order given
 	bodyRE     *regexp.Regexp
 	roots      *x509.CertPool
 	userAgent  string
@@ -105,7 +107,7 @@ func (o *Options) Validate() error {
 	if o.VHost != "" && strings.ContainsAny(o.VHost, " /\r\n\x00@") {
 		return fmt.Errorf("--vhost %q: want a host name, optionally with :port", o.VHost)
 	}
-	o.header = http.Header{}
+	o.header = nil
 	for _, h := range o.Headers {
 		name, value, ok := strings.Cut(h, ":")
 		value = strings.TrimSpace(value)
@@ -115,7 +117,7 @@ func (o *Options) Validate() error {
 		if strings.EqualFold(name, "Host") {
 			return fmt.Errorf("--header %q: use --vhost to set the Host header", h)
 		}
-		o.header.Add(name, value)
+		o.header = append(o.header, [2]string{textproto.CanonicalMIMEHeaderKey(name), value})
 	}
 	if o.BodyRegex != "" {
 		if o.bodyRE, err = regexp.Compile(o.BodyRegex); err != nil {
@@ -234,27 +236,18 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	}
 
 	req := p.request()
-	if p.log.Enabled(1) {
-		p.log.Printf(1, "> %s %s HTTP/1.1", req.Method, req.URL.RequestURI())
-		p.log.Printf(1, "> Host: %s", req.Host)
-		for name, values := range req.Header {
-			for _, v := range values {
-				p.log.Printf(2, "> %s: %s", name, v)
-			}
-		}
-	}
-	if err := req.Write(conn); err != nil {
+	if _, err := conn.Write(req); err != nil {
 		return probe.Fail("sending request to "+addr, err)
 	}
 
 	fb := &firstBytes{r: conn}
 	limit := &io.LimitedReader{R: fb, N: maxHeaderBytes}
 	br := bufio.NewReaderSize(limit, 4096)
-	resp, err := p.readResponse(br, req)
+	resp, err := p.readResponse(textproto.NewReader(br))
 	if err != nil {
 		if fb.err != nil && (probe.IsTimeout(fb.err) || ctx.Err() != nil) {
-			// bufio hands back a line cut short by the deadline as if it
-			// were whole ("malformed response"): the read error tells.
+			// A line cut short by the deadline can read as a whole one
+			// that makes no sense: the read error tells.
 			err = fb.err
 		}
 		switch {
@@ -270,32 +263,43 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		line, _, _ := bytes.Cut(fb.first, []byte("\n"))
 		return probe.Critical("bad HTTP answer from %s: %s", addr, probe.Quote(line, 32))
 	}
-	defer resp.Body.Close()
 	p.phase("first_byte", fb.at)
-	status := fmt.Sprintf("%d %s", resp.StatusCode, reason(resp))
-	p.log.Printf(1, "< %s %s", resp.Proto, status)
-	for name, values := range resp.Header {
-		for _, v := range values {
-			p.log.Printf(2, "< %s: %s", name, v)
+	status := strconv.Itoa(resp.code)
+	if resp.reason != "" {
+		status += " " + probe.Clean(resp.reason, 40)
+	}
+	p.log.Printf(1, "< %s %s", resp.proto, status)
+	if p.log.Enabled(2) {
+		for _, name := range slices.Sorted(maps.Keys(resp.header)) {
+			for _, v := range resp.header[name] {
+				p.log.Printf(2, "< %s: %s", name, v)
+			}
 		}
 	}
 
 	// A redirect's target says more than its code, pass or fail.
 	location := ""
-	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode/100 == 3 {
+	if loc := resp.header.Get("Location"); loc != "" && resp.code/100 == 3 {
 		location = " (Location: " + probe.Clean(loc, 60) + ")"
 	}
-	if !p.o.Expect.Contains(resp.StatusCode) {
-		return p.withSize(probe.Critical("%s from %s, expected %s%s", status, addr, p.o.Expect, location), resp.ContentLength)
+	if !p.o.Expect.Contains(resp.code) {
+		return p.withSize(probe.Critical("%s from %s, expected %s%s", status, addr, p.o.Expect, location), resp.bodyLength)
 	}
 
 	// The body is read only when a check needs it, or to learn its size
 	// when the headers do not say; never past --max-body.
-	size := resp.ContentLength
+	size := resp.bodyLength
+	if !resp.hasBody(p.o.Method) {
+		size = 0
+		if p.o.Method == "HEAD" {
+			size = resp.bodyLength // what GET would send
+		}
+	}
 	needBody := p.o.bodyRE != nil || p.o.Digest != ""
-	if needBody || (size < 0 && req.Method != http.MethodHead) {
-		limit.N = p.o.MaxBody + 1 // what bufio already holds is on top
-		body, n, digest, err := p.readBody(resp.Body)
+	if needBody || (size < 0 && resp.hasBody(p.o.Method)) {
+		// Chunk framing is read through the same limit, so allow for it.
+		limit.N = p.o.MaxBody + 4096
+		body, n, digest, err := p.readBody(resp.body(br, p.o.Method))
 		p.log.Printf(1, "< %d bytes of body", n)
 		if err != nil {
 			return probe.Fail(fmt.Sprintf("%s from %s, reading body after %d B", status, addr, n), err)
@@ -334,16 +338,16 @@ func (p *run) withSize(r probe.Result, size int64) probe.Result {
 
 // readResponse reads the final response, skipping interim 1xx ones (103
 // Early Hints, a stray 100 Continue), at most a few of them.
-func (p *run) readResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+func (p *run) readResponse(r *textproto.Reader) (*response, error) {
 	for i := 0; ; i++ {
-		resp, err := http.ReadResponse(br, req)
+		resp, err := readResponse(r)
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols || i == 4 {
+		if resp.code >= 200 || resp.code == 101 || i == 4 {
 			return resp, nil
 		}
-		p.log.Printf(1, "< %s %d (interim, skipped)", resp.Proto, resp.StatusCode)
+		p.log.Printf(1, "< %s %d (interim, skipped)", resp.proto, resp.code)
 	}
 }
 
@@ -371,28 +375,44 @@ func (p *run) readBody(body io.Reader) (kept []byte, n int64, digest string, err
 	return kept, n, digest, err
 }
 
-func (p *run) request() *http.Request {
-	u, _ := url.ParseRequestURI(p.o.Path) // checked in Validate
-	req := &http.Request{
-		Method:     p.o.Method,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     p.o.header.Clone(),
-		Host:       p.hostHeader(),
-		Close:      true,
+// request is the request's bytes. "Connection: close" because a health
+// check makes one request; the server need not keep anything for us.
+func (p *run) request() []byte {
+	var b strings.Builder
+	line := func(name, value string) {
+		b.WriteString(name)
+		b.WriteString(": ")
+		b.WriteString(value)
+		b.WriteString("\r\n")
+		p.log.Printf(2, "> %s: %s", name, value)
 	}
-	if req.Header == nil {
-		req.Header = http.Header{}
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", p.o.Method, p.o.Path)
+	host := p.hostHeader()
+	p.log.Printf(1, "> %s %s HTTP/1.1", p.o.Method, p.o.Path)
+	p.log.Printf(1, "> Host: %s", host)
+	b.WriteString("Host: " + host + "\r\n")
+	has := func(name string) bool {
+		return slices.ContainsFunc(p.o.header, func(h [2]string) bool { return h[0] == name })
 	}
-	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", p.o.userAgent)
+	if !has("User-Agent") {
+		line("User-Agent", p.o.userAgent)
 	}
-	if req.Header.Get("Accept") == "" {
-		req.Header.Set("Accept", "*/*")
+	if !has("Accept") {
+		line("Accept", "*/*")
 	}
-	return req
+	for _, h := range p.o.header {
+		line(h[0], h[1])
+	}
+	// Methods that normally carry a body say there is none, or some
+	// servers wait for one (or answer 411).
+	if (p.o.Method == "POST" || p.o.Method == "PUT" || p.o.Method == "PATCH") && !has("Content-Length") {
+		line("Content-Length", "0")
+	}
+	if !has("Connection") {
+		line("Connection", "close")
+	}
+	b.WriteString("\r\n")
+	return []byte(b.String())
 }
 
 // hostHeader is --vhost, else HOST with the port unless it is the
@@ -439,16 +459,6 @@ func hostOnly(hostport string) string {
 		return h
 	}
 	return strings.Trim(hostport, "[]")
-}
-
-// reason is the server's reason phrase, made safe for one line.
-func reason(resp *http.Response) string {
-	text := strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))
-	text = strings.TrimSpace(text)
-	if text == "" {
-		text = http.StatusText(resp.StatusCode)
-	}
-	return probe.Clean(text, 40)
 }
 
 func looksLikeHTTP(b []byte) bool {
