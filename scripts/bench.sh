@@ -69,9 +69,9 @@ for pair in "${pairs[@]}"; do
 	# shellcheck disable=SC2086
 	orss=$(peak_rss $ours) prss=$(peak_rss $peer)
 	osize=$(size_of "${ours%% *}")
-	printf '| %s | %.2f ms | %.2f ms | %.1f MiB | %.1f MiB | %s | %.2f ms | %.2f ms | %.1f MiB | %.2f |\n' \
+	printf '| `%s` | %.2f ms | %.2f ms | %.1f MiB | %.1f MiB | `%s` | %.2f ms | %.2f ms | %.1f MiB | %.2f |\n' \
 		"$name" "$(bc -l <<<"$ow*1000")" "$(bc -l <<<"$oc*1000")" "$(bc -l <<<"$orss/1024")" "$(bc -l <<<"$osize/1048576")" \
-		"$(basename "${peer%% *}")${peer#* -H 10.99.0.2}" "$(bc -l <<<"$pw*1000")" "$(bc -l <<<"$pc*1000")" "$(bc -l <<<"$prss/1024")" "$(bc -l <<<"$ow/$pw")" \
+		"${peer#"$plugins"/}" "$(bc -l <<<"$pw*1000")" "$(bc -l <<<"$pc*1000")" "$(bc -l <<<"$prss/1024")" "$(bc -l <<<"$ow/$pw")" \
 		>>"$tmp/table"
 done
 mkdir -p "$(dirname "$OUT")"
