@@ -82,8 +82,7 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 	out := &printer{spec: &spec, w: stdout, format: format, style: style, timeoutState: exitcode.Critical}
 	defer func() {
 		if p := recover(); p != nil {
-			fmt.Fprintf(stderr, "%s: panic: %v\n%s", spec.Command, p, debug.Stack())
-			code = out.print(verdict{Result: probe.Result{State: exitcode.Unknown, Summary: fmt.Sprintf("internal error: %v", p)}})
+			code = out.print(internalError(spec.Command, stderr, p))
 		}
 	}()
 
@@ -91,11 +90,11 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return out.usageError(err)
 	}
-	if h.help {
+	if h.common.help {
 		fmt.Fprint(stdout, help(&spec, h.fs))
 		return 0
 	}
-	if h.version {
+	if h.common.version {
 		fmt.Fprintf(stdout, "%s %s\n", spec.Command, Version)
 		return 0
 	}
@@ -104,13 +103,12 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 
 	ctx, cancel := context.WithTimeout(ctx, h.deadline)
 	defer cancel()
-	log := probe.NewLog(h.verbose)
+	log := probe.NewLog(h.common.verbose)
 	done := make(chan verdict, 1)
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				fmt.Fprintf(stderr, "%s: panic: %v\n%s", spec.Command, p, debug.Stack())
-				done <- verdict{Result: probe.Result{State: exitcode.Unknown, Summary: fmt.Sprintf("internal error: %v", p)}}
+				done <- internalError(spec.Command, stderr, p)
 			}
 		}()
 		done <- h.check(ctx, log)
@@ -126,7 +124,8 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 		select {
 		case v = <-done:
 		case <-t.C:
-			v = verdict{Result: probe.Result{State: exitcode.Critical, Timeout: true, Summary: "no verdict", Err: ctx.Err()}}
+			v = verdict{Result: probe.Result{State: exitcode.Critical, Timeout: true, Err: ctx.Err(),
+				Summary: "no verdict within " + probe.Millis(h.deadline)}}
 		}
 		t.Stop()
 	}
@@ -135,6 +134,13 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 	}
 	v.trace = log.Lines()
 	return out.print(v)
+}
+
+// internalError turns a panic into an UNKNOWN verdict; the stack trace
+// goes to stderr, never to the caller's first line.
+func internalError(command string, stderr io.Writer, p any) verdict {
+	fmt.Fprintf(stderr, "%s: panic: %v\n%s", command, p, debug.Stack())
+	return verdict{Result: probe.Result{State: exitcode.Unknown, Summary: fmt.Sprintf("internal error: %v", p)}}
 }
 
 // harness is a parsed command line, ready to check.
@@ -149,11 +155,8 @@ type harness struct {
 	deadline   time.Duration
 	attempts   int
 	retryDelay time.Duration
-	verbose    int
 	format     string
 	style      exitcode.Style
-	help       bool
-	version    bool
 }
 
 func parse(spec *Spec, args []string) (*harness, error) {
@@ -169,8 +172,7 @@ func parse(spec *Spec, args []string) (*harness, error) {
 	if err := h.fs.Parse(args); err != nil {
 		return nil, err
 	}
-	h.help, h.version = c.help, c.version
-	if h.help || h.version {
+	if c.help || c.version {
 		return h, nil
 	}
 
@@ -188,7 +190,6 @@ func parse(spec *Spec, args []string) (*harness, error) {
 		return nil, fmt.Errorf("--attempts %d: want 1 to 100", c.attempts)
 	}
 	h.retryDelay = time.Duration(c.retryDelay)
-	h.verbose = c.verbose
 	h.thresholds = threshold.Pair{Warning: c.warning.r, Critical: c.critical.r}
 
 	switch {
@@ -277,8 +278,7 @@ func (h *harness) check(ctx context.Context, log *probe.Log) verdict {
 		cancel()
 		v = verdict{Result: r, target: &t, took: took, measured: !r.Timeout && r.State != exitcode.Unknown, attempts: i}
 		if r.Timeout {
-			r.Summary += " after " + probe.Millis(took)
-			v.Summary = r.Summary
+			v.Summary += " after " + probe.Millis(took)
 		}
 		if r.State != exitcode.Critical || i == h.attempts || ctx.Err() != nil {
 			if i > 1 {
@@ -286,7 +286,7 @@ func (h *harness) check(ctx context.Context, log *probe.Log) verdict {
 			}
 			return v
 		}
-		log.Printf(1, "attempt %d of %d: %s", i, h.attempts, r.Summary)
+		log.Printf(1, "attempt %d of %d: %s", i, h.attempts, v.Summary)
 		pause := time.NewTimer(min(h.retryDelay, time.Until(deadlineOf(ctx))))
 		select {
 		case <-pause.C:
@@ -306,12 +306,5 @@ func deadlineOf(ctx context.Context) time.Time {
 	return d
 }
 
-// usageText trims pflag's wording into one line.
-func usageText(err error) string {
-	s := err.Error()
-	s = strings.ReplaceAll(s, "\n", " ")
-	if errors.Is(err, pflag.ErrHelp) {
-		return "help requested"
-	}
-	return s
-}
+// usageText puts an argument error on one line.
+func usageText(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }

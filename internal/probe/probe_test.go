@@ -93,6 +93,10 @@ func TestLogLevels(t *testing.T) {
 	if len(lines) != 1 || !strings.HasSuffix(lines[0], "] one 1") {
 		t.Errorf("lines %q", lines)
 	}
+	l.Printf(1, "peer says \x1b[31mred\r\nX-Injected: 1\x7f\tok")
+	if got := l.Lines()[1]; !strings.HasSuffix(got, "] peer says ?[31mred??X-Injected: 1?\tok") {
+		t.Errorf("control bytes reach the trace: %q", got)
+	}
 	var nilLog *Log
 	nilLog.Printf(1, "ignored")
 	if nilLog.Enabled(1) || nilLog.Lines() != nil {

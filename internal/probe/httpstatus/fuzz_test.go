@@ -2,6 +2,8 @@ package httpstatus
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/netip"
@@ -61,13 +63,20 @@ func TestExchange(t *testing.T) {
 		{"not modified has no body", Options{BodyRegex: "^$", expectText: "304"}, "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", exitcode.OK, "304 Not Modified from 192.0.2.1:80, 0 B"},
 		{"head reports length", Options{Method: "HEAD"}, "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", exitcode.OK, ", 99 B"},
 		{"interim then final", Options{}, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", exitcode.OK, "200 OK"},
+		{"one-byte chunks up to max-body", Options{MaxBody: 1000, Digest: md5hex(strings.Repeat("x", 1000))},
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1\r\nx\r\n", 1000) + "0\r\n\r\n", exitcode.OK, ", 1000 B"},
+		{"endless chunk line", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1", 10000), exitcode.Critical, "chunk line longer than 4096 bytes"},
+		{"body cut at max-body", Options{MaxBody: 10, BodyRegex: "^a+$"}, "HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("a", 50), exitcode.OK, ", over 10 B"},
 		{"http/2 preface is not http/1", Options{}, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", exitcode.Critical, "not HTTP"},
 		{"bad version", Options{}, "HTTP/2 200\r\n\r\n", exitcode.Critical, "bad HTTP answer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := tt.o
-			o.Path, o.MaxBody = "/", 1<<20
+			o.Path = "/"
+			if o.MaxBody == 0 {
+				o.MaxBody = 1 << 20
+			}
 			if o.Method == "" {
 				o.Method = "GET"
 			}
@@ -162,4 +171,9 @@ func TestRequestBytes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

@@ -296,9 +296,12 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		}
 	}
 	needBody := p.o.bodyRE != nil || p.o.Digest != ""
+	sizeNote := "" // "over " when the body was cut at --max-body
 	if needBody || (size < 0 && resp.hasBody(p.o.Method)) {
-		// Chunk framing is read through the same limit, so allow for it.
-		limit.N = p.o.MaxBody + 4096
+		// The decoded body is cut at --max-body in readBody; the raw stream
+		// also carries chunk framing, up to 5 bytes per byte of data when
+		// a server sends one-byte chunks. Chunk lines are bounded apart.
+		limit.N = 6*p.o.MaxBody + maxHeaderBytes
 		body, n, digest, err := p.readBody(resp.body(br, p.o.Method))
 		p.log.Printf(1, "< %d bytes of body", n)
 		if err != nil {
@@ -308,6 +311,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		truncated := n > p.o.MaxBody
 		if truncated {
 			size = p.o.MaxBody
+			sizeNote = "over "
 		}
 		if p.o.Digest != "" {
 			if truncated {
@@ -323,7 +327,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	}
 	sizeText := ""
 	if size >= 0 {
-		sizeText = ", " + strconv.FormatInt(size, 10) + " B"
+		sizeText = ", " + sizeNote + strconv.FormatInt(size, 10) + " B"
 	}
 	return p.withSize(probe.OK("%s from %s%s in %s%s", status, addr, sizeText, probe.Millis(time.Since(p.start)), location), size)
 }

@@ -183,12 +183,19 @@ func (c *chunkedReader) next() error {
 	}
 }
 
+// line reads one chunk-size or trailer line. A line longer than the
+// bufio buffer is an error, so an endless one cannot grow memory.
 func (c *chunkedReader) line() (string, error) {
-	line, err := textproto.NewReader(c.r).ReadLine()
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
+	line, err := c.r.ReadSlice('\n')
+	switch {
+	case err == bufio.ErrBufferFull:
+		return "", fmt.Errorf("%w: chunk line longer than %d bytes", errMalformed, c.r.Size())
+	case err == io.EOF:
+		return "", io.ErrUnexpectedEOF
+	case err != nil:
+		return "", err
 	}
-	return line, err
+	return strings.TrimRight(string(line), "\r\n"), nil
 }
 
 func (c *chunkedReader) crlf() error {
