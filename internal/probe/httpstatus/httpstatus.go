@@ -64,17 +64,17 @@ type Options struct {
 
 // Flags registers the options on fs.
 func (o *Options) Flags(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.Path, "path", "u", "/", "request path, with query if any")
-	fs.StringVar(&o.VHost, "vhost", "", "Host header and TLS SNI (keepalived's virtualhost); default HOST")
-	fs.StringVarP(&o.expectText, "expect", "e", "200-299", "accepted status codes: 200, 200-299, 2xx, 200,301-302")
-	fs.StringVar(&o.Method, "method", "GET", "request method")
+	fs.StringVarP(&o.Path, "path", "u", "/", "request `PATH`, with query if any")
+	fs.StringVar(&o.VHost, "vhost", "", "`NAME` for the Host header and TLS SNI (keepalived's virtualhost); default HOST")
+	fs.StringVarP(&o.expectText, "expect", "e", "200-299", "`LIST` of accepted status codes: 200, 200-299, 2xx, 200,301-302")
+	fs.StringVar(&o.Method, "method", "GET", "request `METHOD`")
 	fs.BoolVar(&o.TLS, "tls", false, "HTTPS; the certificate is not verified unless --verify or --ca-file")
 	fs.BoolVar(&o.Verify, "verify", false, "with --tls: verify the certificate against the system roots and the name")
-	fs.StringVar(&o.CAFile, "ca-file", "", "with --tls: verify the certificate against the CAs in this PEM file")
-	fs.StringArrayVar(&o.Headers, "header", nil, "extra request header 'Name: value'; repeatable")
-	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression (RE2)")
-	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex digest (keepalived HTTP_GET digest, genhash)")
-	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body bytes read, for --body-regex, --digest and size")
+	fs.StringVar(&o.CAFile, "ca-file", "", "with --tls: verify the certificate against the CAs in this PEM `FILE`")
+	fs.StringArrayVar(&o.Headers, "header", nil, "extra request `HEADER`, 'Name: value'; repeatable")
+	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression `RE` (RE2)")
+	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex `DIGEST` (keepalived HTTP_GET digest, genhash)")
+	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body `BYTES` read, for --body-regex, --digest and size")
 }
 
 // DefaultPort is 80, or 443 with --tls.
