@@ -31,6 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // CertName is the DNS name the lab's certificate carries (with localhost,
@@ -113,14 +115,34 @@ func Start() (_ *Lab, err error) {
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+	if l.Closed, err = l.closedPort(); err != nil {
+		return nil, fmt.Errorf("lab closed port: %w", err)
 	}
-	l.Closed = netip.MustParseAddrPort(ln.Addr().String())
-	ln.Close()
 	return l, nil
 }
+
+// closedPort binds a TCP socket and never listens on it: the kernel
+// answers a SYN to it with RST, and no other process can take the port
+// while the lab runs (a listen-and-close port could be reused at once).
+func (l *Lab) closedPort() (netip.AddrPort, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	l.closers = append(l.closers, fdCloser(fd))
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return netip.AddrPort{}, err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port)), nil
+}
+
+type fdCloser int
+
+func (f fdCloser) Close() error { return unix.Close(int(f)) }
 
 // SetHealthy flips /monitor between 200 and 503, as HAProxy's monitor-uri
 // does when "monitor fail" starts or stops holding.
