@@ -6,7 +6,8 @@
 # ratio of medians ours/peer. Root, because of the namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-300}
+RUNS=${RUNS:-500}     # per command, over all rounds
+ROUNDS=${ROUNDS:-5}
 OUT=${OUT:-docs/benchmarks.md}
 netns=test/integration/netns.sh
 plugins=/usr/lib/nagios/plugins
@@ -32,8 +33,7 @@ pairs=(
 
 in_ns() { ip netns exec lbc-cli "$@"; }
 
-median() { jq -r ".results[$2].median" "$1"; }
-cpu() { jq -r "(.results[$2].user + .results[$2].system)" "$1"; }
+median_col() { sort -g -k"$1" "$2" | awk -v c="$1" '{v[NR]=$c} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 
 peak_rss() { # peak_rss CMD...: the largest max-RSS of 20 runs, in KiB
 	local max=0 r i
@@ -49,9 +49,10 @@ size_of() { stat -c %s "$1"; }
 {
 	echo "# Benchmarks"
 	echo
-	echo "Made by \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $RUNS runs each)."
+	echo "Made by \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $RUNS runs each in $ROUNDS rounds of alternating order)."
 	echo "Target: nginx in a network namespace over a veth pair (test/integration/netns.sh)."
-	echo "Wall and CPU are hyperfine medians/means per call; RSS is the peak over 20 runs."
+	echo "Wall: median over rounds of hyperfine's median per call; CPU: likewise of user+sys means."
+	echo "RSS is the peak over 20 runs. Ratio: our wall over the peer's."
 	echo
 	echo "| check | ours: wall | CPU | peak RSS | size | peer | peer: wall | CPU | peak RSS | wall ratio |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -63,9 +64,22 @@ for pair in "${pairs[@]}"; do
 		# shellcheck disable=SC2086
 		in_ns $c >/dev/null || { echo "bench: '$c' does not pass on its target" >&2; exit 1; }
 	done
-	in_ns hyperfine -N --style none --warmup 20 --runs "$RUNS" --export-json "$tmp/h.json" "$ours" "$peer" >&2
-	ow=$(median "$tmp/h.json" 0) pw=$(median "$tmp/h.json" 1)
-	oc=$(cpu "$tmp/h.json" 0) pc=$(cpu "$tmp/h.json" 1)
+	# This machine drifts over a minute by more than the difference being
+	# measured, and hyperfine times one command fully before the next. So:
+	# ROUNDS rounds, the order swapped each time, and the median of the
+	# rounds' medians.
+	: >"$tmp/ours" && : >"$tmp/peer"
+	for r in $(seq "$ROUNDS"); do
+		if ((r % 2)); then first=$ours second=$peer; else first=$peer second=$ours; fi
+		in_ns hyperfine -N --style none --warmup 10 --runs $((RUNS / ROUNDS)) --export-json "$tmp/h.json" "$first" "$second" >&2
+		for i in 0 1; do
+			jq -r ".results[$i] | \"\(.command)\t\(.median)\t\(.user + .system)\"" "$tmp/h.json"
+		done | while IFS=$'\t' read -r cmd med cpu; do
+			if [[ $cmd == "$ours" ]]; then echo "$med $cpu" >>"$tmp/ours"; else echo "$med $cpu" >>"$tmp/peer"; fi
+		done
+	done
+	ow=$(median_col 1 "$tmp/ours") pw=$(median_col 1 "$tmp/peer")
+	oc=$(median_col 2 "$tmp/ours") pc=$(median_col 2 "$tmp/peer")
 	# shellcheck disable=SC2086
 	orss=$(peak_rss $ours) prss=$(peak_rss $peer)
 	osize=$(size_of "${ours%% *}")
