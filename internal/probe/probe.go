@@ -115,7 +115,7 @@ func Describe(err error) string {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed by peer"
 	case errors.As(err, &errno):
-		if s, ok := errnoText[errno]; ok {
+		if s, ok := errnoText(errno); ok {
 			return s
 		}
 		return errno.Error()
@@ -143,18 +143,32 @@ func Clean(s string, max int) string {
 	return string(b)
 }
 
-var errnoText = map[syscall.Errno]string{
-	syscall.ECONNREFUSED: "connection refused",
-	syscall.ECONNRESET:   "connection reset by peer",
-	syscall.EHOSTUNREACH: "host unreachable (ICMP)",
-	syscall.ENETUNREACH:  "network unreachable",
-	syscall.ETIMEDOUT:    "timed out",
-	syscall.EPIPE:        "connection closed by peer",
+// errnoText names the errnos a probe meets, as an operator knows them.
+// A switch, not a map: a map literal is built at init, on every call.
+func errnoText(e syscall.Errno) (string, bool) {
+	switch e {
+	case syscall.ECONNREFUSED:
+		return "connection refused", true
+	case syscall.ECONNRESET:
+		return "connection reset by peer", true
+	case syscall.EHOSTUNREACH:
+		return "host unreachable (ICMP)", true
+	case syscall.ENETUNREACH:
+		return "network unreachable", true
+	case syscall.ETIMEDOUT:
+		return "timed out", true
+	case syscall.EPIPE:
+		return "connection closed by peer", true
 	// Linux reports ICMPv6 "administratively prohibited" to connect() as EACCES.
-	syscall.EACCES: "administratively prohibited (ICMP)",
+	case syscall.EACCES:
+		return "administratively prohibited (ICMP)", true
 	// EPERM on connect() is a local firewall rejecting our own packet.
-	syscall.EPERM:         "operation not permitted (local firewall?)",
-	syscall.EADDRNOTAVAIL: "address not available",
+	case syscall.EPERM:
+		return "operation not permitted (local firewall?)", true
+	case syscall.EADDRNOTAVAIL:
+		return "address not available", true
+	}
+	return "", false
 }
 
 // Log collects the -v trace. It is safe for concurrent use and keeps its
