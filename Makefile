@@ -12,7 +12,6 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -s -w -X github.com/lbcheck/lbcheck/internal/plugin.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
-CHECKS      := $(notdir $(wildcard cmd/check_*))
 
 export CGO_ENABLED = 0
 

@@ -21,7 +21,6 @@ fi
 
 "$netns" down >/dev/null 2>&1 || true
 "$netns" up >&2
-trap '"$netns" down >/dev/null 2>&1 || true' EXIT
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; "$netns" down >/dev/null 2>&1 || true' EXIT
 

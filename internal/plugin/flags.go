@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -53,8 +52,6 @@ func (c *common) register(fs *pflag.FlagSet) {
 	fs.CountVarP(&c.verbose, "verbose", "v", "protocol trace after the first line; repeat for more")
 	fs.BoolVarP(&c.version, "version", "V", false, "print the version and exit")
 	fs.BoolVarP(&c.help, "help", "h", false, "print this help and exit")
-	// -H and -p are how Nagios names them; the positional form is the
-	// usual one, so keep them out of the way in the help's first lines.
 }
 
 // seconds is a duration given as a (fractional) number of seconds.
@@ -65,8 +62,8 @@ func (s *seconds) String() string {
 }
 func (s *seconds) Type() string { return "SEC" }
 func (s *seconds) Set(v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 86400 || strings.ContainsAny(v, "xXnN_") {
+	f, ok := threshold.Number(v)
+	if !ok || f < 0 || f > 86400 {
 		return fmt.Errorf("want a number of seconds from 0 to 86400, e.g. 5 or 0.25")
 	}
 	*s = seconds(time.Duration(f * float64(time.Second)))

@@ -195,22 +195,18 @@ func (l *Log) Printf(level int, format string, a ...any) {
 	}
 	line := fmt.Sprintf("[%8.3f ms] ", float64(time.Since(l.start).Microseconds())/1000) + fmt.Sprintf(format, a...)
 	l.mu.Lock()
-	l.lines = append(l.lines, traceClean().Replace(strings.ToValidUTF8(line, "?")))
+	l.lines = append(l.lines, strings.Map(traceClean, strings.ToValidUTF8(line, "?")))
 	l.mu.Unlock()
 }
 
 // traceClean keeps peer bytes in a trace line from acting on a terminal
 // or splitting the line.
-// Built on first use: package init runs on every check call.
-var traceClean = sync.OnceValue(func() *strings.Replacer {
-	var pairs []string
-	for c := 0; c < 0x20; c++ {
-		if c != '\t' {
-			pairs = append(pairs, string(rune(c)), "?")
-		}
+func traceClean(r rune) rune {
+	if (r < 0x20 && r != '\t') || r == 0x7f {
+		return '?'
 	}
-	return strings.NewReplacer(append(pairs, "\x7f", "?")...)
-})
+	return r
+}
 
 // Lines returns a copy of the trace so far.
 func (l *Log) Lines() []string {

@@ -88,12 +88,13 @@ func MarkError(mark uint32, err error) error {
 	return fmt.Errorf("%w: SO_MARK %#x: %v", ErrSetup, mark, err)
 }
 
-// Dialer returns a TCP/UDP dialer that binds to Bind and applies the mark.
+// Dialer returns a TCP dialer that binds to Bind and applies the mark.
 // Deadlines come from the context passed to DialContext.
 func (o Options) Dialer() *net.Dialer {
 	d := &net.Dialer{Control: o.Control}
 	if o.Bind.IsValid() {
-		// The local address' type is chosen per network at dial time.
+		// A TCPAddr: net refuses it for a UDP dial ("mismatched local
+		// address type"), so a UDP probe needs its own LocalAddr.
 		d.LocalAddr = &net.TCPAddr{IP: o.Bind.AsSlice(), Zone: o.Bind.Zone()}
 	}
 	return d

@@ -169,7 +169,7 @@ func (s Spec) Resolve(ctx context.Context, r Resolver, fam Family) (netip.Addr, 
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	network := map[Family]string{Any: "ip", IPv4: "ip4", IPv6: "ip6"}[fam]
+	network := [...]string{Any: "ip", IPv4: "ip4", IPv6: "ip6"}[fam]
 	addrs, err := r.LookupNetIP(ctx, network, s.Host)
 	if err != nil {
 		var dnsErr *net.DNSError

@@ -52,7 +52,7 @@ func Parse(s string) (Range, error) {
 	case "":
 		r.Start = 0 // ":10" means 0:10, as monitoring-plugins read it
 	default:
-		v, ok := number(startText)
+		v, ok := Number(startText)
 		if !ok {
 			return fail("start is not a number")
 		}
@@ -64,7 +64,7 @@ func Parse(s string) (Range, error) {
 		}
 		r.End = math.Inf(1)
 	} else {
-		v, ok := number(endText)
+		v, ok := Number(endText)
 		if !ok {
 			return fail("end is not a number")
 		}
@@ -76,9 +76,10 @@ func Parse(s string) (Range, error) {
 	return r, nil
 }
 
-// number accepts plain decimal numbers only: strconv would also take "inf",
-// "nan", hex floats and underscores, none of which belong in a threshold.
-func number(s string) (float64, bool) {
+// Number reads a plain decimal number, as Nagios plugins take thresholds
+// and timeouts: strconv alone would also take "inf", "nan", hex floats and
+// underscores, none of which belong on a plugin's command line.
+func Number(s string) (float64, bool) {
 	if s == "" || len(s) > 64 {
 		return 0, false
 	}
