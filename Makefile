@@ -38,8 +38,12 @@ lint:
 unit:
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
+# In a sandbox of its own (scripts/sandbox.sh): runs beside another
+# integration or bench run, and nothing it starts outlives it.
 integration:
-	$(GO) test -tags integration -count=1 -v ./test/integration/
+	$(GO) mod download
+	test/integration/netns.sh packages
+	scripts/sandbox.sh $(GO) test -tags integration -count=1 -v ./test/integration/
 
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \

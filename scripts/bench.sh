@@ -18,6 +18,8 @@ for p in hyperfine monitoring-plugins-basic time jq bc; do dpkg -s "$p" >/dev/nu
 if ((${#need[@]})); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
+# The rest runs in a sandbox of its own (no network inside, so after apt).
+[[ -n ${LBC_SANDBOX:-} ]] || exec scripts/sandbox.sh "$0" "$@"
 
 "$netns" down >/dev/null 2>&1 || true
 "$netns" up >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-server environment for the check_http_status integration tests.
 #
+#   netns.sh packages      install the servers and tools it needs (apt-get)
 #   netns.sh up            create namespaces lbc-cli/lbc-srv, nginx, HAProxy, nft rules
 #   netns.sh down          stop everything and remove the namespaces and the state dir
 #   netns.sh monitor-fail  make HAProxy's monitor-uri answer 503 (disable be_app/web1)
@@ -417,13 +418,14 @@ cmd_status() {
 }
 
 case ${1:-} in
+packages) need_root; ensure_packages ;;
 up) cmd_up ;;
 down) cmd_down ;;
 monitor-fail) need_root; monitor_flip disable 503 ;;
 monitor-ok) need_root; monitor_flip enable 200 ;;
 status) cmd_status ;;
 *)
-	echo "usage: $0 up|down|monitor-fail|monitor-ok|status" >&2
+	echo "usage: $0 packages|up|down|monitor-fail|monitor-ok|status" >&2
 	exit 2
 	;;
 esac
