@@ -1,0 +1,50 @@
+package halfopen
+
+import (
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// filter is the classic BPF program that lets through only a segment from
+// remotePort to localPort acknowledging isn+1: the rule judge applies,
+// enforced in the kernel so that a busy host's other TCP traffic is never
+// copied to us. The IPv4 program skips the IP header by its IHL; an
+// AF_INET6 raw socket hands the filter the TCP header at offset 0.
+func filter(ipv4 bool, localPort, remotePort uint16, isn uint32) []bpf.Instruction {
+	load := func(off, size uint32) bpf.Instruction {
+		if ipv4 {
+			return bpf.LoadIndirect{Off: off, Size: int(size)}
+		}
+		return bpf.LoadAbsolute{Off: off, Size: int(size)}
+	}
+	prog := []bpf.Instruction{
+		load(0, 2), // source port
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(remotePort), SkipTrue: 5},
+		load(2, 2), // destination port
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(localPort), SkipTrue: 3},
+		load(8, 4), // acknowledgment number
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: isn + 1, SkipTrue: 1},
+		bpf.RetConstant{Val: 256}, // headers are all we read
+		bpf.RetConstant{Val: 0},
+	}
+	if ipv4 {
+		// X = 4 * (IHL): the TCP header's offset.
+		prog = append([]bpf.Instruction{bpf.LoadMemShift{Off: 0}}, prog...)
+	}
+	return prog
+}
+
+// attachFilter assembles prog and attaches it to the socket fd, replacing
+// any filter attached before.
+func attachFilter(fd int, prog []bpf.Instruction) error {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return err
+	}
+	ins := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
+}
