@@ -204,6 +204,10 @@ func (x *exchange) run(ctx context.Context, syn []byte) probe.Result {
 	if err != nil {
 		return probe.Fail("raw socket", err)
 	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Hour)
+	}
 	wait := firstRetransmit
 	for {
 		if err := x.send(syn); err != nil {
@@ -211,8 +215,8 @@ func (x *exchange) run(ctx context.Context, syn []byte) probe.Result {
 		}
 		resend := time.Now().Add(wait)
 		wait = min(2*wait, maxRetransmit)
-		if d, ok := ctx.Deadline(); ok && d.Before(resend) {
-			resend = d
+		if deadline.Before(resend) {
+			resend = deadline
 		}
 		x.p.raw.SetReadDeadline(resend)
 		// The deadline set just now may have overwritten the one
@@ -235,6 +239,10 @@ func (x *exchange) run(ctx context.Context, syn []byte) probe.Result {
 			return probe.Fail(fmt.Sprintf("receive from %s", x.t.Addr), err)
 		case ctx.Err() != nil:
 			return x.noAnswer(ctx.Err())
+		case !time.Now().Before(deadline):
+			// The context's own timer may fire a moment after its
+			// deadline: do not send another SYN in that moment.
+			return x.noAnswer(context.DeadlineExceeded)
 		}
 		x.t.Log.Printf(1, "no answer after %s: sending the SYN again", probe.Millis(time.Since(x.sent)))
 	}
