@@ -132,7 +132,9 @@ func (r Range) String() string {
 	return b.String()
 }
 
-func format(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+// format writes plain decimals: perfdata parsers and our own Number read no
+// exponent ("1e-06").
+func format(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // Pair is the warning and critical thresholds of one metric; either may be nil.
 type Pair struct {

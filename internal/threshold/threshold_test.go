@@ -69,6 +69,8 @@ func TestString(t *testing.T) {
 	for in, want := range map[string]string{
 		"10": "10", "0:10": "10", "10:": "10:", "~:10": "~:10", "@10:20": "@10:20",
 		"0:": "0:", "0.50": "0.5", ":7": "7", "-1:1": "-1:1", "@~:": "@~:",
+		// perfdata readers expect plain decimals, never an exponent
+		"0.000001": "0.000001", "1e3": "1000",
 	} {
 		r, err := Parse(in)
 		if err != nil {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/lab/netns"
+)
+
+// These tests run the built binary, as release builds are made
+// (CGO_ENABLED=0: only then can Go drop capabilities on every thread).
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binary = filepath.Join(binDir, "check_tcp_half_open")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binary, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		// nobody must be able to reach it for the privilege tests.
+		os.Chmod(binDir, 0o755)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+var capsLine = regexp.MustCompile(`capabilities dropped on (\d+) threads: (.*)`)
+
+// assertDropped reads the -vv trace line in which the binary reports every
+// thread's capabilities, as /proc shows them after the drop.
+func assertDropped(t *testing.T, out string) {
+	t.Helper()
+	m := capsLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no capability report in:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	zero := strings.Count(m[2], "CapEff=0000000000000000 CapPrm=0000000000000000")
+	if n < 1 || zero != n {
+		t.Errorf("%d threads, %d with no capability left: %s", n, zero, m[2])
+	}
+}
+
+func TestCapabilitiesDropped(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, append([]string{"-vv"}, hp(open4)...)...).Output()
+	if code := exitCode(t, err); code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	assertDropped(t, string(out))
+}
+
+// Without CAP_NET_RAW: UNKNOWN, with the exact command that fixes it.
+func TestNoPrivilege(t *testing.T) {
+	bin := buildBinary(t)
+	// An empty bounding set leaves even root without capabilities after exec.
+	args := []string{"--bounding-set=-all", "--inh-caps=-all"}
+	if netns.RealRoot() {
+		args = append(args, "--reuid=65534", "--regid=65534", "--clear-groups")
+	}
+	out, err := exec.Command("setpriv", append(append(args, bin), hp(open4)...)...).Output()
+	want := "TCP_HALF_OPEN UNKNOWN - raw sockets need CAP_NET_RAW: run 'setcap cap_net_raw+ep " + bin + "' as root, or run as root\n"
+	if code := exitCode(t, err); code != 3 || string(out) != want {
+		t.Errorf("exit %d\n got %q\nwant %q", code, out, want)
+	}
+}
+
+// What the package installs: the file capability, for the nagios or
+// keepalived_script user. Only root can set it and switch to nobody.
+func TestFileCapabilityAsNobody(t *testing.T) {
+	if !netns.RealRoot() {
+		t.Skip("needs root on the host: setcap and a switch to nobody")
+	}
+	bin := buildBinary(t)
+	capped := filepath.Join(binDir, "capped")
+	data, err := os.ReadFile(bin)
+	if err == nil {
+		err = os.WriteFile(capped, data, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("setcap", "cap_net_raw+ep", capped).CombinedOutput(); err != nil {
+		t.Fatalf("setcap: %v: %s", err, out)
+	}
+	out, err := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", capped, "-vv"}, hp(open4)...)...).Output()
+	if code := exitCode(t, err); code != 0 || !strings.HasPrefix(string(out), "TCP_HALF_OPEN OK - port open") {
+		t.Fatalf("as nobody with cap_net_raw+ep: exit %d: %s", code, out)
+	}
+	assertDropped(t, string(out))
+}
+
+// TestClosedStdioLikeHAProxy: HAProxy runs checks with fds 0-2 closed.
+func TestClosedStdioLikeHAProxy(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{hp(open4), 0},
+		{hp(closed4), 2},
+		{[]string{"127.0.0.1"}, 3},
+	} {
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `exec "$0" "$@" <&- >&- 2>&-`, bin}, tt.args...)...)
+		if got := exitCode(t, cmd.Run()); got != tt.code {
+			t.Errorf("%v with fds 0-2 closed: exit %d, want %d", tt.args, got, tt.code)
+		}
+	}
+}
+
+// SIGTERM (keepalived's misc_timeout, HAProxy's check timeout) while the
+// SYN goes unanswered: a verdict at once.
+func TestSIGTERMGivesVerdict(t *testing.T) {
+	bin := buildBinary(t)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-t", "10", "127.0.0.1", strconv.Itoa(dropped))
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	code := exitCode(t, cmd.Wait())
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("answered SIGTERM after %v", took)
+	}
+	if code != 2 || !strings.Contains(out.String(), "no answer (filtered?)") || !strings.Contains(out.String(), "interrupted by terminated") {
+		t.Errorf("exit %d: %s", code, out.String())
+	}
+}
+
+// From outside, the process is gone within --timeout + 100 ms against a
+// port that drops every SYN (best of three, for a loaded machine).
+func TestProcessDeadline(t *testing.T) {
+	bin := buildBinary(t)
+	best := time.Hour
+	for range 3 {
+		start := time.Now()
+		err := exec.Command(bin, "-t", "0.5", "--attempts", "2", "127.0.0.1", strconv.Itoa(dropped)).Run()
+		best = min(best, time.Since(start))
+		if code := exitCode(t, err); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+	}
+	if best > 600*time.Millisecond {
+		t.Errorf("process took %v at best, want within 0.5 s + 100 ms", best)
+	}
+}
+
+// The binary never forks (HAProxy signals only its direct child).
+func TestNoProcessSpawning(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "os/exec" || dep == "plugin" {
+			t.Errorf("check_tcp_half_open links %s", dep)
+		}
+	}
+}
