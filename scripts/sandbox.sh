@@ -26,6 +26,7 @@ unshare --mount --net --pid --fork --propagation private bash -c '
 	mkdir -p /run/netns /etc/netns
 	mount -t tmpfs lbc-netns /run/netns
 	mount -t tmpfs lbc-etc-netns /etc/netns
+	mount -t proc proc /proc  # this PID namespace'"'"'s view: pids as the tests see them
 	ip link set lo up
 	# Not exec: bash stays PID 1 and reaps the daemons netns.sh stops,
 	# which would otherwise linger as zombies that still answer kill -0.
