@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-500}     # per command, over all rounds
+# ONLY=NAME: only the pairs whose name starts with NAME (the table then has only those)
 ROUNDS=${ROUNDS:-5}
 OUT=${OUT:-docs/benchmarks.md}
 netns=test/integration/netns.sh
@@ -14,7 +15,7 @@ plugins=/usr/lib/nagios/plugins
 export PATH=$PATH:/usr/sbin:/sbin
 
 need=()
-for p in hyperfine monitoring-plugins-basic time jq bc; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in hyperfine monitoring-plugins-basic nmap time jq bc; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if ((${#need[@]})); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
@@ -30,6 +31,9 @@ trap 'rm -rf "$tmp"; "$netns" down >/dev/null 2>&1 || true' EXIT
 pairs=(
 	"check_http_status|bin/check_http_status 10.99.0.2 80|$plugins/check_http -H 10.99.0.2 -p 80"
 	"check_http_status --tls|bin/check_http_status --tls 10.99.0.2 443|$plugins/check_http -S -H 10.99.0.2 -p 443"
+	# the script it replaces is "nmap -sS -p P-(P+1) HOST | grep open"; grep's share is left out
+	"check_tcp_half_open|bin/check_tcp_half_open 10.99.0.2 80|/usr/bin/nmap -n -sS -p 80-81 10.99.0.2"
+	"check_tcp_half_open|bin/check_tcp_half_open 10.99.0.2 80|$plugins/check_tcp -H 10.99.0.2 -p 80"
 )
 
 in_ns() { ip netns exec lbc-cli "$@"; }
@@ -61,6 +65,8 @@ size_of() { stat -c %s "$1"; }
 
 for pair in "${pairs[@]}"; do
 	IFS='|' read -r name ours peer <<<"$pair"
+	# ONLY=check_tcp_half_open measures just the pairs whose name starts so
+	[[ -n ${ONLY:-} && $name != "$ONLY"* ]] && continue
 	for c in "$ours" "$peer"; do
 		# shellcheck disable=SC2086
 		in_ns $c >/dev/null || { echo "bench: '$c' does not pass on its target" >&2; exit 1; }

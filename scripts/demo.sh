@@ -44,3 +44,14 @@ if [[ -x $bin/check_http_status ]]; then
 	run "$bin/check_http_status" -v -u /nowhere $(hp http)
 	run "$bin/check_http_status" $(hp http | cut -d' ' -f1) 99999
 fi
+
+if [[ -x $bin/check_tcp_half_open ]]; then
+	echo
+	echo "== check_tcp_half_open (raw sockets: root or cap_net_raw, else UNKNOWN with the setcap hint)"
+	run "$bin/check_tcp_half_open" $(hp http)
+	[[ -n ${addr[http6]:-} ]] && run "$bin/check_tcp_half_open" $(hp http6)
+	run "$bin/check_tcp_half_open" -v $(hp silent)
+	run "$bin/check_tcp_half_open" $(hp closed)
+	run "$bin/check_tcp_half_open" --format json $(hp closed)
+	run "$bin/check_tcp_half_open" $(hp http | cut -d' ' -f1)
+fi

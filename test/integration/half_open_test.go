@@ -240,10 +240,17 @@ func TestHalfOpenFrozenApplication(t *testing.T) {
 	if err := srv.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// ip netns exec execs socat: the pid we hold is socat's.
-	state, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", srv.Process.Pid))
-	if f := strings.Fields(string(state)); len(f) < 3 || f[2] != "T" {
-		t.Fatalf("socat is not stopped: %q", state)
+	// ip netns exec execs socat: the pid we hold is socat's. The signal is
+	// delivered asynchronously: wait until /proc shows it stopped.
+	var state []byte
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		state, _ = os.ReadFile(fmt.Sprintf("/proc/%d/stat", srv.Process.Pid))
+		if f := strings.Fields(string(state)); len(f) >= 3 && f[2] == "T" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("socat is not stopped: %q", state)
+		}
 	}
 	for _, a := range []string{srv4, srv6} {
 		if r := halfOpen(t, nil, a, "87"); r.code != exitOK {
