@@ -44,3 +44,20 @@ if [[ -x $bin/check_http_status ]]; then
 	run "$bin/check_http_status" -v -u /nowhere $(hp http)
 	run "$bin/check_http_status" $(hp http | cut -d' ' -f1) 99999
 fi
+
+if [[ -x $bin/check_dns ]]; then
+	echo "== check_dns"
+	run "$bin/check_dns" $(hp dns)
+	run "$bin/check_dns" --name www.lab.test --expect 192.0.2.10 $(hp dns)
+	run "$bin/check_dns" --tcp --name alias.lab.test --expect www.lab.test $(hp dns)
+	run "$bin/check_dns" --name txt.lab.test --type TXT --expect 'second string' $(hp dns)
+	run "$bin/check_dns" --name big.lab.test --expect 198.51.100.40 $(hp dns)
+	run "$bin/check_dns" --tls --ca-file "${addr[dns-ca-file]}" --sni lab.test --name www.lab.test $(hp dot)
+	[[ -n ${addr[dns6]:-} ]] && run "$bin/check_dns" --name www.lab.test --type AAAA $(hp dns6)
+	run "$bin/check_dns" --name missing.lab.test $(hp dns)
+	run "$bin/check_dns" --name missing.lab.test --rcode NXDOMAIN $(hp dns)
+	run "$bin/check_dns" --name servfail.lab.test $(hp dns)
+	run "$bin/check_dns" --name www.lab.test --expect 192.0.2.99 $(hp dns)
+	run "$bin/check_dns" -t 1 -v --name spoofonly.lab.test $(hp dns)
+	run "$bin/check_dns" --type BOGUS $(hp dns)
+fi

@@ -23,6 +23,17 @@ func main() {
 	for _, n := range l.Addrs() {
 		fmt.Printf("%s %s\n", n.Name, n.Addr)
 	}
+	d, err := lab.StartDNS()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labd:", err)
+		l.Close()
+		os.Exit(1)
+	}
+	defer d.Close()
+	for _, n := range d.Addrs() {
+		fmt.Printf("%s %s\n", n.Name, n.Addr)
+	}
+	fmt.Printf("dns-ca-file %s\n", d.CAFile)
 	fmt.Printf("ca-file %s\nready\n", l.CAFile)
 	done := make(chan struct{})
 	go func() { io.Copy(io.Discard, os.Stdin); close(done) }()
