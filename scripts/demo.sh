@@ -61,3 +61,19 @@ if [[ -x $bin/check_dns ]]; then
 	run "$bin/check_dns" -t 1 -v --name spoofonly.lab.test $(hp dns)
 	run "$bin/check_dns" --type BOGUS $(hp dns)
 fi
+
+if [[ -x $bin/check_ftp_noop ]]; then
+	echo "== check_ftp_noop"
+	run "$bin/check_ftp_noop" $(hp ftp)
+	run "$bin/check_ftp_noop" $(hp ftp-login-first)
+	run "$bin/check_ftp_noop" --user anonymous --password demo@ $(hp ftp)
+	run "$bin/check_ftp_noop" --auth-tls --ca-file "${addr[ftp-ca-file]}" --sni lab.test $(hp ftp)
+	[[ -n ${addr[ftp6]:-} ]] && run "$bin/check_ftp_noop" $(hp ftp6)
+	run "$bin/check_ftp_noop" $(hp ftp-not-ready)
+	run "$bin/check_ftp_noop" $(hp ftp-busy)
+	run "$bin/check_ftp_noop" $(hp ftp-noop-refused)
+	run "$bin/check_ftp_noop" $(hp ftp-garbage)
+	run "$bin/check_ftp_noop" -t 1 $(hp ftp-endless)
+	run "$bin/check_ftp_noop" -t 0.5 $(hp ftp-slow)
+	run "$bin/check_ftp_noop" -v --user lab --password secret $(hp ftp)
+fi
