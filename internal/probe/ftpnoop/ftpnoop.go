@@ -133,7 +133,7 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
 	p.use(conn)
 
-	greeting, err := p.read("the greeting")
+	greeting, err := p.read()
 	if err != nil {
 		return p.failed("waiting for the greeting from "+p.addr, greeting, err)
 	}
@@ -216,10 +216,10 @@ func (p *run) command(line, shown string) (reply, error) {
 	if _, err := io.WriteString(p.conn, line+"\r\n"); err != nil {
 		return reply{}, err
 	}
-	return p.read(shown)
+	return p.read()
 }
 
-func (p *run) read(what string) (reply, error) {
+func (p *run) read() (reply, error) {
 	rp, err := readReply(p.br)
 	for _, l := range rp.lines {
 		p.log.Printf(1, "< %s", l)
@@ -237,7 +237,7 @@ func (p *run) quit() {
 	if p.deadline.IsZero() || wait.Before(p.deadline) {
 		p.conn.SetReadDeadline(wait)
 	}
-	p.read("QUIT")
+	p.read()
 }
 
 // failed turns a read error into a verdict: a timeout or a closed
