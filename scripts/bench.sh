@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: each check next to the peer it replaces, on the same target,
-# in the integration namespaces (real nginx; test/integration/netns.sh).
+# in the integration namespaces (real nginx, unbound, vsftpd;
+# test/integration/netns.sh).
 # Writes docs/benchmarks.md: median wall time and user+sys CPU per call
 # (hyperfine), peak RSS (max over runs, GNU time), binary size, and the
 # ratio of medians ours/peer. Root, because of the namespaces.
@@ -15,7 +16,8 @@ plugins=/usr/lib/nagios/plugins
 export PATH=$PATH:/usr/sbin:/sbin
 
 need=()
-for p in hyperfine monitoring-plugins-basic nmap time jq bc; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+# check_dig is in -standard and runs dig (bind9-dnsutils).
+for p in hyperfine monitoring-plugins-basic monitoring-plugins-standard bind9-dnsutils nmap time jq bc; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if ((${#need[@]})); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
@@ -34,6 +36,8 @@ pairs=(
 	# the script it replaces is "nmap -sS -p P-(P+1) HOST | grep open"; grep's share is left out
 	"check_tcp_half_open|bin/check_tcp_half_open 10.99.0.2 80|/usr/bin/nmap -n -sS -p 80-81 10.99.0.2"
 	"check_tcp_half_open|bin/check_tcp_half_open 10.99.0.2 80|$plugins/check_tcp -H 10.99.0.2 -p 80"
+	"check_dns|bin/check_dns --name www.lab.test 10.99.0.2|$plugins/check_dig -H 10.99.0.2 -l www.lab.test"
+	"check_ftp_noop|bin/check_ftp_noop 10.99.0.2 21|$plugins/check_ftp -H 10.99.0.2 -p 21"
 )
 
 in_ns() { ip netns exec lbc-cli "$@"; }
@@ -55,7 +59,7 @@ size_of() { stat -c %s "$1"; }
 	echo "# Benchmarks"
 	echo
 	echo "Made by \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), $RUNS runs each in $ROUNDS rounds of alternating order)."
-	echo "Target: nginx in a network namespace over a veth pair (test/integration/netns.sh)."
+	echo "Targets: nginx, unbound and vsftpd in a network namespace over a veth pair (test/integration/netns.sh)."
 	echo "Wall: median over rounds of hyperfine's median per call; CPU: likewise of user+sys means."
 	echo "RSS is the peak over 20 runs. Ratio: our wall over the peer's."
 	echo

@@ -54,4 +54,35 @@ if [[ -x $bin/check_tcp_half_open ]]; then
 	run "$bin/check_tcp_half_open" $(hp closed)
 	run "$bin/check_tcp_half_open" --format json $(hp closed)
 	run "$bin/check_tcp_half_open" $(hp http | cut -d' ' -f1)
+if [[ -x $bin/check_dns ]]; then
+	echo "== check_dns"
+	run "$bin/check_dns" $(hp dns)
+	run "$bin/check_dns" --name www.lab.test --expect 192.0.2.10 $(hp dns)
+	run "$bin/check_dns" --tcp --name alias.lab.test --expect www.lab.test $(hp dns)
+	run "$bin/check_dns" --name txt.lab.test --type TXT --expect 'second string' $(hp dns)
+	run "$bin/check_dns" --name big.lab.test --expect 198.51.100.40 $(hp dns)
+	run "$bin/check_dns" --tls --ca-file "${addr[dns-ca-file]}" --sni lab.test --name www.lab.test $(hp dot)
+	[[ -n ${addr[dns6]:-} ]] && run "$bin/check_dns" --name www.lab.test --type AAAA $(hp dns6)
+	run "$bin/check_dns" --name missing.lab.test $(hp dns)
+	run "$bin/check_dns" --name missing.lab.test --rcode NXDOMAIN $(hp dns)
+	run "$bin/check_dns" --name servfail.lab.test $(hp dns)
+	run "$bin/check_dns" --name www.lab.test --expect 192.0.2.99 $(hp dns)
+	run "$bin/check_dns" -t 1 -v --name spoofonly.lab.test $(hp dns)
+	run "$bin/check_dns" --type BOGUS $(hp dns)
+fi
+
+if [[ -x $bin/check_ftp_noop ]]; then
+	echo "== check_ftp_noop"
+	run "$bin/check_ftp_noop" $(hp ftp)
+	run "$bin/check_ftp_noop" $(hp ftp-login-first)
+	run "$bin/check_ftp_noop" --user anonymous --password demo@ $(hp ftp)
+	run "$bin/check_ftp_noop" --auth-tls --ca-file "${addr[ftp-ca-file]}" --sni lab.test $(hp ftp)
+	[[ -n ${addr[ftp6]:-} ]] && run "$bin/check_ftp_noop" $(hp ftp6)
+	run "$bin/check_ftp_noop" $(hp ftp-not-ready)
+	run "$bin/check_ftp_noop" $(hp ftp-busy)
+	run "$bin/check_ftp_noop" $(hp ftp-noop-refused)
+	run "$bin/check_ftp_noop" $(hp ftp-garbage)
+	run "$bin/check_ftp_noop" -t 1 $(hp ftp-endless)
+	run "$bin/check_ftp_noop" -t 0.5 $(hp ftp-slow)
+	run "$bin/check_ftp_noop" -v --user lab --password secret $(hp ftp)
 fi

@@ -23,6 +23,29 @@ func main() {
 	for _, n := range l.Addrs() {
 		fmt.Printf("%s %s\n", n.Name, n.Addr)
 	}
+	d, err := lab.StartDNS()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labd:", err)
+		l.Close()
+		os.Exit(1)
+	}
+	defer d.Close()
+	for _, n := range d.Addrs() {
+		fmt.Printf("%s %s\n", n.Name, n.Addr)
+	}
+	fmt.Printf("dns-ca-file %s\n", d.CAFile)
+	f, err := lab.StartFTP()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labd:", err)
+		d.Close()
+		l.Close()
+		os.Exit(1)
+	}
+	defer f.Close()
+	for _, n := range f.Addrs() {
+		fmt.Printf("%s %s\n", n.Name, n.Addr)
+	}
+	fmt.Printf("ftp-ca-file %s\n", f.CAFile)
 	fmt.Printf("ca-file %s\nready\n", l.CAFile)
 	done := make(chan struct{})
 	go func() { io.Copy(io.Discard, os.Stdin); close(done) }()

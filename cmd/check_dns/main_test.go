@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/lab"
+)
+
+var (
+	theLab *lab.Lab // for the closed TCP port
+	theDNS *lab.DNS
+	binDir string // where process_test.go builds the binary
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if theLab, err = lab.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+	if theDNS, err = lab.StartDNS(); err != nil {
+		fmt.Fprintln(os.Stderr, "lab DNS:", err)
+		os.Exit(1)
+	}
+	if binDir, err = os.MkdirTemp("", "check_dns-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	theDNS.Close()
+	theLab.Close()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+// check runs the command as a caller would and returns exit code and stdout.
+func check(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	if stderr.Len() > 0 {
+		t.Logf("stderr: %s", stderr.String())
+	}
+	return code, stdout.String()
+}
+
+func hp(a netip.AddrPort) []string { return []string{a.Addr().String(), fmt.Sprint(a.Port())} }
+
+func TestCheckDNS(t *testing.T) {
+	srv, dot := hp(theDNS.Addr), hp(theDNS.TLS)
+	q := func(extra ...string) []string { return append(extra, srv...) }
+	tests := []struct {
+		name string
+		args []string
+		code int
+		line string // regexp the first line must match
+	}{
+		{"root default", srv, 0, `^DNS OK - NOERROR, no answers from 127\.0\.0\.1:\d+/udp in [\d.]+ ms \| time=[\d.]+s;;;0;5$`},
+		{"-H -p", []string{"-H", "127.0.0.1", "-p", srv[1]}, 0, `^DNS OK - NOERROR`},
+		{"haproxy argv", []string{"NOT_USED", "NOT_USED", srv[0], srv[1]}, 0, `^DNS OK - NOERROR`},
+		{"a record", q("--name", "www.lab.test"), 0, `^DNS OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from 127\.0\.0\.1:\d+/udp in `},
+		{"aaaa record", q("--name", "www.lab.test", "--type", "aaaa"), 0, `OK - NOERROR, 1 answer \(AAAA 2001:db8::10\)`},
+		{"tcp", q("--tcp", "--name", "www.lab.test"), 0, `OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from 127\.0\.0\.1:\d+/tcp`},
+		{"expect address", q("--name", "www.lab.test", "--expect", "192.0.2.10"), 0, `OK - NOERROR, 1 answer`},
+		{"expect v6 spelled long", q("--name", "www.lab.test", "--type", "AAAA", "--expect", "2001:0db8:0:0::0010"), 0, `OK`},
+		{"expect mismatch", q("--name", "www.lab.test", "--expect", "192.0.2.99"), 2, `^DNS CRITICAL - NOERROR, 1 answer \(A 192\.0\.2\.10\) from .*, none is "192\.0\.2\.99" \|`},
+		{"expect every value", q("--name", "www.lab.test", "--expect", "192.0.2.10", "--expect", "192.0.2.11"), 2, `none is "192\.0\.2\.11"`},
+		{"cname chain", q("--name", "alias.lab.test", "--expect", "www.lab.test", "--expect", "192.0.2.10"), 0, `OK - NOERROR, 2 answers \(CNAME www\.lab\.test\., A 192\.0\.2\.10\)`},
+		{"cname target with dot", q("--name", "alias.lab.test", "--expect", "WWW.lab.test."), 0, `OK`},
+		{"txt string", q("--name", "txt.lab.test", "--type", "TXT", "--expect", "second string"), 0, `OK - NOERROR, 1 answer \(TXT "v=lbcheck1" "second string"\)`},
+		{"txt joined", q("--name", "txt.lab.test", "--type", "TXT", "--expect", "v=lbcheck1second string"), 0, `OK`},
+		{"txt not a substring", q("--name", "txt.lab.test", "--type", "TXT", "--expect", "second"), 2, `CRITICAL - .*none is "second"`},
+		{"mx fields", q("--name", "mx.lab.test", "--type", "MX", "--expect", "10 mail.lab.test"), 0, `OK - NOERROR, 1 answer \(MX 10 mail\.lab\.test\.\)`},
+		{"generic type", q("--name", "www.lab.test", "--type", "TYPE1"), 0, `OK - NOERROR, 1 answer \(A `},
+		{"nodata", q("--name", "nodata.lab.test"), 0, `OK - NOERROR, no answers`},
+		{"nodata with expect", q("--name", "nodata.lab.test", "--expect", "192.0.2.10"), 2, `CRITICAL - NOERROR, no answers from .*, none is`},
+		{"nxdomain", q("--name", "missing.lab.test"), 2, `^DNS CRITICAL - NXDOMAIN from 127\.0\.0\.1:\d+/udp for missing\.lab\.test\. A, expected NOERROR \|`},
+		{"nxdomain accepted", q("--name", "missing.lab.test", "--rcode", "nxdomain"), 0, `OK - NXDOMAIN, no answers`},
+		{"rcode list", q("--name", "missing.lab.test", "--rcode", "NOERROR, NXDOMAIN"), 0, `OK - NXDOMAIN`},
+		{"rcode number", q("--name", "refused.lab.test", "--rcode", "5"), 0, `OK - REFUSED`},
+		{"servfail", q("--name", "servfail.lab.test"), 2, `CRITICAL - SERVFAIL from .* expected NOERROR`},
+		{"refused", q("--name", "refused.lab.test"), 2, `CRITICAL - REFUSED from`},
+		{"truncated, no expect", q("--name", "big.lab.test"), 0, `OK - NOERROR, \d+ answers \(A 198\.51\.100\.1, A 198\.51\.100\.2, \.\.\.\), truncated from .*/udp`},
+		{"truncated retried over tcp", q("--name", "big.lab.test", "--expect", "198.51.100.40"), 0, `OK - NOERROR, 40 answers .* from 127\.0\.0\.1:\d+/tcp`},
+		{"dnssec", q("--name", "signed.lab.test", "--dnssec"), 0, `OK - NOERROR, 2 answers \(A 192\.0\.2\.20, RRSIG A 13 `},
+		{"dnssec unsigned", q("--name", "www.lab.test", "--dnssec"), 2, `CRITICAL - NOERROR, 1 answer .*, no RRSIG in the answer`},
+		{"spoofed replies ignored", q("--name", "spoof.lab.test", "--expect", "192.0.2.30"), 0, `OK - NOERROR, 1 answer \(A 192\.0\.2\.30\)`},
+		{"spoofed replies over tcp", q("--tcp", "--name", "spoof.lab.test", "--expect", "192.0.2.30"), 0, `OK - NOERROR, 1 answer \(A 192\.0\.2\.30\) from .*/tcp`},
+		{"only spoofed replies", q("-t", "0.3", "--name", "spoofonly.lab.test"), 2, `^DNS CRITICAL - waiting for the answer from 127\.0\.0\.1:\d+/udp \(ignored 3 replies, last: a query, not a reply\): timed out after (2[6-9]\d|3\d\d)(\.\d+)? ms$`},
+		{"garbage over udp ignored", q("-t", "0.3", "--name", "garbage.lab.test"), 2, `/udp \(ignored 1 reply, last: not a DNS message\): timed out after`},
+		{"garbage over tcp", q("--tcp", "--name", "garbage.lab.test"), 2, `CRITICAL - not a DNS message from 127\.0\.0\.1:\d+/tcp: "\\x00\\x01SSH-2\.0-OpenSSH_9\.2\\r\\n" \|`},
+		{"silent udp", q("-t", "0.3", "--name", "silent.lab.test"), 2, `^DNS CRITICAL - waiting for the answer from .*/udp: timed out after`},
+		{"silent tcp", q("-t", "0.3", "--tcp", "--name", "silent.lab.test"), 2, `/tcp: timed out after`},
+		{"timeout state", q("-t", "0.2", "--name", "silent.lab.test", "--timeout-state", "warning"), 1, `^DNS WARNING - .*timed out`},
+		{"udp port unreachable", hp(theDNS.ClosedUD), 2, `^DNS CRITICAL - waiting for the answer from 127\.0\.0\.1:\d+/udp: connection refused \|`},
+		{"tcp refused", append([]string{"--tcp"}, hp(theLab.Closed)...), 2, `CRITICAL - connect to 127\.0\.0\.1:\d+/tcp: connection refused`},
+		{"tls", append([]string{"--tls", "--name", "www.lab.test"}, dot...), 0, `OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from 127\.0\.0\.1:\d+/tls`},
+		{"tls verified", append([]string{"--tls", "--ca-file", theDNS.CAFile, "--sni", lab.CertName}, dot...), 0, `OK - NOERROR`},
+		{"tls verified by ip", append([]string{"--tls", "--ca-file", theDNS.CAFile}, dot...), 0, `OK - NOERROR`},
+		{"tls wrong name", append([]string{"--tls", "--ca-file", theDNS.CAFile, "--sni", "other.example"}, dot...), 2, `CRITICAL - TLS handshake with .*/tls: .*other\.example`},
+		{"tls on plain port", q("--tls", "-t", "1"), 2, `CRITICAL - TLS handshake with`},
+		{"norecurse", q("--norecurse", "-v", "--name", "www.lab.test"), 0, `OK`},
+		{"bind", q("-b", "127.0.0.1"), 0, `OK`},
+		{"bind not local", q("-b", "192.0.2.1"), 3, `^DNS UNKNOWN - connect to .*: socket setup: bind 192\.0\.2\.1`},
+		{"attempts all fail", q("--name", "servfail.lab.test", "--attempts", "2", "--retry-delay", "0"), 2, `SERVFAIL .*\(attempt 2 of 2\)`},
+		{"warning threshold", q("-w", "@0:10"), 1, `^DNS WARNING - NOERROR.*time outside warning range`},
+		{"exit style binary", q("--name", "refused.lab.test", "--exit-style", "binary"), 1, `^DNS CRITICAL - REFUSED`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := check(t, tt.args...)
+			first, _, _ := strings.Cut(out, "\n")
+			if code != tt.code {
+				t.Errorf("exit %d, want %d: %s", code, tt.code, first)
+			}
+			if !regexp.MustCompile(tt.line).MatchString(first) {
+				t.Errorf("first line\n  %s\ndoes not match\n  %s", first, tt.line)
+			}
+		})
+	}
+}
+
+func TestIPv6(t *testing.T) {
+	if !theDNS.Addr6.IsValid() {
+		t.Fatal("no IPv6 loopback: the lab could not listen on [::1]")
+	}
+	port := fmt.Sprint(theDNS.Addr6.Port())
+	for _, args := range [][]string{
+		{"::1", port},
+		{"[::1]:" + port},
+		{"--tcp", "::1", port},
+		{"-b", "::1", "::1", port},
+	} {
+		code, out := check(t, append(args, "--name", "www.lab.test", "--type", "AAAA", "--expect", "2001:db8::10")...)
+		if code != 0 || !strings.Contains(out, "from [::1]:"+port+"/") {
+			t.Errorf("%v: exit %d: %s", args, code, out)
+		}
+	}
+}
+
+// TestUsageErrors: bad options are UNKNOWN before anything is sent; the
+// lab's silent name would otherwise hold the check until its deadline.
+func TestUsageErrors(t *testing.T) {
+	srv := hp(theDNS.Addr)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown type", []string{"--type", "BOGUS"}, `--type "BOGUS": not a DNS record type`},
+		{"axfr", []string{"--type", "AXFR"}, "not a question a health check can ask"},
+		{"type number too big", []string{"--type", "TYPE70000"}, "not a DNS record type"},
+		{"unknown rcode", []string{"--rcode", "NOERROR,BROKEN"}, `"BROKEN" is not an rcode`},
+		{"rcode out of range", []string{"--rcode", "4096"}, "is not an rcode"},
+		{"empty rcode", []string{"--rcode", ""}, "is not an rcode"},
+		{"bad name", []string{"--name", "a..b"}, "not a domain name"},
+		{"long label", []string{"--name", strings.Repeat("a", 64) + ".test"}, "--name"},
+		{"empty expect", []string{"--expect", " "}, "--expect: empty value"},
+		{"verify without tls", []string{"--verify"}, "need --tls"},
+		{"sni without tls", []string{"--sni", "x"}, "need --tls"},
+		{"missing ca file", []string{"--tls", "--ca-file", "/nonexistent"}, "--ca-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			// pflag keeps the last --name: a bad one in tt.args wins.
+			code, out := check(t, append(append([]string{"--name", "silent.lab.test"}, tt.args...), srv...)...)
+			if code != 3 {
+				t.Errorf("exit %d, want 3", code)
+			}
+			if strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "DNS UNKNOWN - ") || !strings.Contains(out, tt.want) {
+				t.Errorf("output %q: want one UNKNOWN line containing %q", out, tt.want)
+			}
+			if time.Since(start) > time.Second {
+				t.Errorf("took %v: a query was sent", time.Since(start))
+			}
+		})
+	}
+}
+
+func TestDefaultPorts(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		port string
+	}{{nil, ":53/"}, {[]string{"--tcp"}, ":53/"}, {[]string{"--tls"}, ":853/"}} {
+		// 192.0.2.1 (TEST-NET) with a tiny deadline: nothing answers, and
+		// the summary names the port the check used.
+		_, out := check(t, append(tt.args, "-t", "0.05", "192.0.2.1")...)
+		if !strings.Contains(out, "192.0.2.1"+tt.port) {
+			t.Errorf("%v: %s, want port %s", tt.args, out, tt.port)
+		}
+	}
+}
+
+func TestJSON(t *testing.T) {
+	code, out := check(t, append([]string{"--format", "json", "--tcp", "--name", "www.lab.test"}, hp(theDNS.Addr)...)...)
+	var v struct {
+		Check, State, Summary, Address string
+		Timings                        map[string]float64 `json:"timings_seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if code != 0 || v.Check != "DNS" || v.State != "OK" || v.Address != theDNS.Addr.String() {
+		t.Errorf("unexpected verdict %+v", v)
+	}
+	for _, phase := range []string{"connect", "answer"} {
+		if _, ok := v.Timings[phase]; !ok {
+			t.Errorf("timings lack %q: %v", phase, v.Timings)
+		}
+	}
+}
+
+func TestVerboseTrace(t *testing.T) {
+	_, quiet := check(t, hp(theDNS.Addr)...)
+	if strings.Count(quiet, "\n") != 1 {
+		t.Errorf("without -v, output is more than the verdict: %q", quiet)
+	}
+	_, v1 := check(t, append([]string{"-v", "--name", "spoof.lab.test", "--norecurse"}, hp(theDNS.Addr)...)...)
+	for _, want := range []string{"> id ", " spoof.lab.test. A\n", "< ignored a reply: ID ", "< ignored a reply: question other.lab.test. A, not ours",
+		"< ignored a reply: a query, not a reply", "NOERROR qr aa ra, 1 answer"} {
+		if !strings.Contains(v1, want) {
+			t.Errorf("-v trace lacks %q:\n%s", want, v1)
+		}
+	}
+	if _, trace, _ := strings.Cut(v1, "\n"); strings.Contains(trace, "192.0.2.30") {
+		t.Errorf("-v shows records, which are -vv:\n%s", v1)
+	}
+	_, v2 := check(t, append([]string{"-vv", "--name", "www.lab.test"}, hp(theDNS.Addr)...)...)
+	if !regexp.MustCompile(`< www\.lab\.test\.\s+300\s+IN\s+A\s+192\.0\.2\.10`).MatchString(v2) {
+		t.Errorf("-vv trace lacks the record:\n%s", v2)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out := check(t, "--help")
+	if code != 0 {
+		t.Errorf("--help exit %d", code)
+	}
+	for _, want := range []string{"check_dns [options] HOST [PORT]", "--name", "--type", "--rcode", "--expect", "--dnssec", "--norecurse", "--tls", "Examples:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	code, out = check(t, "-V")
+	if code != 0 || !strings.HasPrefix(out, "check_dns ") {
+		t.Errorf("-V: exit %d %q", code, out)
+	}
+}
+
+// TestDeadlineWhateverThePeerDoes: the verdict comes within --timeout and
+// 100 ms, for every misbehaving peer.
+func TestDeadlineWhateverThePeerDoes(t *testing.T) {
+	srv := hp(theDNS.Addr)
+	for name, args := range map[string][]string{
+		"silent udp": append([]string{"--name", "silent.lab.test"}, srv...),
+		"silent tcp": append([]string{"--tcp", "--name", "silent.lab.test"}, srv...),
+		"spoofs":     append([]string{"--name", "spoofonly.lab.test"}, srv...),
+		"attempts":   append([]string{"--attempts", "5", "--retry-delay", "10", "--name", "silent.lab.test"}, srv...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			best := time.Hour
+			for range 3 {
+				start := time.Now()
+				code, out := check(t, append([]string{"-t", "0.4"}, args...)...)
+				best = min(best, time.Since(start))
+				if code == 0 {
+					t.Errorf("a misbehaving peer passed: %s", out)
+				}
+			}
+			if best > 500*time.Millisecond {
+				t.Errorf("verdict after %v at best, want within 0.4 s + 100 ms", best)
+			}
+		})
+	}
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/lab"
+)
+
+var (
+	theLab *lab.Lab // for the closed and reset ports
+	theFTP *lab.FTP
+	binDir string // where process_test.go builds the binary
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if theLab, err = lab.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+	if theFTP, err = lab.StartFTP(); err != nil {
+		fmt.Fprintln(os.Stderr, "lab FTP:", err)
+		os.Exit(1)
+	}
+	if binDir, err = os.MkdirTemp("", "check_ftp_noop-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	theFTP.Close()
+	theLab.Close()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+func check(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	if stderr.Len() > 0 {
+		t.Logf("stderr: %s", stderr.String())
+	}
+	return code, stdout.String()
+}
+
+func hp(a netip.AddrPort) []string { return []string{a.Addr().String(), fmt.Sprint(a.Port())} }
+
+func TestCheckFTPNoop(t *testing.T) {
+	f := theFTP
+	ok := hp(f.OK)
+	args := func(base []string, extra ...string) []string { return append(extra, base...) }
+	greeting := `"220-lbcheck lab FTP" \(\+2 lines\)`
+	tests := []struct {
+		name string
+		args []string
+		code int
+		line string
+	}{
+		{"ok", ok, 0, `^FTP_NOOP OK - NOOP 200 from 127\.0\.0\.1:\d+ in [\d.]+ ms; ` + greeting + ` \| time=[\d.]+s;;;0;5$`},
+		{"-H -p", []string{"-H", "127.0.0.1", "-p", ok[1]}, 0, `^FTP_NOOP OK - NOOP 200`},
+		{"haproxy argv", []string{"NOT_USED", "NOT_USED", ok[0], ok[1]}, 0, `^FTP_NOOP OK`},
+		{"login", args(ok, "--user", lab.FTPUser, "--password", lab.FTPPassword), 0, `OK - NOOP 200 from .* in [\d.]+ ms, as lab; `},
+		{"login anonymous", args(ok, "--user", "anonymous"), 0, `OK - NOOP 200 .*, as anonymous; `},
+		{"login refused", args(ok, "--user", lab.FTPUser, "--password", "wrong"), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ refused the login as lab: "530 Login incorrect\." \|`},
+		{"auth tls", args(ok, "--auth-tls"), 0, `OK - NOOP 200 from .*, TLS 1\.3; `},
+		{"auth tls verified", args(ok, "--auth-tls", "--ca-file", f.CAFile), 0, `OK - NOOP 200 .*TLS 1\.3`},
+		{"auth tls verified by name", args(ok, "--auth-tls", "--ca-file", f.CAFile, "--sni", lab.CertName), 0, `OK`},
+		{"auth tls wrong name", args(ok, "--auth-tls", "--ca-file", f.CAFile, "--sni", "other.example"), 2, `CRITICAL - TLS handshake with .*other\.example`},
+		{"auth tls then login", args(ok, "--auth-tls", "--user", lab.FTPUser, "--password", lab.FTPPassword), 0, `OK - NOOP 200 .*, TLS 1\.3, as lab; `},
+		{"530 before login is ok", hp(f.LoginFirst), 0, `^FTP_NOOP OK - NOOP 530 \(login needed; the command loop answers\) from 127\.0\.0\.1:\d+ in `},
+		{"530 after login is not", args(hp(f.LoginFirst), "--user", lab.FTPUser, "--password", "wrong"), 2, `refused the login`},
+		{"login then noop 200", args(hp(f.LoginFirst), "--user", "anonymous", "--password", "x@"), 0, `OK - NOOP 200`},
+		{"not ready", hp(f.NotReady), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ is not ready yet: "120 Service ready in 5 minutes\." \|`},
+		{"busy", hp(f.Busy), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ refused the session: "421 Too many connections \(8\) from this IP" \|`},
+		{"noop 500", hp(f.NoopRefused), 2, `^FTP_NOOP CRITICAL - NOOP at 127\.0\.0\.1:\d+ answered "500 Unknown command\." \|`},
+		{"garbage quoted", hp(f.Garbage), 2, `^FTP_NOOP CRITICAL - waiting for the greeting from 127\.0\.0\.1:\d+: first line does not start with a code: "\\x00\\x01SSH-2\.0-OpenSSH_9\.2 \\x7c not ftp" \|`},
+		{"endless reply bounded", args(hp(f.Endless), "-t", "3"), 2, `CRITICAL - waiting for the greeting from .*: reply longer than 16 KiB: "220-welcome, and more" \(\+\d+ lines\)`},
+		{"endless line bounded", args(hp(f.EndlessLine), "-t", "3"), 2, `CRITICAL - waiting for the greeting from .*: line longer than 2048 bytes: "aaaa`},
+		{"slow", args(hp(f.Slow), "-t", "0.5"), 2, `^FTP_NOOP CRITICAL - waiting for the greeting from 127\.0\.0\.1:\d+: timed out after`},
+		{"silent", args(hp(f.Silent), "-t", "0.3"), 2, `^FTP_NOOP CRITICAL - waiting for the greeting from .*: timed out after (2[6-9]\d|3\d\d)(\.\d+)? ms$`},
+		{"timeout state", args(hp(f.Silent), "-t", "0.2", "--timeout-state", "unknown"), 3, `^FTP_NOOP UNKNOWN - .*timed out`},
+		{"refused", hp(theLab.Closed), 2, `^FTP_NOOP CRITICAL - connect to 127\.0\.0\.1:\d+: connection refused`},
+		{"reset", hp(theLab.Reset), 2, `CRITICAL - .*(reset|closed)`},
+		{"auth tls refused", args(hp(f.NoopRefused), "--auth-tls"), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ refused AUTH TLS: "500 Unknown command\." \|`},
+		{"bind", args(ok, "-b", "127.0.0.1"), 0, `OK`},
+		{"bind not local", args(ok, "-b", "192.0.2.1"), 3, `^FTP_NOOP UNKNOWN - connect to .*: socket setup: bind 192\.0\.2\.1`},
+		{"attempts all fail", args(hp(f.Busy), "--attempts", "2", "--retry-delay", "0"), 2, `421 .*\(attempt 2 of 2\)`},
+		{"warning threshold", args(ok, "-w", "@0:10"), 1, `^FTP_NOOP WARNING - NOOP 200.*time outside warning range`},
+		{"exit style binary", args(hp(f.Busy), "--exit-style", "binary"), 1, `^FTP_NOOP CRITICAL`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := check(t, tt.args...)
+			first, _, _ := strings.Cut(out, "\n")
+			if code != tt.code {
+				t.Errorf("exit %d, want %d: %s", code, tt.code, first)
+			}
+			if !regexp.MustCompile(tt.line).MatchString(first) {
+				t.Errorf("first line\n  %s\ndoes not match\n  %s", first, tt.line)
+			}
+		})
+	}
+}
+
+func TestIPv6(t *testing.T) {
+	if !theFTP.OK6.IsValid() {
+		t.Fatal("no IPv6 loopback: the lab could not listen on [::1]")
+	}
+	port := fmt.Sprint(theFTP.OK6.Port())
+	for _, args := range [][]string{{"::1", port}, {"[::1]:" + port}, {"-b", "::1", "::1", port}, {"--auth-tls", "::1", port}} {
+		code, out := check(t, args...)
+		if code != 0 || !strings.Contains(out, "from [::1]:"+port) {
+			t.Errorf("%v: exit %d: %s", args, code, out)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	ok := hp(theFTP.Silent) // a query would hang until the deadline
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"crlf in user", []string{"--user", "a\r\nDELE x"}, "--user: no CR, LF or NUL"},
+		{"lf in password", []string{"--user", "a", "--password", "x\nQUIT"}, "--password: no CR, LF or NUL"},
+		{"password without user", []string{"--password", "x"}, "--password needs --user"},
+		{"verify without tls", []string{"--verify"}, "need --auth-tls"},
+		{"missing ca file", []string{"--auth-tls", "--ca-file", "/nonexistent"}, "--ca-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			code, out := check(t, append(tt.args, ok...)...)
+			if code != 3 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "FTP_NOOP UNKNOWN - ") || !strings.Contains(out, tt.want) {
+				t.Errorf("exit %d, output %q: want one UNKNOWN line containing %q", code, out, tt.want)
+			}
+			if time.Since(start) > time.Second {
+				t.Errorf("took %v: the check ran", time.Since(start))
+			}
+		})
+	}
+}
+
+func TestJSON(t *testing.T) {
+	code, out := check(t, append([]string{"--format", "json", "--auth-tls", "--user", "anonymous"}, hp(theFTP.OK)...)...)
+	var v struct {
+		Check, State, Summary, Address string
+		Timings                        map[string]float64 `json:"timings_seconds"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if code != 0 || v.Check != "FTP_NOOP" || v.State != "OK" || v.Address != theFTP.OK.String() {
+		t.Errorf("unexpected verdict %+v", v)
+	}
+	for _, phase := range []string{"connect", "greeting", "tls", "login", "noop"} {
+		if _, ok := v.Timings[phase]; !ok {
+			t.Errorf("timings lack %q: %v", phase, v.Timings)
+		}
+	}
+}
+
+func TestVerboseTraceHidesPassword(t *testing.T) {
+	_, quiet := check(t, hp(theFTP.OK)...)
+	if strings.Count(quiet, "\n") != 1 {
+		t.Errorf("without -v, output is more than the verdict: %q", quiet)
+	}
+	_, v := check(t, append([]string{"-v", "--user", lab.FTPUser, "--password", lab.FTPPassword}, hp(theFTP.OK)...)...)
+	for _, want := range []string{"< 220-lbcheck lab FTP", "< 220 ready", "> USER lab", "> PASS ****", "< 230 Login successful.", "> NOOP", "< 200 NOOP ok.", "> QUIT", "< 221 Goodbye."} {
+		if !strings.Contains(v, want) {
+			t.Errorf("-v trace lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, lab.FTPPassword) {
+		t.Errorf("-v trace shows the password:\n%s", v)
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out := check(t, "--help")
+	if code != 0 {
+		t.Errorf("--help exit %d", code)
+	}
+	for _, want := range []string{"check_ftp_noop [options] HOST [PORT]", "--user", "--password", "--auth-tls", "--ca-file", "Examples:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	code, out = check(t, "-V")
+	if code != 0 || !strings.HasPrefix(out, "check_ftp_noop ") {
+		t.Errorf("-V: exit %d %q", code, out)
+	}
+}
+
+// TestDeadlineWhateverThePeerDoes: the verdict comes within --timeout and
+// 100 ms, for every misbehaving peer.
+func TestDeadlineWhateverThePeerDoes(t *testing.T) {
+	f := theFTP
+	for name, args := range map[string][]string{
+		"silent":       hp(f.Silent),
+		"slow":         hp(f.Slow),
+		"endless":      hp(f.Endless),
+		"endless line": hp(f.EndlessLine),
+		"attempts":     append([]string{"--attempts", "5", "--retry-delay", "10"}, hp(f.Silent)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			best := time.Hour
+			for range 3 {
+				start := time.Now()
+				code, out := check(t, append([]string{"-t", "0.4"}, args...)...)
+				best = min(best, time.Since(start))
+				if code == 0 {
+					t.Errorf("a misbehaving peer passed: %s", out)
+				}
+			}
+			if best > 500*time.Millisecond {
+				t.Errorf("verdict after %v at best, want within 0.4 s + 100 ms", best)
+			}
+		})
+	}
+}

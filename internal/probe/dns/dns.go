@@ -1,0 +1,451 @@
+// Package dns is the probe of check_dns: one query to a DNS server, over
+// UDP, TCP or TLS, judged by the answer's rcode and, when asked, by its
+// records.
+//
+// It follows keepalived's DNS_CHECK: an accepted rcode passes even with no
+// answer records (a recursive resolver answers ". A" with NOERROR and
+// nothing else). Messages are packed and unpacked with github.com/miekg/dns,
+// but the exchange is our own: miekg's client takes a reply whose question
+// differs, and we must keep waiting past any reply that is not ours.
+package dns
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/spf13/pflag"
+
+	"github.com/lbcheck/lbcheck/internal/probe"
+)
+
+// Options are check_dns's own options.
+type Options struct {
+	Name      string
+	Type      string
+	TCP       bool
+	TLS       bool
+	Verify    bool
+	CAFile    string
+	SNI       string
+	Rcodes    string
+	Expect    []string
+	NoRecurse bool
+	DNSSEC    bool
+
+	qtype  uint16
+	rcodes []int
+	roots  *x509.CertPool
+}
+
+// Flags registers the options on fs.
+func (o *Options) Flags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Name, "name", ".", "query `NAME`; an authoritative-only server refuses the root, so give one of its zones")
+	fs.StringVar(&o.Type, "type", "A", "query `TYPE`: A, AAAA, MX, TXT, SOA, ... any type name, or TYPEnnn")
+	fs.BoolVar(&o.TCP, "tcp", false, "ask over TCP instead of UDP")
+	fs.BoolVar(&o.TLS, "tls", false, "DNS over TLS (RFC 7858); the certificate is not verified unless --verify or --ca-file")
+	fs.BoolVar(&o.Verify, "verify", false, "with --tls: verify the certificate against the system roots and the name")
+	fs.StringVar(&o.CAFile, "ca-file", "", "with --tls: verify the certificate against the CAs in this PEM `FILE`")
+	fs.StringVar(&o.SNI, "sni", "", "with --tls: server `NAME` to send and verify; default HOST when it is a name")
+	fs.StringVar(&o.Rcodes, "rcode", "NOERROR", "`LIST` of accepted rcodes, names or numbers: NOERROR,NXDOMAIN")
+	fs.StringArrayVar(&o.Expect, "expect", nil, "an answer record's data must equal `VALUE` (address, CNAME target, TXT string, '10 mx.example.org'); repeatable")
+	fs.BoolVar(&o.NoRecurse, "norecurse", false, "clear the RD bit: ask an authoritative server about its own zone")
+	fs.BoolVar(&o.DNSSEC, "dnssec", false, "set the DO bit; the answer must carry RRSIG records")
+}
+
+// DefaultPort is 53, or 853 with --tls.
+func (o *Options) DefaultPort() uint16 {
+	if o.TLS {
+		return 853
+	}
+	return 53
+}
+
+// Validate checks the options and prepares what the probe needs, so that
+// a bad option is reported before any packet is sent.
+func (o *Options) Validate() error {
+	var err error
+	if o.qtype, err = parseType(o.Type); err != nil {
+		return err
+	}
+	if _, ok := mdns.IsDomainName(o.Name); !ok || o.Name == "" {
+		return fmt.Errorf("--name %q: not a domain name", o.Name)
+	}
+	o.Name = mdns.Fqdn(o.Name)
+	if _, err := o.query().Pack(); err != nil {
+		return fmt.Errorf("--name %q: %v", o.Name, err)
+	}
+	if o.rcodes, err = parseRcodes(o.Rcodes); err != nil {
+		return err
+	}
+	for _, e := range o.Expect {
+		if strings.TrimSpace(e) == "" {
+			return errors.New("--expect: empty value")
+		}
+	}
+	if (o.Verify || o.CAFile != "" || o.SNI != "") && !o.TLS {
+		return errors.New("--verify, --ca-file and --sni need --tls")
+	}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return fmt.Errorf("--ca-file: %v", err)
+		}
+		o.roots = x509.NewCertPool()
+		if !o.roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+		}
+		o.Verify = true
+	}
+	return nil
+}
+
+func parseType(s string) (uint16, error) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	t, ok := mdns.StringToType[u]
+	if !ok {
+		if n, found := strings.CutPrefix(u, "TYPE"); found {
+			if v, err := strconv.ParseUint(n, 10, 16); err == nil {
+				t, ok = uint16(v), true
+			}
+		}
+	}
+	if !ok {
+		return 0, fmt.Errorf("--type %q: not a DNS record type (A, AAAA, MX, TXT, ..., or TYPEnnn)", s)
+	}
+	switch t {
+	case mdns.TypeOPT, mdns.TypeTSIG, mdns.TypeTKEY, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeNone:
+		return 0, fmt.Errorf("--type %s: not a question a health check can ask", u)
+	}
+	return t, nil
+}
+
+func parseRcodes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ToUpper(strings.TrimSpace(f))
+		if rc, ok := mdns.StringToRcode[f]; ok {
+			out = append(out, rc)
+			continue
+		}
+		// Extended rcodes (EDNS) go up to 4095.
+		if v, err := strconv.Atoi(f); err == nil && v >= 0 && v <= 4095 {
+			out = append(out, v)
+			continue
+		}
+		return nil, fmt.Errorf("--rcode %q: %q is not an rcode (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ... or 0-4095)", s, f)
+	}
+	return out, nil
+}
+
+// query is the question without its ID, which each exchange draws anew.
+func (o *Options) query() *mdns.Msg {
+	m := new(mdns.Msg)
+	m.SetQuestion(o.Name, o.qtype)
+	m.RecursionDesired = !o.NoRecurse
+	if o.DNSSEC {
+		// 1232: the size the DNS flag day of 2020 settled on, which
+		// passes most paths without fragments.
+		m.SetEdns0(1232, true)
+	}
+	return m
+}
+
+// Probe asks t one question and judges the answer.
+func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	p := &run{t: t, o: o, log: t.Log, start: time.Now()}
+	p.mark = p.start
+	transport := "udp"
+	switch {
+	case o.TLS:
+		transport = "tls"
+	case o.TCP:
+		transport = "tcp"
+	}
+	r, m := p.ask(ctx, transport)
+	// The records --expect and --dnssec need may be what did not fit.
+	if m != nil && m.Truncated && transport == "udp" && (len(o.Expect) > 0 || o.DNSSEC) {
+		p.log.Printf(1, "answer truncated over UDP: asking again over TCP")
+		transport = "tcp"
+		r, m = p.ask(ctx, transport)
+	}
+	if m != nil {
+		r = p.judge(m, transport)
+	}
+	r.Phases = p.phases
+	return r
+}
+
+// run is one probe's state.
+type run struct {
+	t      probe.Target
+	o      *Options
+	log    *probe.Log
+	start  time.Time
+	mark   time.Time
+	phases []probe.Phase
+}
+
+func (p *run) phase(name string) time.Duration {
+	now := time.Now()
+	d := now.Sub(p.mark)
+	p.mark = now
+	p.phases = append(p.phases, probe.Phase{Name: name, Duration: d})
+	return d
+}
+
+// ask sends the question over transport and returns the first reply that
+// answers it, or a verdict without one.
+func (p *run) ask(ctx context.Context, transport string) (probe.Result, *mdns.Msg) {
+	where := p.t.Addr.String() + "/" + transport
+	var conn net.Conn
+	var err error
+	if transport == "udp" {
+		conn, err = p.t.Socket.DialUDP(ctx, p.t.Addr)
+	} else {
+		conn, err = p.t.Dial(ctx)
+	}
+	if err != nil {
+		return probe.Fail("connect to "+where, err), nil
+	}
+	defer conn.Close()
+	if transport != "udp" {
+		p.log.Printf(1, "connected to %s from %s in %s", where, conn.LocalAddr(), probe.Millis(p.phase("connect")))
+	}
+	// Every read and write ends by the deadline, and at once on SIGTERM.
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
+	if transport == "tls" {
+		tc := tls.Client(conn, p.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return probe.Fail("TLS handshake with "+where, err), nil
+		}
+		cs := tc.ConnectionState()
+		p.log.Printf(1, "TLS %s %s in %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), probe.Millis(p.phase("tls")))
+		conn = tc
+	}
+	return p.exchange(conn, where, transport != "udp")
+}
+
+// exchange sends the question on conn, whose deadline is set, and reads
+// until the reply to it.
+func (p *run) exchange(conn net.Conn, where string, stream bool) (probe.Result, *mdns.Msg) {
+	q := p.o.query()
+	q.Id = mdns.Id()
+	wire, err := q.Pack()
+	if err != nil {
+		return probe.Fail("packing the query", err), nil
+	}
+	if stream {
+		wire = append(binary.BigEndian.AppendUint16(nil, uint16(len(wire))), wire...)
+	}
+	p.log.Printf(1, "> id %d %s %s%s", q.Id, q.Question[0].Name, mdns.Type(q.Question[0].Qtype), flags(q))
+	if _, err := conn.Write(wire); err != nil {
+		return probe.Fail("sending the query to "+where, err), nil
+	}
+
+	// Read until a reply matches: anything else (a late answer to another
+	// query, a spoof, a stray datagram) is noted and passed over.
+	var ignored int
+	var lastWhy string
+	buf := make([]byte, 65535)
+	for {
+		raw, err := readMsg(conn, buf, stream)
+		if err != nil {
+			what := "waiting for the answer from " + where
+			if ignored > 0 {
+				what += fmt.Sprintf(" (ignored %d %s, last: %s)", ignored, plural(ignored, "reply", "replies"), lastWhy)
+			}
+			return probe.Fail(what, err), nil
+		}
+		m := new(mdns.Msg)
+		if err := m.Unpack(raw); err != nil {
+			if stream {
+				// A stream has no next message to hope for.
+				return probe.Critical("not a DNS message from %s: %s", where, probe.Quote(raw, 32)), nil
+			}
+			ignored, lastWhy = ignored+1, "not a DNS message"
+			p.log.Printf(1, "< ignored %d bytes: not a DNS message (%s)", len(raw), probe.Clean(err.Error(), 80))
+			continue
+		}
+		if why := mismatch(q, m); why != "" {
+			ignored, lastWhy = ignored+1, why
+			p.log.Printf(1, "< ignored a reply: %s", why)
+			continue
+		}
+		p.phase("answer")
+		p.log.Printf(1, "< id %d %s%s, %d answer, %d authority, %d additional", m.Id, rcodeName(m.Rcode), flags(m), len(m.Answer), len(m.Ns), len(m.Extra))
+		if p.log.Enabled(2) {
+			for _, rr := range m.Answer {
+				p.log.Printf(2, "< %s", rr)
+			}
+		}
+		return probe.Result{}, m
+	}
+}
+
+// readMsg reads one DNS message: a datagram, or a length-prefixed message
+// of a stream. The length prefix bounds it to 64 KiB either way.
+func readMsg(conn net.Conn, buf []byte, stream bool) ([]byte, error) {
+	if !stream {
+		n, err := conn.Read(buf)
+		return buf[:n], err
+	}
+	if _, err := io.ReadFull(conn, buf[:2]); err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint16(buf[:2]))
+	if _, err := io.ReadFull(conn, buf[:n]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// mismatch says why m is not the reply to q, or "" when it is.
+func mismatch(q, m *mdns.Msg) string {
+	switch {
+	case m.Id != q.Id:
+		return fmt.Sprintf("ID %d, not %d", m.Id, q.Id)
+	case !m.Response:
+		return "a query, not a reply"
+	case m.Opcode != q.Opcode:
+		return "opcode " + strconv.Itoa(m.Opcode)
+	}
+	want := q.Question[0]
+	if len(m.Question) == 0 {
+		// Some servers leave the question out of an error reply
+		// (FORMERR, NOTIMP); an answer without it proves nothing.
+		if m.Rcode == mdns.RcodeSuccess {
+			return "no question section"
+		}
+		return ""
+	}
+	got := m.Question[0]
+	// Names compare without case: resolvers may randomise it (0x20).
+	if len(m.Question) != 1 || !strings.EqualFold(got.Name, want.Name) || got.Qtype != want.Qtype || got.Qclass != want.Qclass {
+		return fmt.Sprintf("question %s %s, not ours", probe.Clean(got.Name, 60), mdns.Type(got.Qtype))
+	}
+	return ""
+}
+
+// judge turns the matching reply into the verdict.
+func (p *run) judge(m *mdns.Msg, transport string) probe.Result {
+	where := p.t.Addr.String() + "/" + transport
+	rcode := rcodeName(m.Rcode)
+	answers := describeAnswers(m.Answer)
+	accepted := false
+	for _, rc := range p.o.rcodes {
+		accepted = accepted || rc == m.Rcode
+	}
+	if !accepted {
+		return probe.Critical("%s from %s for %s %s, expected %s", rcode, where,
+			probe.Clean(p.o.Name, 60), mdns.Type(p.o.qtype), strings.ToUpper(strings.ReplaceAll(p.o.Rcodes, " ", "")))
+	}
+	for _, want := range p.o.Expect {
+		rr := findExpected(m.Answer, want)
+		if rr == nil {
+			return probe.Critical("%s, %s from %s, none is %s", rcode, answers, where, probe.Quote([]byte(want), 60))
+		}
+		p.log.Printf(1, "%s matches %s", probe.Quote([]byte(want), 60), rr)
+	}
+	if p.o.DNSSEC && !hasRRSIG(m.Answer) {
+		return probe.Critical("%s, %s from %s, no RRSIG in the answer", rcode, answers, where)
+	}
+	if m.Truncated {
+		answers += ", truncated"
+	}
+	return probe.OK("%s, %s from %s in %s", rcode, answers, where, probe.Millis(time.Since(p.start)))
+}
+
+func hasRRSIG(rrs []mdns.RR) bool {
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == mdns.TypeRRSIG {
+			return true
+		}
+	}
+	return false
+}
+
+// describeAnswers names the count and the first two records' type and data.
+func describeAnswers(rrs []mdns.RR) string {
+	if len(rrs) == 0 {
+		return "no answers"
+	}
+	var shown []string
+	for _, rr := range rrs[:min(len(rrs), 2)] {
+		shown = append(shown, mdns.Type(rr.Header().Rrtype).String()+" "+probe.Clean(rdata(rr), 48))
+	}
+	more := ""
+	if len(rrs) > 2 {
+		more = ", ..."
+	}
+	return fmt.Sprintf("%d %s (%s%s)", len(rrs), plural(len(rrs), "answer", "answers"), strings.Join(shown, ", "), more)
+}
+
+func rcodeName(rc int) string {
+	if s, ok := mdns.RcodeToString[rc]; ok {
+		return s
+	}
+	return "RCODE" + strconv.Itoa(rc)
+}
+
+// flags renders the header bits as dig does.
+func flags(m *mdns.Msg) string {
+	var b strings.Builder
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{m.Response, "qr"}, {m.Authoritative, "aa"}, {m.Truncated, "tc"}, {m.RecursionDesired, "rd"},
+		{m.RecursionAvailable, "ra"}, {m.AuthenticatedData, "ad"}, {m.CheckingDisabled, "cd"}} {
+		if f.on {
+			b.WriteString(" " + f.name)
+		}
+	}
+	if o := m.IsEdns0(); o != nil && o.Do() {
+		b.WriteString(" do")
+	}
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// tlsConfig offers TLS 1.0 up, as every check here: liveness, not policy.
+func (p *run) tlsConfig() *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS10,
+		NextProtos:         []string{"dot"},
+		InsecureSkipVerify: !p.o.Verify,
+		RootCAs:            p.o.roots,
+	}
+	switch {
+	case p.o.SNI != "":
+		cfg.ServerName = p.o.SNI
+	case p.t.IsName:
+		cfg.ServerName = p.t.Host
+	case p.o.Verify:
+		// No SNI for an IP, but verification needs a name: the
+		// certificate must then carry the IP as a SAN.
+		cfg.ServerName = p.t.Addr.Addr().WithZone("").String()
+	}
+	return cfg
+}

@@ -1,0 +1,213 @@
+package dns
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
+)
+
+func mustRR(t testing.TB, s string) mdns.RR {
+	rr, err := mdns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
+}
+
+func TestFindExpected(t *testing.T) {
+	tests := []struct {
+		name string
+		rr   string
+		want string
+		ok   bool
+	}{
+		{"a", "x. 1 IN A 192.0.2.1", "192.0.2.1", true},
+		{"a other", "x. 1 IN A 192.0.2.1", "192.0.2.10", false},
+		{"a is not its name", "x. 1 IN A 192.0.2.1", "x.", false},
+		{"aaaa any spelling", "x. 1 IN AAAA 2001:db8::1", "2001:DB8:0:0:0:0:0:1", true},
+		{"aaaa mapped is not a", "x. 1 IN A 192.0.2.1", "::ffff:192.0.2.2", false},
+		{"cname no dot", "x. 1 IN CNAME Target.Example.", "target.example", true},
+		{"cname prefix is not it", "x. 1 IN CNAME target.example.", "target", false},
+		{"txt one string", `x. 1 IN TXT "a b" "c"`, "a b", true},
+		{"txt joined", `x. 1 IN TXT "a b" "c"`, "a bc", true},
+		{"txt presentation", `x. 1 IN TXT "a b" "c"`, `"a b" "c"`, true},
+		{"txt case matters", `x. 1 IN TXT "Key=V"`, "key=v", false},
+		{"mx", "x. 1 IN MX 10 mx.example.", "10 mx.example", true},
+		{"mx wrong preference", "x. 1 IN MX 10 mx.example.", "20 mx.example", false},
+		{"mx name alone", "x. 1 IN MX 10 mx.example.", "mx.example", false},
+		{"soa", "x. 1 IN SOA ns.x. h.x. 7 3600 600 86400 300", "ns.x h.x 7 3600 600 86400 300", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := findExpected([]mdns.RR{mustRR(t, tt.rr)}, tt.want) != nil
+			if got != tt.ok {
+				t.Errorf("%q in %q: %v, want %v", tt.want, tt.rr, got, tt.ok)
+			}
+		})
+	}
+}
+
+func TestMismatch(t *testing.T) {
+	o := &Options{Name: "www.example.", Type: "A", Rcodes: "NOERROR"}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	q := o.query()
+	q.Id = 4242
+	reply := func(edit func(m *mdns.Msg)) *mdns.Msg {
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		edit(m)
+		return m
+	}
+	tests := []struct {
+		name string
+		m    *mdns.Msg
+		want string // "" for a match
+	}{
+		{"ours", reply(func(*mdns.Msg) {}), ""},
+		{"0x20 case", reply(func(m *mdns.Msg) { m.Question[0].Name = "WwW.ExAmple." }), ""},
+		{"wrong id", reply(func(m *mdns.Msg) { m.Id++ }), "ID 4243, not 4242"},
+		{"a query", reply(func(m *mdns.Msg) { m.Response = false }), "a query, not a reply"},
+		{"other name", reply(func(m *mdns.Msg) { m.Question[0].Name = "mail.example." }), "question mail.example. A, not ours"},
+		{"other type", reply(func(m *mdns.Msg) { m.Question[0].Qtype = mdns.TypeAAAA }), "question www.example. AAAA"},
+		{"other class", reply(func(m *mdns.Msg) { m.Question[0].Qclass = mdns.ClassCHAOS }), "not ours"},
+		{"two questions", reply(func(m *mdns.Msg) { m.Question = append(m.Question, m.Question[0]) }), "not ours"},
+		{"no question, noerror", reply(func(m *mdns.Msg) { m.Question = nil }), "no question section"},
+		{"no question, formerr", reply(func(m *mdns.Msg) { m.Question = nil; m.Rcode = mdns.RcodeFormatError }), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mismatch(q, tt.m)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("mismatch = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// exchangeWith runs the exchange over a stream whose peer answers the
+// query with the given bytes, the query's ID written over their first two.
+func exchangeWith(t testing.TB, o *Options, answer []byte) probe.Result {
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	defer client.Close()
+	go func() {
+		defer server.Close()
+		var n [2]byte
+		if _, err := io.ReadFull(server, n[:]); err != nil {
+			return
+		}
+		query := make([]byte, binary.BigEndian.Uint16(n[:]))
+		if _, err := io.ReadFull(server, query); err != nil {
+			return
+		}
+		a := append([]byte(nil), answer...)
+		if len(a) >= 2 {
+			copy(a, query[:2])
+		}
+		// Then close: a reply passed over ends in EOF, not the deadline.
+		server.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(a))), a...))
+	}()
+	client.SetDeadline(time.Now().Add(time.Second))
+	p := &run{t: probe.Target{Host: "192.0.2.1", Addr: netip.MustParseAddrPort("192.0.2.1:53"), Log: probe.NewLog(2)}, o: o, start: time.Now()}
+	r, m := p.exchange(client, "192.0.2.1:53/tcp", true)
+	if m != nil {
+		r = p.judge(m, "tcp")
+	}
+	return r
+}
+
+func packed(t testing.TB, name string, rcode int, rrs ...string) []byte {
+	q := new(mdns.Msg)
+	q.SetQuestion(name, mdns.TypeA)
+	m := new(mdns.Msg)
+	m.SetRcode(q, rcode)
+	for _, s := range rrs {
+		m.Answer = append(m.Answer, mustRR(t, s))
+	}
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestExchange(t *testing.T) {
+	tests := []struct {
+		name    string
+		o       Options
+		answer  []byte
+		state   exitcode.State
+		summary string
+	}{
+		{"ok", Options{}, packed(t, "www.example.", 0, "www.example. 1 IN A 192.0.2.1"), exitcode.OK, "NOERROR, 1 answer (A 192.0.2.1) from 192.0.2.1:53/tcp in "},
+		{"three answers shown as two", Options{}, packed(t, "www.example.", 0, "www.example. 1 IN A 192.0.2.1", "www.example. 1 IN A 192.0.2.2", "www.example. 1 IN A 192.0.2.3"), exitcode.OK, "3 answers (A 192.0.2.1, A 192.0.2.2, ...)"},
+		{"pipe in txt cleaned", Options{}, packed(t, "www.example.", 0, `www.example. 1 IN TXT "a|b"`), exitcode.OK, `(TXT "a?b")`},
+		{"nxdomain", Options{}, packed(t, "www.example.", mdns.RcodeNameError), exitcode.Critical, "NXDOMAIN from 192.0.2.1:53/tcp for www.example. A, expected NOERROR"},
+		{"extended rcode named", Options{Rcodes: "NOERROR,BADCOOKIE"}, packed(t, "www.example.", 0), exitcode.OK, "NOERROR, no answers"},
+		{"empty message", Options{}, nil, exitcode.Critical, `not a DNS message from 192.0.2.1:53/tcp: ""`},
+		{"a query is passed over", Options{}, make([]byte, 12), exitcode.Critical, "(ignored 1 reply, last: a query, not a reply): connection closed by peer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			o.Name, o.Type = "www.example.", "A"
+			if o.Rcodes == "" {
+				o.Rcodes = "NOERROR"
+			}
+			r := exchangeWith(t, &o, tt.answer)
+			if r.State != tt.state || !strings.Contains(r.Summary, tt.summary) {
+				t.Errorf("got %v %q, want %v containing %q", r.State, r.Summary, tt.state, tt.summary)
+			}
+		})
+	}
+}
+
+// FuzzReply: whatever comes back (with our ID, so that parsing is reached),
+// the probe returns a verdict in time, never UNKNOWN, never a summary
+// that breaks the Nagios line, and OK only for a reply to our question.
+func FuzzReply(f *testing.F) {
+	f.Add(packed(f, "www.example.", 0, "www.example. 1 IN A 192.0.2.1"), uint8(0))
+	f.Add(packed(f, "www.example.", 0, `www.example. 1 IN TXT "x" "y"`), uint8(1))
+	f.Add(packed(f, "www.example.", 3), uint8(0))
+	f.Add(packed(f, "other.example.", 0, "other.example. 1 IN A 192.0.2.1"), uint8(0))
+	f.Add([]byte("\x00\x00\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\xc0\x0c"), uint8(1))
+	f.Fuzz(func(t *testing.T, answer []byte, mode uint8) {
+		o := Options{Name: "www.example.", Type: "A", Rcodes: "NOERROR"}
+		if mode&1 == 1 {
+			o.Expect = []string{"192.0.2.1", "y"}
+		}
+		if mode&2 == 2 {
+			o.DNSSEC = true
+		}
+		start := time.Now()
+		r := exchangeWith(t, &o, answer)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("verdict after %v", took)
+		}
+		if r.State != exitcode.OK && r.State != exitcode.Critical {
+			t.Fatalf("state %v for %q: %s", r.State, answer, r.Summary)
+		}
+		if r.Summary == "" || strings.ContainsAny(r.Summary, "\n\r|") {
+			t.Fatalf("summary %q unfit for the first line", r.Summary)
+		}
+		if r.State == exitcode.OK {
+			m := new(mdns.Msg)
+			if err := m.Unpack(answer); err != nil || !m.Response || len(m.Question) != 1 || !strings.EqualFold(m.Question[0].Name, "www.example.") {
+				t.Fatalf("OK for %q, not a reply to our question: %s", answer, r.Summary)
+			}
+		}
+	})
+}

@@ -1,0 +1,281 @@
+// Package ftpnoop is the probe of check_ftp_noop: read an FTP server's
+// greeting, optionally secure the control connection (AUTH TLS) and log
+// in, send NOOP, judge the reply, QUIT.
+//
+// It replaces keepalived's FTP_CHECK and Nagios' check_ftp. A NOOP proves
+// the server's command loop, not just its accept(). vsftpd answers a NOOP
+// before login with 530: that is still the command loop answering, so it
+// passes (and the summary says so). No data connection is ever opened.
+package ftpnoop
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lbcheck/lbcheck/internal/probe"
+)
+
+// quitWait is how long the answer to QUIT may take before we close anyway:
+// the verdict is already made; waiting a moment only spares the server a
+// reset (and a log line) when its 221 would land on a closed socket.
+const quitWait = 20 * time.Millisecond
+
+// Options are check_ftp_noop's own options.
+type Options struct {
+	User     string
+	Password string
+	AuthTLS  bool
+	Verify   bool
+	CAFile   string
+	SNI      string
+
+	roots *x509.CertPool
+}
+
+// Flags registers the options on fs.
+func (o *Options) Flags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.User, "user", "", "log in as `USER` before NOOP (e.g. anonymous); NOOP must then answer 2xx")
+	fs.StringVar(&o.Password, "password", "", "`PASSWORD` for --user (visible in the process list: prefer an anonymous or check-only account)")
+	fs.BoolVar(&o.AuthTLS, "auth-tls", false, "explicit FTPS: AUTH TLS and a TLS handshake before login and NOOP; the certificate is not verified unless --verify or --ca-file")
+	fs.BoolVar(&o.Verify, "verify", false, "with --auth-tls: verify the certificate against the system roots and the name")
+	fs.StringVar(&o.CAFile, "ca-file", "", "with --auth-tls: verify the certificate against the CAs in this PEM `FILE`")
+	fs.StringVar(&o.SNI, "sni", "", "with --auth-tls: server `NAME` to send and verify; default HOST when it is a name")
+}
+
+// DefaultPort is 21.
+func (o *Options) DefaultPort() uint16 { return 21 }
+
+// Validate checks the options before anything is sent.
+func (o *Options) Validate() error {
+	for name, v := range map[string]string{"--user": o.User, "--password": o.Password} {
+		// A CR or LF would end the command early and start another.
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("%s: no CR, LF or NUL allowed", name)
+		}
+	}
+	if o.Password != "" && o.User == "" {
+		return errors.New("--password needs --user")
+	}
+	if (o.Verify || o.CAFile != "" || o.SNI != "") && !o.AuthTLS {
+		return errors.New("--verify, --ca-file and --sni need --auth-tls")
+	}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return fmt.Errorf("--ca-file: %v", err)
+		}
+		o.roots = x509.NewCertPool()
+		if !o.roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+		}
+		o.Verify = true
+	}
+	return nil
+}
+
+// Probe checks that the FTP server at t answers NOOP.
+func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	p := &run{t: t, o: o, log: t.Log, addr: t.Addr.String()}
+	p.start = time.Now()
+	p.mark = p.start
+	conn, err := t.Dial(ctx)
+	if err != nil {
+		return probe.Fail("connect to "+p.addr, err)
+	}
+	defer conn.Close()
+	p.log.Printf(1, "connected to %s from %s in %s", p.addr, conn.LocalAddr(), probe.Millis(p.phase("connect")))
+	r := p.session(ctx, conn)
+	r.Phases = p.phases
+	return r
+}
+
+type run struct {
+	t      probe.Target
+	o      *Options
+	log    *probe.Log
+	addr   string
+	start  time.Time
+	mark   time.Time
+	phases []probe.Phase
+	// deadline is the context's, kept for the short wait after QUIT.
+	deadline time.Time
+	conn     net.Conn
+	br       *bufio.Reader
+}
+
+func (p *run) phase(name string) time.Duration {
+	now := time.Now()
+	d := now.Sub(p.mark)
+	p.mark = now
+	p.phases = append(p.phases, probe.Phase{Name: name, Duration: d})
+	return d
+}
+
+// session is the dialogue on an open control connection.
+func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
+	// Every read and write ends by the deadline, and at once on SIGTERM.
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+		p.deadline = d
+	}
+	// The TCP connection's deadline also bounds TLS on top of it.
+	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
+	p.use(conn)
+
+	greeting, err := p.read()
+	if err != nil {
+		return p.failed("waiting for the greeting from "+p.addr, greeting, err)
+	}
+	p.phase("greeting")
+	switch greeting.code {
+	case 220:
+	case 120:
+		return probe.Critical("%s is not ready yet: %s", p.addr, p.quote(greeting))
+	case 421:
+		return probe.Critical("%s refused the session: %s", p.addr, p.quote(greeting))
+	default:
+		return probe.Critical("greeting from %s is not 220: %s", p.addr, p.quote(greeting))
+	}
+
+	how := ""
+	if p.o.AuthTLS {
+		rp, err := p.command("AUTH TLS", "AUTH TLS")
+		if err != nil {
+			return p.failed("AUTH TLS at "+p.addr, rp, err)
+		}
+		if rp.code != 234 {
+			return probe.Critical("%s refused AUTH TLS: %s", p.addr, p.quote(rp))
+		}
+		// A server must not send more before the handshake; what it did
+		// send would be read as TLS and fail it, which is right.
+		tc := tls.Client(p.conn, p.tlsConfig())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return probe.Fail("TLS handshake with "+p.addr, err)
+		}
+		cs := tc.ConnectionState()
+		p.log.Printf(1, "TLS %s %s in %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), probe.Millis(p.phase("tls")))
+		p.use(tc)
+		how += ", " + tls.VersionName(cs.Version)
+	}
+
+	if p.o.User != "" {
+		rp, err := p.command("USER "+p.o.User, "USER "+p.o.User)
+		if err != nil {
+			return p.failed("login at "+p.addr, rp, err)
+		}
+		if rp.code == 331 || rp.code == 332 {
+			rp, err = p.command("PASS "+p.o.Password, "PASS ****")
+			if err != nil {
+				return p.failed("login at "+p.addr, rp, err)
+			}
+		}
+		if rp.code != 230 && rp.code != 202 {
+			return probe.Critical("%s refused the login as %s: %s", p.addr, probe.Clean(p.o.User, 40), p.quote(rp))
+		}
+		p.phase("login")
+		how += ", as " + probe.Clean(p.o.User, 40)
+	}
+
+	rp, err := p.command("NOOP", "NOOP")
+	if err != nil {
+		return p.failed("NOOP at "+p.addr, rp, err)
+	}
+	p.phase("noop")
+	took := probe.Millis(time.Since(p.start))
+	p.quit()
+	switch {
+	case rp.code/100 == 2:
+		return probe.OK("NOOP %d from %s in %s%s; %s", rp.code, p.addr, took, how, p.quote(greeting))
+	case rp.code == 530 && p.o.User == "":
+		return probe.OK("NOOP %d (login needed; the command loop answers) from %s in %s%s; %s", rp.code, p.addr, took, how, p.quote(greeting))
+	}
+	return probe.Critical("NOOP at %s answered %s", p.addr, p.quote(rp))
+}
+
+// use makes c the control connection.
+func (p *run) use(c net.Conn) {
+	p.conn = c
+	p.br = bufio.NewReaderSize(c, 4096)
+}
+
+// command sends one command line and reads its reply; shown is what the
+// trace prints (never the password).
+func (p *run) command(line, shown string) (reply, error) {
+	p.log.Printf(1, "> %s", shown)
+	if _, err := io.WriteString(p.conn, line+"\r\n"); err != nil {
+		return reply{}, err
+	}
+	return p.read()
+}
+
+func (p *run) read() (reply, error) {
+	rp, err := readReply(p.br)
+	for _, l := range rp.lines {
+		p.log.Printf(1, "< %s", l)
+	}
+	return rp, err
+}
+
+// quit says goodbye and waits only a moment for 221.
+func (p *run) quit() {
+	p.log.Printf(1, "> QUIT")
+	if _, err := io.WriteString(p.conn, "QUIT\r\n"); err != nil {
+		return
+	}
+	wait := time.Now().Add(quitWait)
+	if p.deadline.IsZero() || wait.Before(p.deadline) {
+		p.conn.SetReadDeadline(wait)
+	}
+	p.read()
+}
+
+// failed turns a read error into a verdict: a timeout or a closed
+// connection as such, and text that is not FTP quoted.
+func (p *run) failed(what string, got reply, err error) probe.Result {
+	if errors.Is(err, errNotFTP) {
+		return probe.Critical("%s: %v: %s", what, strings.TrimPrefix(err.Error(), errNotFTP.Error()+": "), p.quote(got))
+	}
+	r := probe.Fail(what, err)
+	if len(got.lines) > 0 && !r.Timeout {
+		r.Summary += " after " + p.quote(got)
+	}
+	return r
+}
+
+// quote renders the first line of a reply for the summary.
+func (p *run) quote(rp reply) string {
+	more := ""
+	if len(rp.lines) > 1 {
+		more = fmt.Sprintf(" (+%d lines)", len(rp.lines)-1)
+	}
+	return probe.Quote(rp.first(), 60) + more
+}
+
+// tlsConfig offers TLS 1.0 up, as every check here: liveness, not policy.
+func (p *run) tlsConfig() *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS10,
+		InsecureSkipVerify: !p.o.Verify,
+		RootCAs:            p.o.roots,
+	}
+	switch {
+	case p.o.SNI != "":
+		cfg.ServerName = p.o.SNI
+	case p.t.IsName:
+		cfg.ServerName = p.t.Host
+	case p.o.Verify:
+		cfg.ServerName = p.t.Addr.Addr().WithZone("").String()
+	}
+	return cfg
+}
