@@ -391,7 +391,9 @@ func (g *gate) Read(b []byte) (int, error) {
 }
 
 func (g *gate) Write(b []byte) (int, error) {
-	if g.f.done && !g.stopped {
+	// Only the second flight (handshake records) is replaced: an alert
+	// crypto/tls sends about a bad server flight goes out as it is.
+	if g.f.done && !g.stopped && len(b) > 0 && b[0] == recordHandshake {
 		g.stopped = true
 		v := g.f.version
 		alert := []byte{recordAlert, byte(v >> 8), byte(v), 0, 2, 2, 40}
