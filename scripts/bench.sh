@@ -30,6 +30,7 @@ trap 'rm -rf "$tmp"; "$netns" down >/dev/null 2>&1 || true' EXIT
 pairs=(
 	"check_http_status|bin/check_http_status 10.99.0.2 80|$plugins/check_http -H 10.99.0.2 -p 80"
 	"check_http_status --tls|bin/check_http_status --tls 10.99.0.2 443|$plugins/check_http -S -H 10.99.0.2 -p 443"
+	"check_ssl_hello|bin/check_ssl_hello 10.99.0.2 443|$plugins/check_tcp -S -H 10.99.0.2 -p 443"
 )
 
 in_ns() { ip netns exec lbc-cli "$@"; }

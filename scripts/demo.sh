@@ -44,3 +44,19 @@ if [[ -x $bin/check_http_status ]]; then
 	run "$bin/check_http_status" -v -u /nowhere $(hp http)
 	run "$bin/check_http_status" $(hp http | cut -d' ' -f1) 99999
 fi
+
+if [[ -x $bin/check_ssl_hello ]]; then
+	echo "== check_ssl_hello"
+	run "$bin/check_ssl_hello" $(hp tls13)
+	run "$bin/check_ssl_hello" $(hp tls12-auth)
+	run "$bin/check_ssl_hello" -v $(hp tls-retry)
+	run "$bin/check_ssl_hello" --cn tls.lab.test --cert-days 30,7 $(hp tls12)
+	run "$bin/check_ssl_hello" --cn www.example.org $(hp tls13)
+	run "$bin/check_ssl_hello" --starttls smtp $(hp smtp)
+	run "$bin/check_ssl_hello" --starttls smtp $(hp smtp-notls)
+	run "$bin/check_ssl_hello" $(hp tls-alert)
+	run "$bin/check_ssl_hello" $(hp tls-not-tls)
+	run "$bin/check_ssl_hello" $(hp tls-overlong)
+	run "$bin/check_ssl_hello" -t 1 $(hp tls-silent)
+	run "$bin/check_ssl_hello" $(hp closed)
+fi

@@ -187,7 +187,7 @@ func (p *run) failure(ctx context.Context, err error) probe.Result {
 	case errors.Is(f.err, errNotTLS):
 		return probe.Critical("not TLS from %s: %s", p.addr, probe.Quote(f.first, 32))
 	case f.err != nil:
-		return probe.Critical("%s from %s after %s", f.faultMsg, p.addr, f.flightText())
+		return probe.Critical("%s from %s after %s", f.faultMsg, p.addr, p.sentSoFar())
 	case err == nil:
 		// A full handshake should be impossible: say so rather than pass.
 		return probe.Critical("%s: the handshake completed unexpectedly", hello)
@@ -244,7 +244,7 @@ func (p *run) judge() probe.Result {
 		}
 		return probe.OK("%s", s.String())
 	}
-	days := c.NotAfter.Sub(time.Now()).Hours() / 24
+	days := time.Until(c.NotAfter).Hours() / 24
 	fmt.Fprintf(&s, ", certificate %s expires %s", subject(c), c.NotAfter.UTC().Format(time.DateOnly))
 	p.log.Printf(1, "certificate %s, issuer %s, DNS names %s, expires %s (%.1f days)", probe.Clean(c.Subject.String(), 200),
 		probe.Clean(c.Issuer.String(), 200), probe.Clean(strings.Join(c.DNSNames, " "), 200), c.NotAfter.UTC().Format(time.RFC3339), days)
