@@ -38,6 +38,7 @@ pairs=(
 	"check_tcp_half_open|bin/check_tcp_half_open 10.99.0.2 80|$plugins/check_tcp -H 10.99.0.2 -p 80"
 	"check_dns|bin/check_dns --name www.lab.test 10.99.0.2|$plugins/check_dig -H 10.99.0.2 -l www.lab.test"
 	"check_ftp_noop|bin/check_ftp_noop 10.99.0.2 21|$plugins/check_ftp -H 10.99.0.2 -p 21"
+	"check_ssl_hello|bin/check_ssl_hello 10.99.0.2 443|$plugins/check_tcp -S -H 10.99.0.2 -p 443"
 )
 
 in_ns() { ip netns exec lbc-cli "$@"; }

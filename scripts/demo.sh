@@ -85,4 +85,18 @@ if [[ -x $bin/check_ftp_noop ]]; then
 	run "$bin/check_ftp_noop" -t 1 $(hp ftp-endless)
 	run "$bin/check_ftp_noop" -t 0.5 $(hp ftp-slow)
 	run "$bin/check_ftp_noop" -v --user lab --password secret $(hp ftp)
+if [[ -x $bin/check_ssl_hello ]]; then
+	echo "== check_ssl_hello"
+	run "$bin/check_ssl_hello" $(hp tls13)
+	run "$bin/check_ssl_hello" $(hp tls12-auth)
+	run "$bin/check_ssl_hello" -v $(hp tls-retry)
+	run "$bin/check_ssl_hello" --cn tls.lab.test --cert-days 30,7 $(hp tls12)
+	run "$bin/check_ssl_hello" --cn www.example.org $(hp tls13)
+	run "$bin/check_ssl_hello" --starttls smtp $(hp smtp)
+	run "$bin/check_ssl_hello" --starttls smtp $(hp smtp-notls)
+	run "$bin/check_ssl_hello" $(hp tls-alert)
+	run "$bin/check_ssl_hello" $(hp tls-not-tls)
+	run "$bin/check_ssl_hello" $(hp tls-overlong)
+	run "$bin/check_ssl_hello" -t 1 $(hp tls-silent)
+	run "$bin/check_ssl_hello" $(hp closed)
 fi

@@ -20,7 +20,13 @@ func main() {
 		os.Exit(1)
 	}
 	defer l.Close()
-	for _, n := range l.Addrs() {
+	tl, err := lab.StartTLS()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labd:", err)
+		os.Exit(1)
+	}
+	defer tl.Close()
+	for _, n := range append(l.Addrs(), tl.Addrs()...) {
 		fmt.Printf("%s %s\n", n.Name, n.Addr)
 	}
 	d, err := lab.StartDNS()

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/lab"
+)
+
+var (
+	theLab *lab.Lab    // plain HTTP, closed and reset ports
+	tlsLab *lab.TLSLab // TLS servers and fakes
+	binDir string      // where process_test.go builds the binary
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if theLab, err = lab.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+	if tlsLab, err = lab.StartTLS(); err != nil {
+		fmt.Fprintln(os.Stderr, "tls lab:", err)
+		os.Exit(1)
+	}
+	if binDir, err = os.MkdirTemp("", "check_ssl_hello-test-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	tlsLab.Close()
+	theLab.Close()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+// check runs the command as a caller would and returns exit code and stdout.
+func check(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	if stderr.Len() > 0 {
+		t.Logf("stderr: %s", stderr.String())
+	}
+	return code, stdout.String()
+}
+
+func hp(a netip.AddrPort) []string { return []string{a.Addr().String(), fmt.Sprint(a.Port())} }
+
+func TestCheckSSLHello(t *testing.T) {
+	l := tlsLab
+	args := func(a netip.AddrPort, extra ...string) []string { return append(extra, hp(a)...) }
+	const cert = `certificate CN=tls\.lab\.test expires \d{4}-\d\d-\d\d`
+	tests := []struct {
+		name string
+		args []string
+		code int
+		line string // regexp the first line must match
+	}{
+		{"tls12", hp(l.TLS12), 0, `^SSL_HELLO OK - TLSv1\.2 TLS_ECDHE_ECDSA_WITH_\S+ from 127\.0\.0\.1:\d+ in [\d.]+ ms, ` + cert + ` \| time=[\d.]+s;;;0;5$`},
+		{"tls12 client cert", hp(l.TLS12Auth), 0, `^SSL_HELLO OK - TLSv1\.2 .*, client certificate requested, ` + cert + ` \|`},
+		{"tls13", hp(l.TLS13), 0, `^SSL_HELLO OK - TLSv1\.3 TLS_(AES|CHACHA20)_\S+ from 127\.0\.0\.1:\d+ in [\d.]+ ms, ` + cert + ` \|`},
+		{"tls13 client cert", hp(l.TLS13Auth), 0, `^SSL_HELLO OK - TLSv1\.3 .*` + cert},
+		{"hello retry", hp(l.TLSRetry), 0, `^SSL_HELLO OK - TLSv1\.3 .* after HelloRetryRequest, ` + cert},
+		{"host:port", []string{l.TLS13.String()}, 0, `^SSL_HELLO OK - TLSv1\.3`},
+		{"haproxy argv", append([]string{"NOT_USED", "NOT_USED"}, hp(l.TLS12)...), 0, `^SSL_HELLO OK`},
+		{"name as sni", []string{"localhost", hp(l.TLS13)[1], "-4"}, 0, `OK - TLSv1\.3 .* from 127\.0\.0\.1:`},
+
+		{"cn san", args(l.TLS12, "--cn", lab.TLSCertName), 0, `^SSL_HELLO OK - TLSv1\.2`},
+		{"cn san tls13", args(l.TLS13, "--cn", lab.TLSCertName), 0, `^SSL_HELLO OK - TLSv1\.3`},
+		{"cn wildcard", args(l.TLS13, "--cn", "a.wild.lab.test"), 0, `^SSL_HELLO OK`},
+		{"cn wildcard one label only", args(l.TLS13, "--cn", "a.b.wild.lab.test"), 2, `does not match --cn a\.b\.wild\.lab\.test`},
+		{"cn legacy common name", args(l.TLSLegacyCN, "--cn", lab.LegacyCNName), 0, `^SSL_HELLO OK - .*certificate CN=legacy\.lab\.test`},
+		{"cn case insensitive", args(l.TLS12, "--cn", "TLS.Lab.Test"), 0, `^SSL_HELLO OK`},
+		{"cn mismatch names both", args(l.TLS12, "--cn", "other.example"), 2,
+			`^SSL_HELLO CRITICAL - certificate CN=tls\.lab\.test \(SAN tls\.lab\.test, \*\.wild\.lab\.test, localhost, 127\.0\.0\.1, ::1\) does not match --cn other\.example \(TLSv1\.2 .*\) \| time=`},
+		{"cn mismatch tls13", args(l.TLS13, "--cn", "other.example"), 2, `CRITICAL - certificate CN=tls\.lab\.test .*does not match --cn other\.example`},
+		{"sni apart from cn", args(l.TLS13, "--sni", "x.example", "--cn", lab.TLSCertName), 0, `OK`},
+
+		{"cert days ok", args(l.TLS12, "--cert-days", "10,5"), 0, `^SSL_HELLO OK - .* \| time=[\d.]+s;;;0;5 days_left=(19|20)(\.\d)?$`},
+		{"cert days warning", args(l.TLS13, "--cert-days", "30,10"), 1, `^SSL_HELLO WARNING - certificate expires in (19|20)\.\d days \(< 30\): TLSv1\.3 .*days_left=`},
+		{"cert days critical", args(l.TLS12, "--cert-days", "40,30"), 2, `^SSL_HELLO CRITICAL - certificate expires in (19|20)\.\d days \(< 30\): `},
+		{"cert days warn only", args(l.TLS12, "--cert-days", "30"), 1, `^SSL_HELLO WARNING`},
+		{"expired without cert-days", hp(l.TLSExpired), 0, `^SSL_HELLO OK - .*certificate CN=expired\.lab\.test`},
+		{"expired with cert-days", args(l.TLSExpired, "--cert-days", "0"), 2, `^SSL_HELLO CRITICAL - certificate expired: .* days_left=-[\d.]+$`},
+		{"both fail: worst wins", args(l.TLS12, "--cn", "other.example", "--cert-days", "30"), 2, `^SSL_HELLO CRITICAL - certificate expires in .*does not match`},
+
+		{"alert first", hp(l.Alert), 2, `^SSL_HELLO CRITICAL - TLS alert handshake_failure \(40\) from 127\.0\.0\.1:\d+ after our ClientHello \| time=`},
+		{"not tls quoted", hp(l.NotTLS), 2, `^SSL_HELLO CRITICAL - not TLS from 127\.0\.0\.1:\d+: "HTTP/1\.1 400 Bad Request\\r\\nX: a\\x7cb"\.\.\. \|`},
+		{"plain http server", hp(theLab.HTTP), 2, `^SSL_HELLO CRITICAL - not TLS from 127\.0\.0\.1:\d+: "HTTP/1\.1 400 Bad Request`},
+		{"garbage", hp(theLab.Garbage), 2, `^SSL_HELLO CRITICAL - not TLS from .*: "\\x00\\x01SSH-2\.0`},
+		{"truncated record", hp(l.Truncated), 2, `^SSL_HELLO CRITICAL - TLS hello with 127\.0\.0\.1:\d+ in the middle of a record: connection closed by peer`},
+		{"overlong record", hp(l.Overlong), 2, `^SSL_HELLO CRITICAL - TLS record of 20000 bytes, more than the 18432 TLS allows from 127\.0\.0\.1:\d+`},
+		{"refused", hp(theLab.Closed), 2, `^SSL_HELLO CRITICAL - connect to 127\.0\.0\.1:\d+: connection refused`},
+		{"reset", hp(theLab.Reset), 2, `^SSL_HELLO CRITICAL - .*(reset|closed)`},
+		{"silent times out", args(l.Silent, "-t", "0.3"), 2, `^SSL_HELLO CRITICAL - waiting for the ServerHello from 127\.0\.0\.1:\d+: timed out after (29\d|3\d\d)(\.\d+)? ms$`},
+		{"stall mid-record", args(l.HelloStall, "-t", "0.3"), 2, `^SSL_HELLO CRITICAL - waiting for the ServerHello from .*: timed out`},
+		{"timeout state", args(l.Silent, "-t", "0.2", "--timeout-state", "unknown"), 3, `^SSL_HELLO UNKNOWN - .*timed out`},
+
+		{"smtp", args(l.SMTP, "--starttls", "smtp"), 0, `^SSL_HELLO OK - TLSv1\.3 .*` + cert},
+		{"smtp refuses", args(l.SMTPNoTLS, "--starttls", "smtp"), 2, `^SSL_HELLO CRITICAL - smtp server 127\.0\.0\.1:\d+ answered STARTTLS with "454 4\.7\.0 TLS not available" \|`},
+		{"smtp talks to tls", args(l.TLS12, "--starttls", "smtp", "-t", "0.3"), 2, `^SSL_HELLO CRITICAL - smtp upgrade with .*, waiting for the greeting: timed out`},
+		{"smtp to http", args(theLab.Garbage, "--starttls", "smtp"), 2, `^SSL_HELLO CRITICAL - smtp server .* answered the greeting with "\\x00\\x01SSH`},
+		{"imap", args(l.IMAP, "--starttls", "imap"), 0, `^SSL_HELLO OK - TLSv1\.3`},
+		{"pop3", args(l.POP3, "--starttls", "pop3"), 0, `^SSL_HELLO OK - TLSv1\.3`},
+		{"ftp", args(l.FTP, "--starttls", "ftp"), 0, `^SSL_HELLO OK - TLSv1\.3`},
+		{"postgres", args(l.Postgres, "--starttls", "postgres"), 0, `^SSL_HELLO OK - TLSv1\.3`},
+		{"postgres refuses", args(l.PostgresNo, "--starttls", "postgres"), 2, `^SSL_HELLO CRITICAL - postgres server .* refuses TLS`},
+		{"http answer to smtp", args(theLab.Endless, "--starttls", "smtp"), 2, `CRITICAL - smtp server .* answered the greeting with "HTTP/1\.1 200 OK"`},
+
+		{"exit style binary", args(l.Alert, "--exit-style", "binary"), 1, `^SSL_HELLO CRITICAL`},
+		{"warning threshold", args(l.TLS12, "-w", "@0:10"), 1, `^SSL_HELLO WARNING - .*time outside warning range`},
+		{"attempts all fail", args(theLab.Closed, "--attempts", "2", "--retry-delay", "0.01"), 2, `refused \(attempt 2 of 2\)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := check(t, tt.args...)
+			first, _, _ := strings.Cut(out, "\n")
+			if code != tt.code {
+				t.Errorf("exit %d, want %d: %s", code, tt.code, first)
+			}
+			if !regexp.MustCompile(tt.line).MatchString(first) {
+				t.Errorf("first line\n  %s\ndoes not match\n  %s", first, tt.line)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	ok := hp(tlsLab.TLS12)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no host", nil, "no HOST given"},
+		{"bad starttls", append([]string{"--starttls", "ldap"}, ok...), "--starttls"},
+		{"bad cert-days", append([]string{"--cert-days", "soon"}, ok...), "--cert-days"},
+		{"cert-days order", append([]string{"--cert-days", "7,30"}, ok...), "CRIT must not be more than WARN"},
+		{"cert-days negative", append([]string{"--cert-days", "-1"}, ok...), "--cert-days"},
+		{"cert-days three", append([]string{"--cert-days", "30,7,1"}, ok...), "--cert-days"},
+		{"bad cn", append([]string{"--cn", "a b"}, ok...), "--cn"},
+		{"bad sni", append([]string{"--sni", "x/y"}, ok...), "--sni"},
+		{"bad port", []string{"127.0.0.1", "0"}, `port "0"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := check(t, tt.args...)
+			if code != 3 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "SSL_HELLO UNKNOWN - ") || !strings.Contains(out, tt.want) {
+				t.Errorf("exit %d, output %q: want one UNKNOWN line containing %q", code, out, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaultPort(t *testing.T) {
+	// Nothing of ours listens on 443: the point is which port was tried.
+	_, out := check(t, "-t", "0.5", "--format", "json", "127.0.0.1")
+	var v struct{ Address string }
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Address != "127.0.0.1:443" {
+		t.Errorf("address %q (%v), want 127.0.0.1:443", v.Address, err)
+	}
+}
+
+func TestVerboseTrace(t *testing.T) {
+	_, quiet := check(t, hp(tlsLab.TLS12Auth)...)
+	if strings.Count(quiet, "\n") != 1 {
+		t.Errorf("without -v, output is more than the verdict: %q", quiet)
+	}
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{hp(tlsLab.TLS12Auth), []string{"> ClientHello, TLS 1.0 to 1.3, no SNI", "< ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone",
+			"> alert handshake_failure (40), in the clear", "certificate CN=tls.lab.test"}},
+		{append([]string{"--cn", lab.TLSCertName}, hp(tlsLab.TLSRetry)...), []string{"SNI tls.lab.test", "< HelloRetryRequest, ServerHello (", "> alert bad_certificate (42), encrypted"}},
+		{append([]string{"--starttls", "smtp"}, hp(tlsLab.SMTP)...), []string{"< 220 smtp.lab.test ESMTP lab", "> EHLO [127.0.0.1]", "> STARTTLS", "< 220 2.0.0 Ready"}},
+	} {
+		_, out := check(t, append([]string{"-v"}, tt.args...)...)
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("-v trace lacks %q:\n%s", w, out)
+			}
+		}
+	}
+}
+
+func TestJSON(t *testing.T) {
+	code, out := check(t, append([]string{"--format", "json", "--cert-days", "10"}, hp(tlsLab.TLS13)...)...)
+	var v struct {
+		State    string
+		Timings  map[string]float64 `json:"timings_seconds"`
+		Perfdata []struct {
+			Label string
+			Value float64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if code != 0 || v.State != "OK" || len(v.Perfdata) != 2 || v.Perfdata[1].Label != "days_left" || v.Perfdata[1].Value < 19 {
+		t.Errorf("unexpected verdict %s", out)
+	}
+	for _, phase := range []string{"connect", "tls"} {
+		if _, ok := v.Timings[phase]; !ok {
+			t.Errorf("timings lack %q: %v", phase, v.Timings)
+		}
+	}
+}
+
+// TestDeadlineWhateverThePeerDoes: the verdict comes within --timeout and
+// 100 ms, for every misbehaving peer.
+func TestDeadlineWhateverThePeerDoes(t *testing.T) {
+	for name, args := range map[string][]string{
+		"silent":         hp(tlsLab.Silent),
+		"stall":          hp(tlsLab.HelloStall),
+		"starttls quiet": append([]string{"--starttls", "imap"}, hp(tlsLab.Silent)...),
+		"attempts":       append([]string{"--attempts", "5", "--retry-delay", "10"}, hp(tlsLab.Silent)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			best := time.Hour
+			for range 3 {
+				start := time.Now()
+				code, out := check(t, append([]string{"-t", "0.4"}, args...)...)
+				best = min(best, time.Since(start))
+				if code == 0 {
+					t.Errorf("a misbehaving peer passed: %s", out)
+				}
+			}
+			if best > 500*time.Millisecond {
+				t.Errorf("verdict after %v at best, want within 0.4 s + 100 ms", best)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out := check(t, "--help")
+	for _, want := range []string{"check_ssl_hello [options] HOST [PORT]", "--cn", "--sni", "--starttls", "--cert-days", "PORT defaults to 443"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("--help (exit %d) lacks %q", code, want)
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the built binary as the callers do, for what only a
+// real process shows: file descriptors, signals, and the exit itself.
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// buildBinary builds the command once per test run into binDir, which
+// TestMain removes.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binary = filepath.Join(binDir, "check_ssl_hello")
+		var out []byte
+		if out, buildErr = exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); buildErr != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", buildErr, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// TestClosedStdioLikeHAProxy: HAProxy in daemon mode runs checks with fds
+// 0-2 closed. The verdict must still be right: no socket may land on fd 1
+// and receive the output, and writing nowhere must not crash the check.
+func TestClosedStdioLikeHAProxy(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{hp(tlsLab.TLS12), 0},
+		{hp(theLab.Closed), 2},
+		{[]string{"127.0.0.1", "0"}, 3},
+	} {
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `exec "$0" "$@" <&- >&- 2>&-`, bin}, tt.args...)...)
+		if got := exitCode(t, cmd.Run()); got != tt.code {
+			t.Errorf("%v with fds 0-2 closed: exit %d, want %d", tt.args, got, tt.code)
+		}
+	}
+}
+
+// TestSIGTERMGivesVerdict: keepalived (misc_timeout) and HAProxy (check
+// timeout) send SIGTERM; the check answers at once instead of dying mute.
+func TestSIGTERMGivesVerdict(t *testing.T) {
+	bin := buildBinary(t)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"-t", "10"}, hp(tlsLab.Silent)...)...)
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	code := exitCode(t, cmd.Wait())
+	if took := time.Since(sent); took > time.Second {
+		t.Errorf("exited %v after SIGTERM", took)
+	}
+	if code != 2 || !strings.HasPrefix(out.String(), "SSL_HELLO CRITICAL - ") || !strings.Contains(out.String(), "interrupted by terminated") {
+		t.Errorf("exit %d, output %q", code, out.String())
+	}
+}
+
+// TestProcessDeadline: from outside, the process is gone within --timeout
+// + 100 ms against a peer that never answers. Best of three, so one late
+// wake-up on a loaded machine is not taken for a broken deadline.
+func TestProcessDeadline(t *testing.T) {
+	bin := buildBinary(t)
+	best := time.Hour
+	for range 3 {
+		start := time.Now()
+		err := exec.Command(bin, append([]string{"-t", "0.5", "--attempts", "3"}, hp(tlsLab.Silent)...)...).Run()
+		best = min(best, time.Since(start))
+		if code := exitCode(t, err); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+	}
+	if best > 600*time.Millisecond {
+		t.Errorf("process took %v at best, want within 0.5 s + 100 ms", best)
+	}
+}
+
+// TestNoProcessSpawning: callers kill only the check's own process (HAProxy
+// signals the direct child only), so the binary must never fork. It does
+// not even link the package that could.
+func TestNoProcessSpawning(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "os/exec" || dep == "plugin" {
+			t.Errorf("check_ssl_hello links %s", dep)
+		}
+	}
+}
