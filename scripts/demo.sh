@@ -54,6 +54,8 @@ if [[ -x $bin/check_tcp_half_open ]]; then
 	run "$bin/check_tcp_half_open" $(hp closed)
 	run "$bin/check_tcp_half_open" --format json $(hp closed)
 	run "$bin/check_tcp_half_open" $(hp http | cut -d' ' -f1)
+fi
+
 if [[ -x $bin/check_dns ]]; then
 	echo "== check_dns"
 	run "$bin/check_dns" $(hp dns)
@@ -85,6 +87,8 @@ if [[ -x $bin/check_ftp_noop ]]; then
 	run "$bin/check_ftp_noop" -t 1 $(hp ftp-endless)
 	run "$bin/check_ftp_noop" -t 0.5 $(hp ftp-slow)
 	run "$bin/check_ftp_noop" -v --user lab --password secret $(hp ftp)
+fi
+
 if [[ -x $bin/check_ssl_hello ]]; then
 	echo "== check_ssl_hello"
 	run "$bin/check_ssl_hello" $(hp tls13)

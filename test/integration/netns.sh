@@ -485,6 +485,8 @@ PY
 # ftp_greets PORT ADDR: the server on ADDR:PORT sends a 220 greeting to lbc-cli
 ftp_greets() {
 	ip netns exec "$NS_CLI" timeout 2 bash -c "exec 3<>/dev/tcp/$2/$1 && head -c 4 <&3" 2>/dev/null | grep -q '^220'
+}
+
 # ---------------------------------------------------------------- TLS servers (check_ssl_hello)
 # openssl s_server: 4433 TLS 1.2 demanding a client certificate, 4434 TLS 1.3
 # demanding one, 4435 TLS 1.3 whose only group is P-256 (Go's ClientHello
