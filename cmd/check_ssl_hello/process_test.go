@@ -2,54 +2,27 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
 
 // These tests run the built binary as the callers do, for what only a
 // real process shows: file descriptors, signals, and the exit itself.
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
+// built is the binary under test; buildBinary builds it once into binDir.
+var built = proctest.Binary{Name: "check_ssl_hello"}
 
-// buildBinary builds the command once per test run into binDir, which
-// TestMain removes.
 func buildBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binary = filepath.Join(binDir, "check_ssl_hello")
-		var out []byte
-		if out, buildErr = exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); buildErr != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", buildErr, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
+	bin := built.Path(t, binDir)
+	return bin
 }
 
-func exitCode(t *testing.T, err error) int {
-	t.Helper()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0
-}
+func exitCode(t *testing.T, err error) int { return proctest.ExitCode(t, err) }
 
 // TestClosedStdioLikeHAProxy: HAProxy in daemon mode runs checks with fds
 // 0-2 closed. The verdict must still be right: no socket may land on fd 1
@@ -64,8 +37,7 @@ func TestClosedStdioLikeHAProxy(t *testing.T) {
 		{hp(theLab.Closed), 2},
 		{[]string{"127.0.0.1", "0"}, 3},
 	} {
-		cmd := exec.Command("/bin/sh", append([]string{"-c", `exec "$0" "$@" <&- >&- 2>&-`, bin}, tt.args...)...)
-		if got := exitCode(t, cmd.Run()); got != tt.code {
+		if got := proctest.ClosedStdio(t, bin, tt.args...); got != tt.code {
 			t.Errorf("%v with fds 0-2 closed: exit %d, want %d", tt.args, got, tt.code)
 		}
 	}
@@ -115,14 +87,4 @@ func TestProcessDeadline(t *testing.T) {
 // TestNoProcessSpawning: callers kill only the check's own process (HAProxy
 // signals the direct child only), so the binary must never fork. It does
 // not even link the package that could.
-func TestNoProcessSpawning(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if dep == "os/exec" || dep == "plugin" {
-			t.Errorf("check_ssl_hello links %s", dep)
-		}
-	}
-}
+func TestNoProcessSpawning(t *testing.T) { proctest.NoSpawning(t) }

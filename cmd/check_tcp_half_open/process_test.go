@@ -2,60 +2,33 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab/netns"
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
 
 // These tests run the built binary, as release builds are made
 // (CGO_ENABLED=0: only then can Go drop capabilities on every thread).
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
+// built is the binary under test; buildBinary builds it once into binDir.
+var built = proctest.Binary{Name: "check_tcp_half_open", Env: []string{"CGO_ENABLED=0"}}
 
 func buildBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binary = filepath.Join(binDir, "check_tcp_half_open")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binary, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-		// nobody must be able to reach it for the privilege tests.
-		os.Chmod(binDir, 0o755)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
+	bin := built.Path(t, binDir)
+	os.Chmod(binDir, 0o755) // nobody must reach it for the privilege tests
+	return bin
 }
 
-func exitCode(t *testing.T, err error) int {
-	t.Helper()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0
-}
+func exitCode(t *testing.T, err error) int { return proctest.ExitCode(t, err) }
 
 var capsLine = regexp.MustCompile(`capabilities dropped on (\d+) threads: (.*)`)
 
@@ -134,8 +107,7 @@ func TestClosedStdioLikeHAProxy(t *testing.T) {
 		{hp(closed4), 2},
 		{[]string{"127.0.0.1"}, 3},
 	} {
-		cmd := exec.Command("/bin/sh", append([]string{"-c", `exec "$0" "$@" <&- >&- 2>&-`, bin}, tt.args...)...)
-		if got := exitCode(t, cmd.Run()); got != tt.code {
+		if got := proctest.ClosedStdio(t, bin, tt.args...); got != tt.code {
 			t.Errorf("%v with fds 0-2 closed: exit %d, want %d", tt.args, got, tt.code)
 		}
 	}
@@ -182,14 +154,4 @@ func TestProcessDeadline(t *testing.T) {
 }
 
 // The binary never forks (HAProxy signals only its direct child).
-func TestNoProcessSpawning(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if dep == "os/exec" || dep == "plugin" {
-			t.Errorf("check_tcp_half_open links %s", dep)
-		}
-	}
-}
+func TestNoProcessSpawning(t *testing.T) { proctest.NoSpawning(t) }

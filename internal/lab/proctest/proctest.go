@@ -1,0 +1,82 @@
+// Package proctest holds what the process tests of every cmd package
+// share: the binary built once, its exit code read back, a run with fds
+// 0-2 closed as HAProxy runs checks, and the rule that a check never
+// forks. Each check's own cases stay in its package.
+package proctest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Binary is the command in the test's package directory, built once.
+type Binary struct {
+	Name string   // file name: "check_dns"
+	Env  []string // added to the build's environment: "CGO_ENABLED=0"
+
+	once sync.Once
+	path string
+	err  error
+}
+
+// Path builds the binary into dir on first use and returns its path.
+func (b *Binary) Path(t testing.TB, dir string) string {
+	t.Helper()
+	b.once.Do(func() {
+		b.path = filepath.Join(dir, b.Name)
+		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, ".")
+		cmd.Env = append(os.Environ(), b.Env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// ExitCode is the exit code behind err from exec; a failure to run at all
+// fails the test.
+func ExitCode(t testing.TB, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// ClosedStdio runs bin with fds 0-2 closed, as HAProxy in daemon mode runs
+// external checks, and returns the exit code: no socket may land on fd 1
+// and receive the output, and writing nowhere must not crash the check.
+func ClosedStdio(t testing.TB, bin string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `exec "$0" "$@" <&- >&- 2>&-`, bin}, args...)...)
+	return ExitCode(t, cmd.Run())
+}
+
+// NoSpawning fails if the package in the current directory links a way to
+// start processes: callers kill only the check's own process (HAProxy
+// signals its direct child only), so a check must never fork.
+func NoSpawning(t testing.TB) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "os/exec" || dep == "plugin" {
+			t.Errorf("the binary links %s", dep)
+		}
+	}
+}
