@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,8 +18,6 @@ func buildBinary(t *testing.T) string {
 	bin := built.Path(t, binDir)
 	return bin
 }
-
-func exitCode(t *testing.T, err error) int { return proctest.ExitCode(t, err) }
 
 // TestClosedStdioLikeHAProxy: HAProxy in daemon mode runs checks with fds
 // 0-2 closed. The verdict must still be right: no socket may land on fd 1
@@ -46,22 +41,12 @@ func TestClosedStdioLikeHAProxy(t *testing.T) {
 // TestSIGTERMGivesVerdict: keepalived (misc_timeout) and HAProxy (check
 // timeout) send SIGTERM; the check answers at once instead of dying mute.
 func TestSIGTERMGivesVerdict(t *testing.T) {
-	bin := buildBinary(t)
-	var out bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"-t", "10", "--name", "silent.lab.test"}, hp(theDNS.Addr)...)...)
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	sent := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	code := exitCode(t, cmd.Wait())
-	if took := time.Since(sent); took > time.Second {
+	code, out, took := proctest.Terminate(t, buildBinary(t), append([]string{"-t", "10", "--name", "silent.lab.test"}, hp(theDNS.Addr)...)...)
+	if took > time.Second {
 		t.Errorf("exited %v after SIGTERM", took)
 	}
-	if code != 2 || !strings.HasPrefix(out.String(), "DNS CRITICAL - ") || !strings.Contains(out.String(), "interrupted by terminated") {
-		t.Errorf("exit %d, output %q", code, out.String())
+	if code != 2 || !strings.HasPrefix(out, "DNS CRITICAL - ") || !strings.Contains(out, "interrupted by terminated") {
+		t.Errorf("exit %d, output %q", code, out)
 	}
 }
 
@@ -69,19 +54,7 @@ func TestSIGTERMGivesVerdict(t *testing.T) {
 // + 100 ms against a peer that never answers. Best of three, so one late
 // wake-up on a loaded machine is not taken for a broken deadline.
 func TestProcessDeadline(t *testing.T) {
-	bin := buildBinary(t)
-	best := time.Hour
-	for range 3 {
-		start := time.Now()
-		err := exec.Command(bin, append([]string{"-t", "0.5", "--attempts", "3", "--tcp", "--name", "silent.lab.test"}, hp(theDNS.Addr)...)...).Run()
-		best = min(best, time.Since(start))
-		if code := exitCode(t, err); code != 2 {
-			t.Errorf("exit %d, want 2", code)
-		}
-	}
-	if best > 600*time.Millisecond {
-		t.Errorf("process took %v at best, want within 0.5 s + 100 ms", best)
-	}
+	proctest.Deadline(t, 2, buildBinary(t), append([]string{"-t", "0.5", "--attempts", "3", "--tcp", "--name", "silent.lab.test"}, hp(theDNS.Addr)...)...)
 }
 
 // TestNoProcessSpawning: callers kill only the check's own process (HAProxy

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -116,41 +114,19 @@ func TestClosedStdioLikeHAProxy(t *testing.T) {
 // SIGTERM (keepalived's misc_timeout, HAProxy's check timeout) while the
 // SYN goes unanswered: a verdict at once.
 func TestSIGTERMGivesVerdict(t *testing.T) {
-	bin := buildBinary(t)
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-t", "10", "127.0.0.1", strconv.Itoa(dropped))
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	code := exitCode(t, cmd.Wait())
-	if took := time.Since(start); took > time.Second {
+	code, out, took := proctest.Terminate(t, buildBinary(t), "-t", "10", "127.0.0.1", strconv.Itoa(dropped))
+	if took > time.Second {
 		t.Errorf("answered SIGTERM after %v", took)
 	}
-	if code != 2 || !strings.Contains(out.String(), "no answer (filtered?)") || !strings.Contains(out.String(), "interrupted by terminated") {
-		t.Errorf("exit %d: %s", code, out.String())
+	if code != 2 || !strings.Contains(out, "no answer (filtered?)") || !strings.Contains(out, "interrupted by terminated") {
+		t.Errorf("exit %d: %s", code, out)
 	}
 }
 
 // From outside, the process is gone within --timeout + 100 ms against a
 // port that drops every SYN (best of three, for a loaded machine).
 func TestProcessDeadline(t *testing.T) {
-	bin := buildBinary(t)
-	best := time.Hour
-	for range 3 {
-		start := time.Now()
-		err := exec.Command(bin, "-t", "0.5", "--attempts", "2", "127.0.0.1", strconv.Itoa(dropped)).Run()
-		best = min(best, time.Since(start))
-		if code := exitCode(t, err); code != 2 {
-			t.Errorf("exit %d, want 2", code)
-		}
-	}
-	if best > 600*time.Millisecond {
-		t.Errorf("process took %v at best, want within 0.5 s + 100 ms", best)
-	}
+	proctest.Deadline(t, 2, buildBinary(t), "-t", "0.5", "--attempts", "2", "127.0.0.1", strconv.Itoa(dropped))
 }
 
 // The binary never forks (HAProxy signals only its direct child).

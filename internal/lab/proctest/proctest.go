@@ -5,6 +5,7 @@
 package proctest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Binary is the command in the test's package directory, built once.
@@ -78,5 +81,44 @@ func NoSpawning(t testing.TB) {
 		if dep == "os/exec" || dep == "plugin" {
 			t.Errorf("the binary links %s", dep)
 		}
+	}
+}
+
+// Terminate starts bin against a peer that never answers, sends SIGTERM
+// after 300 ms (keepalived's misc_timeout, HAProxy's check timeout) and
+// returns the exit code, the output and how long the exit took after the
+// signal. The check must answer at once instead of dying mute.
+func Terminate(t testing.TB, bin string, args ...string) (code int, out string, took time.Duration) {
+	t.Helper()
+	var stdout bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	code = ExitCode(t, cmd.Wait())
+	return code, stdout.String(), time.Since(sent)
+}
+
+// Deadline runs bin (whose args hold -t 0.5 against a peer that never
+// answers) three times and fails unless it exits with want, and within
+// 0.5 s + 100 ms at best: one late wake-up on a loaded machine is not
+// taken for a broken deadline.
+func Deadline(t testing.TB, want int, bin string, args ...string) {
+	t.Helper()
+	best := time.Hour
+	for range 3 {
+		start := time.Now()
+		err := exec.Command(bin, args...).Run()
+		best = min(best, time.Since(start))
+		if code := ExitCode(t, err); code != want {
+			t.Errorf("exit %d, want %d", code, want)
+		}
+	}
+	if best > 600*time.Millisecond {
+		t.Errorf("process took %v at best, want within 0.5 s + 100 ms", best)
 	}
 }
