@@ -198,9 +198,12 @@ type exchange struct {
 }
 
 func (x *exchange) run(ctx context.Context, syn []byte) probe.Result {
-	stop := context.AfterFunc(ctx, func() { x.p.raw.SetReadDeadline(time.Unix(1, 0)) })
+	// The file, not the Prober's field: AfterFunc may fire on the context's
+	// timer goroutine while the caller is already closing the Prober.
+	raw := x.p.raw
+	stop := context.AfterFunc(ctx, func() { raw.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	rc, err := x.p.raw.SyscallConn()
+	rc, err := raw.SyscallConn()
 	if err != nil {
 		return probe.Fail("raw socket", err)
 	}
@@ -218,7 +221,7 @@ func (x *exchange) run(ctx context.Context, syn []byte) probe.Result {
 		if deadline.Before(resend) {
 			resend = deadline
 		}
-		x.p.raw.SetReadDeadline(resend)
+		raw.SetReadDeadline(resend)
 		// The deadline set just now may have overwritten the one
 		// AfterFunc set on cancellation: look again.
 		if ctx.Err() != nil {
