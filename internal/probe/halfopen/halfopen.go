@@ -101,7 +101,9 @@ func (p *Prober) Probe(ctx context.Context, t probe.Target) probe.Result {
 	}
 	x := exchange{p: p, t: t, local: local, isn: isn}
 	r := x.run(ctx, syn)
-	r.Phases = append([]probe.Phase{{Name: "setup", Duration: x.sent.Sub(start)}}, r.Phases...)
+	if !x.sent.IsZero() { // nothing was sent if the first write failed
+		r.Phases = append([]probe.Phase{{Name: "setup", Duration: x.sent.Sub(start)}}, r.Phases...)
+	}
 	return r
 }
 

@@ -34,6 +34,7 @@ const (
 	portProhib  = 1082 // input: rejected with ICMP(v6) admin-prohibited
 	portUnreach = 1083 // input: rejected with ICMP(v6) port unreachable
 	portCount   = 1084 // output: counted by mark and by source address
+	portOutDrop = 1085 // output: our own SYN dropped, so the write fails
 )
 
 var nftOnce sync.Once
@@ -62,8 +63,9 @@ table inet lbctest {
 		tcp dport %[4]d meta mark 0x2a tcp flags == syn counter name marked_syn
 		tcp dport %[4]d meta mark 0x2a tcp flags == rst counter name marked_rst
 		tcp dport %[4]d ip saddr 127.0.0.2 tcp flags == syn counter name from_bind
+		tcp dport %[5]d drop
 	}
-}`, portDrop, portProhib, portUnreach, portCount)
+}`, portDrop, portProhib, portUnreach, portCount, portOutDrop)
 		cmd := exec.Command("nft", "-f", "-")
 		cmd.Stdin = strings.NewReader(ruleset)
 		if out, e := cmd.CombinedOutput(); e != nil {
@@ -181,6 +183,8 @@ func TestProbe(t *testing.T) {
 			summary: "port unreachable (ICMP type 3 code 3)"},
 		{name: "icmpv6 port unreachable", addr: at("::1", portUnreach), state: exitcode.Critical, err: ErrUnreachable,
 			summary: "port unreachable (ICMPv6 type 1 code 4)"},
+		{name: "local firewall drops the syn", addr: at("127.0.0.1", portOutDrop), state: exitcode.Critical,
+			summary: "send SYN to 127.0.0.1:1085: operation not permitted (local firewall?)"},
 		{name: "bind", addr: counted, sock: sockopt.Options{Bind: netip.MustParseAddr("127.0.0.2")}, state: exitcode.OK},
 		{name: "bind to an address not here", addr: open4, sock: sockopt.Options{Bind: netip.MustParseAddr("10.255.0.1")},
 			state: exitcode.Unknown, err: sockopt.ErrSetup, summary: "bind 10.255.0.1"},
@@ -195,6 +199,11 @@ func TestProbe(t *testing.T) {
 			}
 			if tc.err != nil && !errors.Is(r.Err, tc.err) {
 				t.Errorf("error %v, want %v", r.Err, tc.err)
+			}
+			for _, ph := range r.Phases {
+				if ph.Duration < 0 {
+					t.Errorf("phase %s took %v", ph.Name, ph.Duration)
+				}
 			}
 			if !strings.Contains(r.Summary, tc.summary) {
 				t.Errorf("summary %q, want it to contain %q", r.Summary, tc.summary)
