@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -39,29 +37,25 @@ type DNS struct {
 	ClosedUD netip.AddrPort // a UDP port nothing listens on (ICMP port unreachable)
 	CAFile   string         // PEM of the certificate TLS serves
 
-	servers  []*dns.Server
-	dir      string
-	stopping chan struct{}
-	once     sync.Once
+	pool
 }
 
 // StartDNS starts the DNS servers. Close stops them.
 func StartDNS() (_ *DNS, err error) {
-	d := &DNS{stopping: make(chan struct{})}
+	d := &DNS{}
 	defer func() {
 		if err != nil {
 			d.Close()
 		}
 	}()
-	if d.dir, err = os.MkdirTemp("", "lbcheck-lab-dns-"); err != nil {
+	if err = d.start("lbcheck-lab-dns-"); err != nil {
 		return nil, err
 	}
-	certLab := &Lab{dir: d.dir}
-	cert, err := certLab.makeCert()
+	cert, caFile, err := d.caCert()
 	if err != nil {
 		return nil, fmt.Errorf("lab DNS certificate: %w", err)
 	}
-	d.CAFile = certLab.CAFile
+	d.CAFile = caFile
 
 	// UDP and TCP on one port: take the UDP port, then the same for TCP.
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -74,20 +68,20 @@ func StartDNS() (_ *DNS, err error) {
 		pc.Close()
 		return nil, err
 	}
-	if err := d.serve(&dns.Server{PacketConn: pc}); err != nil {
+	if err := d.activate(&dns.Server{PacketConn: pc}); err != nil {
 		return nil, err
 	}
-	if err := d.serve(&dns.Server{Listener: ln}); err != nil {
+	if err := d.activate(&dns.Server{Listener: ln}); err != nil {
 		return nil, err
 	}
 	// IPv6 is optional: some CI containers have no ::1.
 	if pc6, err := net.ListenPacket("udp6", "[::1]:0"); err == nil {
 		d.Addr6 = netip.MustParseAddrPort(pc6.LocalAddr().String())
-		if err := d.serve(&dns.Server{PacketConn: pc6}); err != nil {
+		if err := d.activate(&dns.Server{PacketConn: pc6}); err != nil {
 			return nil, err
 		}
 		if ln6, err := net.Listen("tcp6", d.Addr6.String()); err == nil {
-			if err := d.serve(&dns.Server{Listener: ln6}); err != nil {
+			if err := d.activate(&dns.Server{Listener: ln6}); err != nil {
 				return nil, err
 			}
 		}
@@ -97,7 +91,7 @@ func StartDNS() (_ *DNS, err error) {
 		return nil, err
 	}
 	d.TLS = netip.MustParseAddrPort(tln.Addr().String())
-	if err := d.serve(&dns.Server{Listener: tln, Net: "tcp-tls"}); err != nil {
+	if err := d.activate(&dns.Server{Listener: tln, Net: "tcp-tls"}); err != nil {
 		return nil, err
 	}
 	// Listen and close: the kernel answers the next datagram with ICMP
@@ -112,13 +106,13 @@ func StartDNS() (_ *DNS, err error) {
 	return d, nil
 }
 
-// serve starts srv and returns once it listens.
-func (d *DNS) serve(srv *dns.Server) error {
+// activate starts srv and returns once it listens.
+func (d *DNS) activate(srv *dns.Server) error {
 	started := make(chan struct{})
 	failed := make(chan error, 1)
 	srv.Handler = dns.HandlerFunc(d.answer)
 	srv.NotifyStartedFunc = func() { close(started) }
-	d.servers = append(d.servers, srv)
+	d.closers = append(d.closers, closeFunc(srv.Shutdown))
 	go func() { failed <- srv.ActivateAndServe() }()
 	select {
 	case <-started:
@@ -131,17 +125,7 @@ func (d *DNS) serve(srv *dns.Server) error {
 }
 
 // Close stops every server.
-func (d *DNS) Close() {
-	d.once.Do(func() {
-		close(d.stopping)
-		for _, s := range d.servers {
-			s.Shutdown()
-		}
-		if d.dir != "" {
-			os.RemoveAll(d.dir)
-		}
-	})
-}
+func (d *DNS) Close() { d.shutdown() }
 
 // Addrs lists the servers by name, for the demo.
 func (d *DNS) Addrs() []Named {

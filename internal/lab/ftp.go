@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -29,14 +27,8 @@ type FTP struct {
 	Silent      netip.AddrPort // accepts and never greets
 	CAFile      string         // PEM of the certificate AUTH TLS serves
 
-	tls      *tls.Config
-	dir      string
-	closers  []io.Closer
-	mu       sync.Mutex
-	held     []net.Conn
-	wg       sync.WaitGroup
-	stopping chan struct{}
-	once     sync.Once
+	tls *tls.Config
+	pool
 }
 
 // Lab FTP account for --user/--password.
@@ -47,21 +39,20 @@ const (
 
 // StartFTP starts the FTP servers. Close stops them.
 func StartFTP() (_ *FTP, err error) {
-	f := &FTP{stopping: make(chan struct{})}
+	f := &FTP{}
 	defer func() {
 		if err != nil {
 			f.Close()
 		}
 	}()
-	if f.dir, err = os.MkdirTemp("", "lbcheck-lab-ftp-"); err != nil {
+	if err = f.start("lbcheck-lab-ftp-"); err != nil {
 		return nil, err
 	}
-	certLab := &Lab{dir: f.dir}
-	cert, err := certLab.makeCert()
+	cert, caFile, err := f.caCert()
 	if err != nil {
 		return nil, fmt.Errorf("lab FTP certificate: %w", err)
 	}
-	f.CAFile = certLab.CAFile
+	f.CAFile = caFile
 	f.tls = &tls.Config{Certificates: []tls.Certificate{cert}}
 
 	for _, s := range []struct {
@@ -80,12 +71,12 @@ func StartFTP() (_ *FTP, err error) {
 		{&f.Slow, "tcp4", f.slow},
 		{&f.Silent, "tcp4", func(c net.Conn) { io.Copy(io.Discard, c) }},
 	} {
-		if *s.addr, err = f.listen(s.network, s.fn); err != nil {
+		if *s.addr, err = f.serve(s.network, 30*time.Second, s.fn); err != nil {
 			return nil, err
 		}
 	}
 	// IPv6 is optional: some CI containers have no ::1.
-	f.OK6, _ = f.listen("tcp6", func(c net.Conn) { f.session(c, false, false) })
+	f.OK6, _ = f.serve("tcp6", 30*time.Second, func(c net.Conn) { f.session(c, false, false) })
 	return f, nil
 }
 
@@ -103,56 +94,7 @@ func (f *FTP) Addrs() []Named {
 }
 
 // Close stops every server.
-func (f *FTP) Close() {
-	f.once.Do(func() {
-		close(f.stopping)
-		for _, c := range f.closers {
-			c.Close()
-		}
-		f.mu.Lock()
-		for _, c := range f.held {
-			c.Close()
-		}
-		f.mu.Unlock()
-		f.wg.Wait()
-		if f.dir != "" {
-			os.RemoveAll(f.dir)
-		}
-	})
-}
-
-func (f *FTP) listen(network string, fn func(net.Conn)) (netip.AddrPort, error) {
-	host := "127.0.0.1:0"
-	if network == "tcp6" {
-		host = "[::1]:0"
-	}
-	ln, err := net.Listen(network, host)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	f.closers = append(f.closers, ln)
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.mu.Lock()
-			f.held = append(f.held, c)
-			f.mu.Unlock()
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				fn(c)
-			}()
-		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String()), nil
-}
+func (f *FTP) Close() { f.shutdown() }
 
 // session is a small FTP command loop: enough of RFC 959 and RFC 4217
 // for a health check. loginFirst answers NOOP with 530 until a login, as

@@ -10,25 +10,15 @@ package lab
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,31 +42,27 @@ type Lab struct {
 	Closed  netip.AddrPort // nothing listens here
 	CAFile  string         // PEM of the certificate HTTPS serves
 
-	healthy  atomic.Bool
-	dir      string
-	closers  []io.Closer
-	mu       sync.Mutex
-	held     []net.Conn
-	wg       sync.WaitGroup
-	stopping chan struct{}
+	healthy atomic.Bool
+	pool
 }
 
 // Start starts every server. Close stops them.
 func Start() (_ *Lab, err error) {
-	l := &Lab{stopping: make(chan struct{})}
+	l := &Lab{}
 	l.healthy.Store(true)
 	defer func() {
 		if err != nil {
 			l.Close()
 		}
 	}()
-	if l.dir, err = os.MkdirTemp("", "lbcheck-lab-"); err != nil {
+	if err = l.start("lbcheck-lab-"); err != nil {
 		return nil, err
 	}
-	cert, err := l.makeCert()
+	cert, caFile, err := l.caCert()
 	if err != nil {
 		return nil, fmt.Errorf("lab certificate: %w", err)
 	}
+	l.CAFile = caFile
 
 	srv := &http.Server{Handler: l.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	l.closers = append(l.closers, srv)
@@ -111,7 +97,7 @@ func Start() (_ *Lab, err error) {
 		{&l.Reset, reset},
 	}
 	for _, r := range raw {
-		if *r.addr, err = l.rawServer(r.fn); err != nil {
+		if *r.addr, err = l.serve("tcp4", 0, r.fn); err != nil {
 			return nil, err
 		}
 	}
@@ -149,26 +135,7 @@ func (f fdCloser) Close() error { return unix.Close(int(f)) }
 func (l *Lab) SetHealthy(ok bool) { l.healthy.Store(ok) }
 
 // Close stops every server and removes the certificate file.
-func (l *Lab) Close() {
-	select {
-	case <-l.stopping:
-		return
-	default:
-		close(l.stopping)
-	}
-	for _, c := range l.closers {
-		c.Close()
-	}
-	l.mu.Lock()
-	for _, c := range l.held {
-		c.Close()
-	}
-	l.mu.Unlock()
-	l.wg.Wait()
-	if l.dir != "" {
-		os.RemoveAll(l.dir)
-	}
-}
+func (l *Lab) Close() { l.shutdown() }
 
 // handler is the well-behaved server's routes.
 //
@@ -258,35 +225,6 @@ func (l *Lab) handler() http.Handler {
 	return mux
 }
 
-// rawServer accepts connections and hands each to fn in a goroutine.
-func (l *Lab) rawServer(fn func(net.Conn)) (netip.AddrPort, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	l.closers = append(l.closers, ln)
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			l.mu.Lock()
-			l.held = append(l.held, c)
-			l.mu.Unlock()
-			l.wg.Add(1)
-			go func() {
-				defer l.wg.Done()
-				defer c.Close()
-				fn(c)
-			}()
-		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String()), nil
-}
-
 func (l *Lab) silent(c net.Conn) {
 	// Read and discard whatever comes, answer nothing, until the client
 	// gives up or the lab stops.
@@ -331,36 +269,6 @@ func (l *Lab) slow(c net.Conn) {
 
 func reset(c net.Conn) {
 	c.(*net.TCPConn).SetLinger(0) // close sends RST
-}
-
-// makeCert creates a self-signed certificate for CertName, localhost,
-// 127.0.0.1 and ::1, and writes it to CAFile.
-func (l *Lab) makeCert() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: CertName, Organization: []string{"lbcheck lab"}},
-		DNSNames:              []string{CertName, "localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(30 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	l.CAFile = filepath.Join(l.dir, "lab-ca.pem")
-	if err := os.WriteFile(l.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // Addrs lists the servers by name, for the demo.

@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -54,17 +53,14 @@ type TLSLab struct {
 	Postgres    netip.AddrPort // PostgreSQL SSLRequest answered 'S'
 	PostgresNo  netip.AddrPort // PostgreSQL SSLRequest answered 'N'
 
-	cert     tls.Certificate
-	closers  []io.Closer
-	mu       sync.Mutex
-	held     []net.Conn
-	wg       sync.WaitGroup
-	stopping chan struct{}
+	cert tls.Certificate
+	pool
 }
 
 // StartTLS starts every server of the TLS lab. Close stops them.
 func StartTLS() (_ *TLSLab, err error) {
-	l := &TLSLab{stopping: make(chan struct{})}
+	l := &TLSLab{}
+	l.stopping = make(chan struct{}) // no files: no directory
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -112,7 +108,8 @@ func StartTLS() (_ *TLSLab, err error) {
 		{&l.PostgresNo, starttls(nil, postgresDialogue('N'))},
 	}
 	for _, s := range servers {
-		if *s.addr, err = l.serve(s.fn); err != nil {
+		// No fake needs long: a stuck client must not hold Close.
+		if *s.addr, err = l.serve("tcp4", 30*time.Second, s.fn); err != nil {
 			return nil, err
 		}
 	}
@@ -131,54 +128,7 @@ func (l *TLSLab) Addrs() []Named {
 }
 
 // Close stops every server.
-func (l *TLSLab) Close() {
-	select {
-	case <-l.stopping:
-		return
-	default:
-		close(l.stopping)
-	}
-	for _, c := range l.closers {
-		c.Close()
-	}
-	l.mu.Lock()
-	for _, c := range l.held {
-		c.Close()
-	}
-	l.mu.Unlock()
-	l.wg.Wait()
-}
-
-// serve accepts connections on a loopback port and hands each to fn.
-func (l *TLSLab) serve(fn func(net.Conn)) (netip.AddrPort, error) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	l.closers = append(l.closers, ln)
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			l.mu.Lock()
-			l.held = append(l.held, c)
-			l.mu.Unlock()
-			l.wg.Add(1)
-			go func() {
-				defer l.wg.Done()
-				defer c.Close()
-				// No fake needs long: a stuck client must not hold Close.
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				fn(c)
-			}()
-		}
-	}()
-	return netip.MustParseAddrPort(ln.Addr().String()), nil
-}
+func (l *TLSLab) Close() { l.shutdown() }
 
 func tlsServer(cfg *tls.Config) func(net.Conn) {
 	return func(c net.Conn) { tls.Server(c, cfg).Handshake() }
