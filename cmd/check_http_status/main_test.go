@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab"
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
 
 var (
@@ -38,18 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// check runs the command as a caller would and returns exit code and stdout.
-func check(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	if stderr.Len() > 0 {
-		t.Logf("stderr: %s", stderr.String())
-	}
-	return code, stdout.String()
-}
+func check(t *testing.T, args ...string) (int, string) { return proctest.Run(t, run, args...) }
 
-func hp(a netip.AddrPort) []string { return []string{a.Addr().String(), fmt.Sprint(a.Port())} }
+func hp(a netip.AddrPort) []string { return proctest.HostPort(a) }
 
 func md5hex(s string) string {
 	sum := md5.Sum([]byte(s))

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab"
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
 
 var (
@@ -42,18 +41,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// check runs the command as a caller would and returns exit code and stdout.
-func check(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	if stderr.Len() > 0 {
-		t.Logf("stderr: %s", stderr.String())
-	}
-	return code, stdout.String()
-}
+func check(t *testing.T, args ...string) (int, string) { return proctest.Run(t, run, args...) }
 
-func hp(a netip.AddrPort) []string { return []string{a.Addr().String(), fmt.Sprint(a.Port())} }
+func hp(a netip.AddrPort) []string { return proctest.HostPort(a) }
 
 func TestCheckSSLHello(t *testing.T) {
 	l := tlsLab

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab/netns"
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
 
 // The tests run in a network namespace of their own (raw sockets, nft
@@ -90,17 +90,9 @@ table inet lbctest {
 	return nil
 }
 
-func check(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	if stderr.Len() > 0 {
-		t.Logf("stderr: %s", stderr.String())
-	}
-	return code, stdout.String()
-}
+func check(t *testing.T, args ...string) (int, string) { return proctest.Run(t, run, args...) }
 
-func hp(a netip.AddrPort) []string { return []string{a.Addr().String(), fmt.Sprint(a.Port())} }
+func hp(a netip.AddrPort) []string { return proctest.HostPort(a) }
 
 func TestVerdicts(t *testing.T) {
 	// closed4 is held by a UDP socket: the TCP port is free, and closed.

@@ -6,11 +6,15 @@ package proctest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,4 +125,22 @@ func Deadline(t testing.TB, want int, bin string, args ...string) {
 	if best > 600*time.Millisecond {
 		t.Errorf("process took %v at best, want within 0.5 s + 100 ms", best)
 	}
+}
+
+// Run calls a command's run function in process, as a caller would call
+// the binary, and returns the exit code and stdout; stderr goes to the
+// test log.
+func Run(t testing.TB, run func(context.Context, []string, io.Writer, io.Writer) int, args ...string) (int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	if stderr.Len() > 0 {
+		t.Logf("stderr: %s", stderr.String())
+	}
+	return code, stdout.String()
+}
+
+// HostPort is a as the two arguments HOST PORT.
+func HostPort(a netip.AddrPort) []string {
+	return []string{a.Addr().String(), strconv.Itoa(int(a.Port()))}
 }
