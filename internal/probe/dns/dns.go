@@ -12,13 +12,11 @@ package dns
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +25,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
 // Options are check_dns's own options.
@@ -35,9 +34,7 @@ type Options struct {
 	Type      string
 	TCP       bool
 	TLS       bool
-	Verify    bool
-	CAFile    string
-	SNI       string
+	Client    tlsclient.Options // --verify, --ca-file, --sni
 	Rcodes    string
 	Expect    []string
 	NoRecurse bool
@@ -45,7 +42,6 @@ type Options struct {
 
 	qtype  uint16
 	rcodes []int
-	roots  *x509.CertPool
 }
 
 // Flags registers the options on fs.
@@ -54,9 +50,7 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Type, "type", "A", "query `TYPE`: A, AAAA, MX, TXT, SOA, ... any type name, or TYPEnnn")
 	fs.BoolVar(&o.TCP, "tcp", false, "ask over TCP instead of UDP")
 	fs.BoolVar(&o.TLS, "tls", false, "DNS over TLS (RFC 7858); the certificate is not verified unless --verify or --ca-file")
-	fs.BoolVar(&o.Verify, "verify", false, "with --tls: verify the certificate against the system roots and the name")
-	fs.StringVar(&o.CAFile, "ca-file", "", "with --tls: verify the certificate against the CAs in this PEM `FILE`")
-	fs.StringVar(&o.SNI, "sni", "", "with --tls: server `NAME` to send and verify; default HOST when it is a name")
+	o.Client.Flags(fs, "--tls", true)
 	fs.StringVar(&o.Rcodes, "rcode", "NOERROR", "`LIST` of accepted rcodes, names or numbers: NOERROR,NXDOMAIN")
 	fs.StringArrayVar(&o.Expect, "expect", nil, "an answer record's data must equal `VALUE` (address, CNAME target, TXT string, '10 mx.example.org'); repeatable")
 	fs.BoolVar(&o.NoRecurse, "norecurse", false, "clear the RD bit: ask an authoritative server about its own zone")
@@ -93,19 +87,8 @@ func (o *Options) Validate() error {
 			return errors.New("--expect: empty value")
 		}
 	}
-	if (o.Verify || o.CAFile != "" || o.SNI != "") && !o.TLS {
-		return errors.New("--verify, --ca-file and --sni need --tls")
-	}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return fmt.Errorf("--ca-file: %v", err)
-		}
-		o.roots = x509.NewCertPool()
-		if !o.roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
-		}
-		o.Verify = true
+	if err := o.Client.Validate(o.TLS); err != nil {
+		return err
 	}
 	return nil
 }
@@ -429,23 +412,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// tlsConfig offers TLS 1.0 up, as every check here: liveness, not policy.
+// tlsConfig is the shared client configuration, asking for DoT's ALPN.
 func (p *run) tlsConfig() *tls.Config {
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS10,
-		NextProtos:         []string{"dot"},
-		InsecureSkipVerify: !p.o.Verify,
-		RootCAs:            p.o.roots,
-	}
-	switch {
-	case p.o.SNI != "":
-		cfg.ServerName = p.o.SNI
-	case p.t.IsName:
-		cfg.ServerName = p.t.Host
-	case p.o.Verify:
-		// No SNI for an IP, but verification needs a name: the
-		// certificate must then carry the IP as a SAN.
-		cfg.ServerName = p.t.Addr.Addr().WithZone("").String()
-	}
-	return cfg
+	return p.o.Client.Config(p.t, "", "dot")
 }

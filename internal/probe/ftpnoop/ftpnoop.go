@@ -12,18 +12,17 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
 // quitWait is how long the answer to QUIT may take before we close anyway:
@@ -36,11 +35,8 @@ type Options struct {
 	User     string
 	Password string
 	AuthTLS  bool
-	Verify   bool
-	CAFile   string
-	SNI      string
+	Client   tlsclient.Options // --verify, --ca-file, --sni
 
-	roots *x509.CertPool
 }
 
 // Flags registers the options on fs.
@@ -48,9 +44,7 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.User, "user", "", "log in as `USER` before NOOP (e.g. anonymous); NOOP must then answer 2xx")
 	fs.StringVar(&o.Password, "password", "", "`PASSWORD` for --user (visible in the process list: prefer an anonymous or check-only account)")
 	fs.BoolVar(&o.AuthTLS, "auth-tls", false, "explicit FTPS: AUTH TLS and a TLS handshake before login and NOOP; the certificate is not verified unless --verify or --ca-file")
-	fs.BoolVar(&o.Verify, "verify", false, "with --auth-tls: verify the certificate against the system roots and the name")
-	fs.StringVar(&o.CAFile, "ca-file", "", "with --auth-tls: verify the certificate against the CAs in this PEM `FILE`")
-	fs.StringVar(&o.SNI, "sni", "", "with --auth-tls: server `NAME` to send and verify; default HOST when it is a name")
+	o.Client.Flags(fs, "--auth-tls", true)
 }
 
 // DefaultPort is 21.
@@ -67,19 +61,8 @@ func (o *Options) Validate() error {
 	if o.Password != "" && o.User == "" {
 		return errors.New("--password needs --user")
 	}
-	if (o.Verify || o.CAFile != "" || o.SNI != "") && !o.AuthTLS {
-		return errors.New("--verify, --ca-file and --sni need --auth-tls")
-	}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return fmt.Errorf("--ca-file: %v", err)
-		}
-		o.roots = x509.NewCertPool()
-		if !o.roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
-		}
-		o.Verify = true
+	if err := o.Client.Validate(o.AuthTLS); err != nil {
+		return err
 	}
 	return nil
 }
@@ -262,20 +245,7 @@ func (p *run) quote(rp reply) string {
 	return probe.Quote(rp.first(), 60) + more
 }
 
-// tlsConfig offers TLS 1.0 up, as every check here: liveness, not policy.
+// tlsConfig is the shared client configuration.
 func (p *run) tlsConfig() *tls.Config {
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS10,
-		InsecureSkipVerify: !p.o.Verify,
-		RootCAs:            p.o.roots,
-	}
-	switch {
-	case p.o.SNI != "":
-		cfg.ServerName = p.o.SNI
-	case p.t.IsName:
-		cfg.ServerName = p.t.Host
-	case p.o.Verify:
-		cfg.ServerName = p.t.Addr.Addr().WithZone("").String()
-	}
-	return cfg
+	return p.o.Client.Config(p.t, "")
 }

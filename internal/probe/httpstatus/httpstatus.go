@@ -16,9 +16,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -26,7 +24,6 @@ import (
 	"net"
 	"net/textproto"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -36,6 +33,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
 // maxHeaderBytes bounds the status line and headers together.
@@ -48,8 +46,7 @@ type Options struct {
 	Expect    StatusSet
 	Method    string
 	TLS       bool
-	Verify    bool
-	CAFile    string
+	Client    tlsclient.Options // --verify, --ca-file
 	Headers   []string
 	BodyRegex string
 	Digest    string
@@ -58,7 +55,6 @@ type Options struct {
 	expectText string
 	header     [][2]string // name, value; in the order given
 	bodyRE     *regexp.Regexp
-	roots      *x509.CertPool
 	userAgent  string
 }
 
@@ -69,8 +65,7 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.expectText, "expect", "e", "200-299", "`LIST` of accepted status codes: 200, 200-299, 2xx, 200,301-302")
 	fs.StringVar(&o.Method, "method", "GET", "request `METHOD`")
 	fs.BoolVar(&o.TLS, "tls", false, "HTTPS; the certificate is not verified unless --verify or --ca-file")
-	fs.BoolVar(&o.Verify, "verify", false, "with --tls: verify the certificate against the system roots and the name")
-	fs.StringVar(&o.CAFile, "ca-file", "", "with --tls: verify the certificate against the CAs in this PEM `FILE`")
+	o.Client.Flags(fs, "--tls", false)
 	fs.StringArrayVar(&o.Headers, "header", nil, "extra request `HEADER`, 'Name: value'; repeatable")
 	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression `RE` (RE2)")
 	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex `DIGEST` (keepalived HTTP_GET digest, genhash)")
@@ -133,19 +128,8 @@ func (o *Options) Validate() error {
 	if o.MaxBody < 0 {
 		return fmt.Errorf("--max-body %d: want 0 or more bytes", o.MaxBody)
 	}
-	if (o.Verify || o.CAFile != "") && !o.TLS {
-		return errors.New("--verify and --ca-file need --tls")
-	}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return fmt.Errorf("--ca-file: %v", err)
-		}
-		o.roots = x509.NewCertPool()
-		if !o.roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
-		}
-		o.Verify = true
+	if err := o.Client.Validate(o.TLS); err != nil {
+		return err
 	}
 	if o.userAgent == "" {
 		o.SetVersion("dev")
@@ -436,26 +420,10 @@ func (p *run) hostHeader() string {
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }
 
-// tlsConfig offers every version from TLS 1.0 up: this is a liveness check
-// of what the server runs, not a policy audit.
+// tlsConfig names the server by --vhost (without its port), else as the
+// shared client options do, and asks for HTTP/1.1.
 func (p *run) tlsConfig() *tls.Config {
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS10,
-		NextProtos:         []string{"http/1.1"},
-		InsecureSkipVerify: !p.o.Verify,
-		RootCAs:            p.o.roots,
-	}
-	switch {
-	case p.o.VHost != "":
-		cfg.ServerName = hostOnly(p.o.VHost)
-	case p.t.IsName:
-		cfg.ServerName = p.t.Host
-	case p.o.Verify:
-		// No SNI is sent for an IP, but verification needs the name to
-		// match: the certificate must then carry the IP as a SAN.
-		cfg.ServerName = p.t.Addr.Addr().WithZone("").String()
-	}
-	return cfg
+	return p.o.Client.Config(p.t, hostOnly(p.o.VHost), "http/1.1")
 }
 
 func hostOnly(hostport string) string {
