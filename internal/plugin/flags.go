@@ -29,6 +29,7 @@ type common struct {
 	verbose      int
 	version      bool
 	help         bool
+	man          bool
 }
 
 func (c *common) register(fs *pflag.FlagSet) {
@@ -52,6 +53,9 @@ func (c *common) register(fs *pflag.FlagSet) {
 	fs.CountVarP(&c.verbose, "verbose", "v", "protocol trace after the first line; repeat for more")
 	fs.BoolVarP(&c.version, "version", "V", false, "print the version and exit")
 	fs.BoolVarP(&c.help, "help", "h", false, "print this help and exit")
+	// For the build (make man), not for users: hidden from --help.
+	fs.BoolVar(&c.man, "man", false, "print the man page source (roff) and exit")
+	_ = fs.MarkHidden("man")
 }
 
 // seconds is a duration given as a (fractional) number of seconds.

@@ -11,20 +11,16 @@ import (
 // examples and the exit codes.
 func help(spec *Spec, fs *pflag.FlagSet) string {
 	// The common options are listed after the check's own.
-	commonFlags := map[string]bool{}
-	probe := pflag.NewFlagSet("", pflag.ContinueOnError)
-	(&common{}).register(probe)
-	probe.VisitAll(func(f *pflag.Flag) { commonFlags[f.Name] = true })
+	ownFlags, sharedFlags := splitFlags(fs)
 	own := pflag.NewFlagSet("", pflag.ContinueOnError)
 	shared := pflag.NewFlagSet("", pflag.ContinueOnError)
 	own.SortFlags, shared.SortFlags = false, false
-	fs.VisitAll(func(f *pflag.Flag) {
-		if commonFlags[f.Name] {
-			shared.AddFlag(f)
-		} else {
-			own.AddFlag(f)
-		}
-	})
+	for _, f := range ownFlags {
+		own.AddFlag(f)
+	}
+	for _, f := range sharedFlags {
+		shared.AddFlag(f)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s - %s\n\nUsage:\n", spec.Command, spec.Purpose)
 	port := "[PORT]"

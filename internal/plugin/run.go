@@ -98,6 +98,10 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "%s %s\n", spec.Command, Version)
 		return 0
 	}
+	if h.common.man {
+		fmt.Fprint(stdout, manPage(&spec, h.fs))
+		return 0
+	}
 	out.style, out.format, out.timeout = h.style, h.format, h.deadline
 	out.thresholds, out.timeoutState = h.thresholds, exitcode.State(h.common.timeoutState)
 
@@ -172,7 +176,7 @@ func parse(spec *Spec, args []string) (*harness, error) {
 	if err := h.fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if c.help || c.version {
+	if c.help || c.version || c.man {
 		return h, nil
 	}
 

@@ -50,7 +50,7 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CN, "cn", "", "the certificate must carry `NAME` as CN or SAN (wildcards as TLS matches them)")
 	fs.StringVar(&o.SNI, "sni", "", "server `NAME` sent in the ClientHello (SNI); default --cn, else HOST when it is a name")
 	fs.StringVar(&o.StartTLS, "starttls", "", "run the `PROTO` upgrade dialogue first: smtp, imap, pop3, ftp or postgres")
-	fs.StringVar(&o.CertDays, "cert-days", "", "WARNING when the certificate has fewer than `WARN[,CRIT]` days left, CRITICAL under CRIT or expired")
+	fs.StringVar(&o.CertDays, "cert-days", "", "certificate days left `WARN[,CRIT]`: WARNING under WARN days, CRITICAL under CRIT or when expired")
 }
 
 // DefaultPort is 443, whatever --starttls says: a STARTTLS service has no
