@@ -1,0 +1,130 @@
+// Package packaging checks the files in packaging/ against the binaries they
+// describe: the Icinga 2 CheckCommands must offer every option an operator
+// would set, and name none that the binary does not parse. The option lists
+// come from each binary's own man page (--man), which is generated from the
+// flags it parses, so a new option without a definition fails here.
+package packaging
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var commands = []string{"check_tcp_half_open", "check_ssl_hello", "check_dns", "check_ftp_noop", "check_http_status"}
+
+// notForMonitoring are options a monitoring system has no use for: output
+// form and exit codes are fixed by the Nagios plugin API, and HOST/PORT are
+// -H/-p.
+var notForMonitoring = map[string]bool{"exit-style": true, "format": true, "version": true, "help": true}
+
+// option is one option of a binary: its long name and short letter.
+type option struct{ long, short string }
+
+var tagRE = regexp.MustCompile(`(?m)^\.TP\n(?:\\fB\\-(.)\\fR, )?\\fB\\-\\-([a-z0-9\\-]+)\\fR`)
+
+// binaries builds the five commands once per test binary run.
+func binaries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator))
+	for _, c := range commands {
+		build.Args = append(build.Args, "../../cmd/"+c)
+	}
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// options reads a binary's options from its man page.
+func options(t *testing.T, bin string) []option {
+	t.Helper()
+	out, err := exec.Command(bin, "--man").Output()
+	if err != nil {
+		t.Fatalf("%s --man: %v", bin, err)
+	}
+	var opts []option
+	for _, m := range tagRE.FindAllStringSubmatch(string(out), -1) {
+		opts = append(opts, option{long: strings.ReplaceAll(m[2], `\-`, "-"), short: m[1]})
+	}
+	if len(opts) < 10 {
+		t.Fatalf("%s --man lists only %d options: the parser of this test is out of date", bin, len(opts))
+	}
+	return opts
+}
+
+// icingaArguments maps each CheckCommand (and template) of the file to the
+// argument keys it declares.
+func icingaArguments(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := regexp.MustCompile(`(?m)^(?:object|template) CheckCommand "([^"]+)" \{$`)
+	key := regexp.MustCompile(`(?m)^\t\t"(-[^"]+)" = \{$`)
+	args := map[string][]string{}
+	heads := head.FindAllSubmatchIndex(src, -1)
+	for i, h := range heads {
+		end := len(src)
+		if i+1 < len(heads) {
+			end = heads[i+1][0]
+		}
+		name := string(src[h[2]:h[3]])
+		for _, k := range key.FindAllSubmatch(src[h[1]:end], -1) {
+			args[name] = append(args[name], string(k[1]))
+		}
+	}
+	return args
+}
+
+func TestIcingaCheckCommandsMatchTheBinaries(t *testing.T) {
+	dir := binaries(t)
+	args := icingaArguments(t, "../../packaging/icinga2/lbcheck.conf")
+	common := args["lbcheck-common"]
+	if len(common) == 0 {
+		t.Fatal(`no template CheckCommand "lbcheck-common" with arguments`)
+	}
+	for _, c := range commands {
+		t.Run(c, func(t *testing.T) {
+			name := "lbcheck_" + strings.TrimPrefix(c, "check_")
+			own, ok := args[name]
+			if !ok {
+				t.Fatalf("no object CheckCommand %q", name)
+			}
+			declared := map[string]bool{}
+			for _, k := range append(append([]string{}, common...), own...) {
+				declared[k] = true
+			}
+			known := map[string]bool{}
+			for _, o := range options(t, filepath.Join(dir, c)) {
+				known["--"+o.long] = true
+				if o.short != "" {
+					known["-"+o.short] = true
+				}
+				if notForMonitoring[o.long] {
+					continue
+				}
+				if !declared["--"+o.long] && (o.short == "" || !declared["-"+o.short]) {
+					t.Errorf("%s has --%s, which %s does not offer", c, o.long, name)
+				}
+			}
+			var unknown []string
+			for k := range declared {
+				if !known[k] {
+					unknown = append(unknown, k)
+				}
+			}
+			sort.Strings(unknown)
+			if len(unknown) > 0 {
+				t.Errorf("%s passes %v, which %s does not know", name, unknown, c)
+			}
+		})
+	}
+}
