@@ -38,7 +38,7 @@ pairs=(
 	# next to nginx's 80, 81 is dropped and nmap would wait out its timeouts.
 	"check_tcp_half_open|bin/check_tcp_half_open 10.99.0.2 8080|/usr/bin/nmap -n -sS -p 8080-8081 10.99.0.2"
 	"check_tcp_half_open|bin/check_tcp_half_open 10.99.0.2 8080|$plugins/check_tcp -H 10.99.0.2 -p 8080"
-	"check_dns|bin/check_dns --name www.lab.test 10.99.0.2|$plugins/check_dig -H 10.99.0.2 -l www.lab.test"
+	"check_dns_answer|bin/check_dns_answer --name www.lab.test 10.99.0.2|$plugins/check_dig -H 10.99.0.2 -l www.lab.test"
 	"check_ftp_noop|bin/check_ftp_noop 10.99.0.2 21|$plugins/check_ftp -H 10.99.0.2 -p 21"
 	"check_ssl_hello|bin/check_ssl_hello 10.99.0.2 443|$plugins/check_tcp -S -H 10.99.0.2 -p 443"
 )

@@ -56,21 +56,21 @@ if [[ -x $bin/check_tcp_half_open ]]; then
 	run "$bin/check_tcp_half_open" $(hp http | cut -d' ' -f1)
 fi
 
-if [[ -x $bin/check_dns ]]; then
-	echo "== check_dns"
-	run "$bin/check_dns" $(hp dns)
-	run "$bin/check_dns" --name www.lab.test --expect 192.0.2.10 $(hp dns)
-	run "$bin/check_dns" --tcp --name alias.lab.test --expect www.lab.test $(hp dns)
-	run "$bin/check_dns" --name txt.lab.test --type TXT --expect 'second string' $(hp dns)
-	run "$bin/check_dns" --name big.lab.test --expect 198.51.100.40 $(hp dns)
-	run "$bin/check_dns" --tls --ca-file "${addr[dns-ca-file]}" --sni lab.test --name www.lab.test $(hp dot)
-	[[ -n ${addr[dns6]:-} ]] && run "$bin/check_dns" --name www.lab.test --type AAAA $(hp dns6)
-	run "$bin/check_dns" --name missing.lab.test $(hp dns)
-	run "$bin/check_dns" --name missing.lab.test --rcode NXDOMAIN $(hp dns)
-	run "$bin/check_dns" --name servfail.lab.test $(hp dns)
-	run "$bin/check_dns" --name www.lab.test --expect 192.0.2.99 $(hp dns)
-	run "$bin/check_dns" -t 1 -v --name spoofonly.lab.test $(hp dns)
-	run "$bin/check_dns" --type BOGUS $(hp dns)
+if [[ -x $bin/check_dns_answer ]]; then
+	echo "== check_dns_answer"
+	run "$bin/check_dns_answer" $(hp dns)
+	run "$bin/check_dns_answer" --name www.lab.test --expect 192.0.2.10 $(hp dns)
+	run "$bin/check_dns_answer" --tcp --name alias.lab.test --expect www.lab.test $(hp dns)
+	run "$bin/check_dns_answer" --name txt.lab.test --type TXT --expect 'second string' $(hp dns)
+	run "$bin/check_dns_answer" --name big.lab.test --expect 198.51.100.40 $(hp dns)
+	run "$bin/check_dns_answer" --tls --ca-file "${addr[dns-ca-file]}" --sni lab.test --name www.lab.test $(hp dot)
+	[[ -n ${addr[dns6]:-} ]] && run "$bin/check_dns_answer" --name www.lab.test --type AAAA $(hp dns6)
+	run "$bin/check_dns_answer" --name missing.lab.test $(hp dns)
+	run "$bin/check_dns_answer" --name missing.lab.test --rcode NXDOMAIN $(hp dns)
+	run "$bin/check_dns_answer" --name servfail.lab.test $(hp dns)
+	run "$bin/check_dns_answer" --name www.lab.test --expect 192.0.2.99 $(hp dns)
+	run "$bin/check_dns_answer" -t 1 -v --name spoofonly.lab.test $(hp dns)
+	run "$bin/check_dns_answer" --type BOGUS $(hp dns)
 fi
 
 if [[ -x $bin/check_ftp_noop ]]; then

@@ -105,7 +105,7 @@ func manPage(spec *Spec, fs *pflag.FlagSet) string {
 }
 
 // Commands are the binaries of the suite, for SEE ALSO.
-var Commands = []string{"check_tcp_half_open", "check_ssl_hello", "check_dns", "check_ftp_noop", "check_http_status"}
+var Commands = []string{"check_tcp_half_open", "check_ssl_hello", "check_dns_answer", "check_ftp_noop", "check_http_status"}
 
 // manFlag writes one option as a tagged paragraph: "-c, --critical RANGE".
 func manFlag(b *strings.Builder, f *pflag.Flag) {

@@ -2,7 +2,7 @@
 
 package integration
 
-// check_dns against unbound (zone lab.test, UDP/TCP on 53, DNS over TLS on
+// check_dns_answer against unbound (zone lab.test, UDP/TCP on 53, DNS over TLS on
 // 853) and check_ftp_noop against vsftpd (21) and pyftpdlib (2121), all in
 // lbc-srv, started by netns.sh.
 
@@ -40,7 +40,7 @@ func binaryFor(t *testing.T, name string) string {
 			return
 		}
 		builtDir = filepath.Join(stateDir, "bin")
-		build := exec.Command("go", "build", "-o", builtDir+"/", "./cmd/check_dns", "./cmd/check_ftp_noop")
+		build := exec.Command("go", "build", "-o", builtDir+"/", "./cmd/check_dns_answer", "./cmd/check_ftp_noop")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
@@ -119,7 +119,7 @@ func runPlugin(t *testing.T, bin, label string, cases []pcase) {
 }
 
 func TestDNSUnbound(t *testing.T) {
-	bin := binaryFor(t, "check_dns")
+	bin := binaryFor(t, "check_dns_answer")
 	ok := `\| time=[\d.]+s;;;0;\d+$`
 	runPlugin(t, bin, "DNS", []pcase{
 		{"A v4 udp", a("--name", "www.lab.test", srv4), exitOK, `^DNS OK - NOERROR, 1 answer \(A 10\.99\.0\.2\) from 10\.99\.0\.2:53/udp in .*` + ok, 0},

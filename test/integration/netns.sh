@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real-server environment for the integration tests (check_http_status,
-# check_dns, check_ftp_noop, check_ssl_hello, check_tcp_half_open).
+# check_dns_answer, check_ftp_noop, check_ssl_hello, check_tcp_half_open).
 #
 #   netns.sh packages      install the servers and tools it needs (apt-get)
 #   netns.sh up            create namespaces lbc-cli/lbc-srv, nginx, HAProxy, unbound,

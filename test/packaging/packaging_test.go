@@ -15,7 +15,7 @@ import (
 	"testing"
 )
 
-var commands = []string{"check_tcp_half_open", "check_ssl_hello", "check_dns", "check_ftp_noop", "check_http_status"}
+var commands = []string{"check_tcp_half_open", "check_ssl_hello", "check_dns_answer", "check_ftp_noop", "check_http_status"}
 
 // notForMonitoring are options a monitoring system has no use for: output
 // form and exit codes are fixed by the Nagios plugin API, and HOST/PORT are

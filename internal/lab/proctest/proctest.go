@@ -24,7 +24,7 @@ import (
 
 // Binary is the command in the test's package directory, built once.
 type Binary struct {
-	Name string   // file name: "check_dns"
+	Name string   // file name: "check_dns_answer"
 	Env  []string // added to the build's environment: "CGO_ENABLED=0"
 
 	once sync.Once

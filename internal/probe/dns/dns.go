@@ -1,4 +1,4 @@
-// Package dns is the probe of check_dns: one query to a DNS server, over
+// Package dns is the probe of check_dns_answer: one query to a DNS server, over
 // UDP, TCP or TLS, judged by the answer's rcode and, when asked, by its
 // records.
 //
@@ -28,7 +28,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
-// Options are check_dns's own options.
+// Options are check_dns_answer's own options.
 type Options struct {
 	Name      string
 	Type      string

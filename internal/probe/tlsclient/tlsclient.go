@@ -1,5 +1,5 @@
 // Package tlsclient is the client side of TLS that check_http_status,
-// check_dns and check_ftp_noop share: the --verify, --ca-file and --sni
+// check_dns_answer and check_ftp_noop share: the --verify, --ca-file and --sni
 // options, checked once before anything is sent, and the tls.Config they
 // make. It offers TLS 1.0 up, as every check here: they test liveness,
 // not policy.

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "lab DNS:", err)
 		os.Exit(1)
 	}
-	if binDir, err = os.MkdirTemp("", "check_dns-test-"); err != nil {
+	if binDir, err = os.MkdirTemp("", "check_dns_answer-test-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -236,13 +236,13 @@ func TestHelpAndVersion(t *testing.T) {
 	if code != 0 {
 		t.Errorf("--help exit %d", code)
 	}
-	for _, want := range []string{"check_dns [options] HOST [PORT]", "--name", "--type", "--rcode", "--expect", "--dnssec", "--norecurse", "--tls", "Examples:"} {
+	for _, want := range []string{"check_dns_answer [options] HOST [PORT]", "--name", "--type", "--rcode", "--expect", "--dnssec", "--norecurse", "--tls", "Examples:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q", want)
 		}
 	}
 	code, out = check(t, "-V")
-	if code != 0 || !strings.HasPrefix(out, "check_dns ") {
+	if code != 0 || !strings.HasPrefix(out, "check_dns_answer ") {
 		t.Errorf("-V: exit %d %q", code, out)
 	}
 }

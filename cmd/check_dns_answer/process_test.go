@@ -12,7 +12,7 @@ import (
 // real process shows: file descriptors, signals, and the exit itself.
 
 // built is the binary under test; buildBinary builds it once into binDir.
-var built = proctest.Binary{Name: "check_dns"}
+var built = proctest.Binary{Name: "check_dns_answer"}
 
 func buildBinary(t *testing.T) string {
 	bin := built.Path(t, binDir)
