@@ -5,23 +5,52 @@
 #   make integration   real servers from Debian in network namespaces (root)
 #   make fuzz          every fuzz target for FUZZTIME each
 #   make bench         wall time, CPU and peak RSS next to the peers (root)
-#   make build         static binaries into bin/
+#   make build         static binaries into bin/, man pages into bin/man/
+#   make package       deb and rpm for amd64 and arm64 into dist/ (nfpm)
+#   make package-test  lintian, install the deb, run it as nobody, purge (root)
+#   make install       binaries, man pages and examples under DESTDIR/PREFIX
 
 GO          ?= go
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# What --version prints and the packages carry (scripts/version.sh).
+VERSION     ?= $(shell scripts/version.sh)
 LDFLAGS     := -s -w -X github.com/lbcheck/lbcheck/internal/plugin.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
+# nfpm, pinned and run with go run, so the main go.mod stays small. v2.46
+# and later need modules that the Go module proxy does not serve.
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
+# built once for this machine (go run would build it for GOARCH)
+NFPM_BIN    := bin/tools/nfpm
+CHECKS      := check_tcp_half_open check_ssl_hello check_dns_answer check_ftp_noop check_http_status
+ARCHES      ?= amd64 arm64
+
+# Installation directories, GNU style. The plugin directory is where
+# monitoring-plugins puts its checks, so callers find ours next to them.
+PREFIX      ?= /usr/local
+plugindir   ?= $(PREFIX)/lib/nagios/plugins
+mandir      ?= $(PREFIX)/share/man
+man1dir     ?= $(mandir)/man1
+docdir      ?= $(PREFIX)/share/doc/lbcheck
+INSTALL     ?= install
+SETCAP      ?= setcap
+# Caller recipes shipped as examples (directories of packaging/).
+EXAMPLES    := $(wildcard packaging/haproxy packaging/keepalived packaging/farmguardian packaging/nagios packaging/icinga2)
 
 export CGO_ENABLED = 0
 
-.PHONY: all build demo test lint unit integration fuzz bench clean
+.PHONY: all build man demo test lint unit integration fuzz bench package package-test install uninstall clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 	$(GO) build -trimpath -o bin/ ./internal/lab/labd
+	@$(MAKE) --no-print-directory man
+
+# Each binary writes its own page from the flags it parses (hidden --man).
+man:
+	@mkdir -p bin/man
+	@for c in $(CHECKS); do bin/$$c --man > bin/man/$$c.1 || exit 1; done
 
 demo: build
 	@scripts/demo.sh bin
@@ -55,6 +84,56 @@ fuzz:
 
 bench: build
 	scripts/bench.sh
+
+# deb and rpm per architecture into dist/. Everything a package holds is
+# staged in dist/stage first: nfpm cannot expand variables in content paths.
+$(NFPM_BIN):
+	GOBIN=$(CURDIR)/bin/tools $(GO) install $(NFPM)
+
+package: build $(NFPM_BIN)
+	@rm -rf dist && mkdir -p dist
+	@set -e; for arch in $(ARCHES); do \
+		rm -rf dist/stage && mkdir -p dist/stage/bin dist/stage/man dist/stage/examples; \
+		GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/bin/ $(addprefix ./cmd/,$(CHECKS)); \
+		for c in $(CHECKS); do gzip -9n < bin/man/$$c.1 > dist/stage/man/$$c.1.gz; done; \
+		for d in $(EXAMPLES); do cp -r $$d dist/stage/examples/; done; \
+		{ echo "lbcheck ($(VERSION)) unstable; urgency=medium"; echo; \
+		  echo "  * Built from git commit $$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); the changes are in its history."; echo; \
+		  echo " -- lbcheck developers <lbcheck@lbcheck.invalid>  $$(git log -1 --format=%cD 2>/dev/null || date -R)"; } | gzip -9n > dist/stage/changelog.gz; \
+		for p in deb rpm; do \
+			GOARCH=$$arch PKG_VERSION=$(VERSION) $(NFPM_BIN) package --config packaging/nfpm.yaml --packager $$p --target dist/; \
+		done; \
+	done
+	@rm -rf dist/stage
+	@ls -l dist/
+
+# Installs the deb on this machine, runs it as nobody, removes it (root).
+package-test: package
+	scripts/package-test.sh
+
+# GNU style: DESTDIR for staged installs, PREFIX and plugindir to move it.
+# Installing for real (no DESTDIR) also gives check_tcp_half_open its
+# capability, as the packages do; if that fails it says how to do it.
+install: build
+	$(INSTALL) -d $(DESTDIR)$(plugindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(docdir)/examples
+	$(INSTALL) -m 0755 $(addprefix bin/,$(CHECKS)) $(DESTDIR)$(plugindir)/
+	$(INSTALL) -m 0644 $(addprefix bin/man/,$(addsuffix .1,$(CHECKS))) $(DESTDIR)$(man1dir)/
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(docdir)/
+	for d in $(EXAMPLES); do \
+		$(INSTALL) -d $(DESTDIR)$(docdir)/examples/$$(basename $$d) && \
+		$(INSTALL) -m 0644 $$d/* $(DESTDIR)$(docdir)/examples/$$(basename $$d)/ || exit 1; \
+	done
+	@if [ -z "$(DESTDIR)" ]; then \
+		$(SETCAP) cap_net_raw+ep $(plugindir)/check_tcp_half_open || \
+		echo "WARNING: check_tcp_half_open works only as root until: setcap cap_net_raw+ep $(plugindir)/check_tcp_half_open" >&2; \
+	else \
+		echo "note: check_tcp_half_open needs, once installed: setcap cap_net_raw+ep $(plugindir)/check_tcp_half_open"; \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(plugindir)/,$(CHECKS))
+	rm -f $(addprefix $(DESTDIR)$(man1dir)/,$(addsuffix .1,$(CHECKS)))
+	rm -rf $(DESTDIR)$(docdir)
 
 clean:
 	rm -rf bin dist

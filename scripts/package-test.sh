@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# package-test.sh: what an operator gets from the packages, checked on this
+# machine (root; CI runs it through `make package-test` after `make package`).
+#
+#   1. lintian on each deb: no errors.
+#   2. The rpm: files in /usr/lib64/nagios/plugins, the %post that sets the
+#      capability, the libcap dependency.
+#   3. The amd64 deb installed with dpkg: only check_tcp_half_open carries a
+#      capability (cap_net_raw=ep); every binary's --version is the package
+#      version; `man check_x` shows every option check_x --help lists.
+#   4. Each installed binary run as nobody against the real servers of
+#      test/integration/netns.sh, in a sandbox of their own (scripts/sandbox.sh):
+#      OK from a live server, CRITICAL from a closed port. The half-open check
+#      works through its file capability alone.
+#      Icinga 2 validates a configuration that uses all five CheckCommands
+#      from the installed file, loaded by the stock include <plugins-contrib>.
+#   5. dpkg --purge leaves no file of the package behind.
+#   6. make install DESTDIR=... and make uninstall.
+# Any failure ends the script with a message and a non-zero status.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/sbin:/sbin
+plugins=/usr/lib/nagios/plugins
+checks=(check_tcp_half_open check_ssl_hello check_dns_answer check_ftp_noop check_http_status)
+
+fail() { printf 'package-test: FAIL: %s\n' "$*" >&2; exit 1; }
+say() { printf 'package-test: %s\n' "$*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || fail "must run as root (dpkg, setcap, namespaces)"
+for tool in lintian rpm dpkg-deb getcap setpriv man icinga2; do
+	command -v "$tool" >/dev/null || fail "$tool is missing (Debian: lintian rpm dpkg libcap2-bin util-linux man-db icinga2-bin)"
+done
+
+if [[ -z ${LBC_SANDBOX:-} ]]; then
+	# ----------------------------------------------------- outside the sandbox
+	shopt -s nullglob
+	debs=(dist/lbcheck_*_amd64.deb) rpms=(dist/lbcheck-*.x86_64.rpm)
+	((${#debs[@]} == 1 && ${#rpms[@]} == 1)) || fail "want one amd64 deb and one x86_64 rpm in dist/ (make package), found: ${debs[*]} ${rpms[*]}"
+	deb=${debs[0]} rpm=${rpms[0]}
+	version=$(dpkg-deb -f "$deb" Version)
+
+	say "lintian (errors fail; the output is quoted in full)"
+	for f in dist/*.deb; do
+		# --fail-on error: warnings and info are shown, not fatal
+		lintian --fail-on error --info "$f" 2>&1 | grep -v 'running with root privileges' || true
+		lintian --fail-on error "$f" >/dev/null 2>&1 || fail "lintian reports errors for $f"
+	done
+
+	say "rpm: $rpm"
+	files=$(rpm -qlp "$rpm" 2>/dev/null)
+	for c in "${checks[@]}"; do
+		grep -qx "/usr/lib64/nagios/plugins/$c" <<<"$files" || fail "rpm lacks /usr/lib64/nagios/plugins/$c"
+		grep -qx "/usr/share/man/man1/$c.1.gz" <<<"$files" || fail "rpm lacks the man page of $c"
+	done
+	rpm -qp --scripts "$rpm" 2>/dev/null | grep -q 'setcap cap_net_raw+ep "$bin"' || fail "rpm %post does not set the capability"
+	rpm -qp --scripts "$rpm" 2>/dev/null | grep -qx 'bin=/usr/lib64/nagios/plugins/check_tcp_half_open' || fail "rpm %post names the wrong binary"
+	rpm -qp --requires "$rpm" 2>/dev/null | grep -qx libcap || fail "rpm does not require libcap"
+	[[ $(rpm -qp --qf '%{VERSION}' "$rpm" 2>/dev/null) == "$version" ]] || fail "rpm version differs from the deb's $version"
+
+	say "installing $deb"
+	trap 'dpkg --purge lbcheck >/dev/null 2>&1 || true' EXIT
+	dpkg --purge lbcheck >/dev/null 2>&1 || true
+	dpkg -i "$deb" >&2 || fail "dpkg -i $deb"
+
+	for c in "${checks[@]}"; do
+		bin=$plugins/$c
+		[[ -x $bin ]] || fail "$bin is not installed"
+		caps=$(getcap "$bin")
+		if [[ $c == check_tcp_half_open ]]; then
+			[[ $caps == "$bin cap_net_raw=ep" ]] || fail "$bin: capability '$caps', want cap_net_raw=ep"
+		else
+			[[ -z $caps ]] || fail "$bin carries a capability it must not have: $caps"
+		fi
+		got=$("$bin" --version)
+		[[ $got == "$c $version" ]] || fail "$bin --version says '$got', want '$c $version'"
+		page=$(MANWIDTH=200 man -P cat "$c" 2>/dev/null) || fail "man $c: no page"
+		opts=$("$bin" --help | grep -oE -- '--[a-z0-9-]+' | sort -u)
+		for o in $opts; do
+			grep -qF -- "$o" <<<"$page" || fail "man $c does not show $o"
+		done
+		say "$c: $(wc -w <<<"$opts") options in man, version $version, capabilities '${caps#"$bin"}'"
+	done
+
+	say "Icinga 2 loads the installed CheckCommands through include <plugins-contrib>"
+	icinga=$(mktemp -d)
+	chmod 755 "$icinga" # icinga2 reads it as its own user (nagios)
+	{
+		echo 'const PluginDir = "/usr/lib/nagios/plugins"'
+		echo 'const PluginContribDir = "/usr/lib/nagios/plugins"'
+		echo 'const NodeName = "lbcheck-package-test"'
+		echo 'const ZoneName = "lbcheck-package-test"'
+		echo 'include <itl>'
+		echo 'include <plugins>'
+		echo 'include <plugins-contrib>'
+		echo 'object CheckCommand "none" { command = [ "/bin/true" ] }'
+		echo 'object Host "backend" { address = "10.99.0.2"; address6 = "fd00:99::2"; check_command = "none" }'
+		for c in "${checks[@]}"; do
+			echo "object Service \"$c\" { host_name = \"backend\"; check_command = \"lbcheck_${c#check_}\"; vars.lbcheck_port = 80 }"
+		done
+	} >"$icinga/icinga2.conf"
+	out=$(icinga2 daemon -C -c "$icinga/icinga2.conf" 2>&1) || fail "icinga2 rejects the installed definitions: $out"
+	grep -q "Instantiated ${#checks[@]} Services" <<<"$out" || fail "icinga2 did not instantiate the services: $out"
+	rm -rf "$icinga"
+
+	say "running the installed binaries as nobody against real servers"
+	LBC_PACKAGE_VERSION=$version scripts/sandbox.sh "$0"
+
+	say "dpkg --purge"
+	listed=$(dpkg -L lbcheck | grep -v '^/\.$')
+	dpkg --purge lbcheck >&2
+	trap - EXIT
+	left=()
+	while read -r f; do
+		[[ -f $f || -L $f ]] && left+=("$f")
+		# directories of our own must go too; shared ones (/usr/share/man/man1) stay
+		case $f in /usr/share/doc/lbcheck*) [[ -e $f ]] && left+=("$f") ;; esac
+	done <<<"$listed"
+	((${#left[@]} == 0)) || fail "left behind after purge: ${left[*]}"
+
+	say "make install / uninstall into a staging directory"
+	stage=$(mktemp -d)
+	trap 'rm -rf "$stage"' EXIT
+	make --no-print-directory install DESTDIR="$stage" PREFIX=/usr >/dev/null
+	for c in "${checks[@]}"; do
+		[[ -x $stage/usr/lib/nagios/plugins/$c ]] || fail "make install: no $c"
+		[[ -f $stage/usr/share/man/man1/$c.1 ]] || fail "make install: no man page for $c"
+	done
+	[[ -f $stage/usr/share/doc/lbcheck/examples/icinga2/lbcheck.conf ]] || fail "make install: no examples"
+	make --no-print-directory install DESTDIR="$stage" PREFIX=/opt/lbc plugindir=/opt/lbc/plugins >/dev/null
+	[[ -x $stage/opt/lbc/plugins/check_dns_answer ]] || fail "make install: plugindir is not honoured"
+	make --no-print-directory uninstall DESTDIR="$stage" PREFIX=/usr >/dev/null
+	left=$(find "$stage/usr" -type f)
+	[[ -z $left ]] || fail "make uninstall left: $left"
+	say "PASS: packages $version"
+	exit 0
+fi
+
+# --------------------------------------------------------- inside the sandbox
+netns=test/integration/netns.sh
+"$netns" up >/dev/null
+trap '"$netns" down >/dev/null 2>&1 || true' EXIT
+
+# run EXPECTED_EXIT CHECK ARGS...: as nobody, in the client namespace, with a
+# clean environment and an empty PATH, as HAProxy would.
+run() {
+	local want=$1 c=$2 out rc
+	shift 2
+	rc=0
+	out=$(ip netns exec lbc-cli setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env -i PATH= "$plugins/$c" "$@") || rc=$?
+	[[ $rc -eq $want ]] || fail "as nobody: $c $* exited $rc, want $want: $out"
+	say "as nobody: $c $* -> $out"
+}
+run 0 check_tcp_half_open 10.99.0.2 80
+run 2 check_tcp_half_open 10.99.0.2 84
+run 0 check_tcp_half_open -v fd00:99::2 443
+run 0 check_ssl_hello 10.99.0.2 443
+run 0 check_dns_answer --name www.lab.test 10.99.0.2
+run 0 check_ftp_noop 10.99.0.2 21
+run 0 check_http_status 10.99.0.2 80
+run 2 check_http_status 10.99.0.2 84
+# The capability is gone once the socket is open: a nobody process holds none.
+out=$(ip netns exec lbc-cli setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	"$plugins/check_tcp_half_open" -vv 10.99.0.2 80)
+grep -q 'capabilities dropped on' <<<"$out" || fail "no capability drop reported: $out"
+held=$(grep -oE 'Cap(Eff|Prm)=[0-9a-f]+' <<<"$out" | grep -v '=0000000000000000$' || true)
+[[ -z $held ]] || fail "a thread still holds capabilities ($held): $out"
+exit 0
