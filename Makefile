@@ -4,7 +4,7 @@
 #   make test          gofmt, vet, staticcheck, unit and in-process tests with -race
 #   make integration   real servers from Debian in network namespaces (root)
 #   make fuzz          every fuzz target for FUZZTIME each
-#   make bench         wall time, CPU and peak RSS next to the peers (root)
+#   make bench         wall time, CPU, peak RSS and throughput next to the peers (root)
 #   make build         static binaries into bin/, man pages into bin/man/
 #   make package       deb and rpm for amd64 and arm64 into dist/ (nfpm)
 #   make package-test  lintian, install the deb, run it as nobody, purge (root)

@@ -11,6 +11,10 @@ RUNS=${RUNS:-500}     # per command, over all rounds
 # ONLY=NAME: only the pairs whose name starts with NAME (the table then has only those)
 ROUNDS=${ROUNDS:-5}
 OUT=${OUT:-docs/benchmarks.md}
+# Throughput: PAR checks at once, for about THRU_SECS seconds of the
+# machine's CPU per command (THRU_SECS=0 leaves the table out).
+PAR=${PAR:-$((4 * $(nproc)))}
+THRU_SECS=${THRU_SECS:-4}
 netns=test/integration/netns.sh
 plugins=/usr/lib/nagios/plugins
 export PATH=$PATH:/usr/sbin:/sbin
@@ -58,6 +62,21 @@ peak_rss() { # peak_rss CMD...: the largest max-RSS of 20 runs, in KiB
 
 size_of() { stat -c %s "$1"; }
 
+# throughput CPU_PER_CALL CMD...: CMD run N times, PAR at a time (xargs,
+# so the spawner costs both sides the same); prints "checks/s cpu/check"
+# from the wall time and the children's user+sys (GNU time's rusage covers
+# the grandchildren xargs waited for). N is sized from the CPU one call
+# took, for about THRU_SECS of the machine's CPU. Every call must pass.
+throughput() {
+	local cpu=$1 n t
+	shift
+	n=$(bc <<<"n = $THRU_SECS * $(nproc) / $cpu; if (n < 50) n = 50; n")
+	t=$(seq "$n" | in_ns /usr/bin/time -f '%e %U %S' xargs -P "$PAR" -I{} "$@" 2>&1 >/dev/null | tail -1) ||
+		{ echo "bench: '$*' failed under load" >&2; exit 1; }
+	read -r e u s <<<"$t"
+	echo "$(bc -l <<<"$n / $e") $(bc -l <<<"($u + $s) / $n")"
+}
+
 {
 	echo "# Benchmarks"
 	echo
@@ -65,10 +84,22 @@ size_of() { stat -c %s "$1"; }
 	echo "Targets: nginx, unbound and vsftpd in a network namespace over a veth pair (test/integration/netns.sh)."
 	echo "Wall: median over rounds of hyperfine's median per call; CPU: likewise of user+sys means."
 	echo "RSS is the peak over 20 runs. Ratio: our wall over the peer's."
+	echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	echo "| check | ours: wall | CPU | peak RSS | size | peer | peer: wall | CPU | peak RSS | wall ratio |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$tmp/table"
+{
+	echo
+	echo "## Throughput"
+	echo
+	echo "$PAR checks at once on $(nproc) cores (xargs -P), each command for about $THRU_SECS s of CPU;"
+	echo "checks/s from the wall time, CPU per check from the children's user+sys."
+	echo "Ratio: our checks/s over the peer's (higher is better)."
+	echo
+	echo "| check | ours: checks/s | CPU per check | peer | peer: checks/s | CPU per check | throughput ratio |"
+	echo "|---|---|---|---|---|---|---|"
+} >"$tmp/thru"
 
 for pair in "${pairs[@]}"; do
 	IFS='|' read -r name ours peer <<<"$pair"
@@ -101,7 +132,17 @@ for pair in "${pairs[@]}"; do
 		"$name" "$(bc -l <<<"$ow*1000")" "$(bc -l <<<"$oc*1000")" "$(bc -l <<<"$orss/1024")" "$(bc -l <<<"$osize/1048576")" \
 		"${peer#"$plugins"/}" "$(bc -l <<<"$pw*1000")" "$(bc -l <<<"$pc*1000")" "$(bc -l <<<"$prss/1024")" "$(bc -l <<<"$ow/$pw")" \
 		>>"$tmp/table"
+	((THRU_SECS > 0)) || continue
+	# shellcheck disable=SC2086
+	read -r ot ocpu <<<"$(throughput "$oc" $ours)"
+	# shellcheck disable=SC2086
+	read -r pt pcpu <<<"$(throughput "$pc" $peer)"
+	printf '| `%s` | %.0f | %.2f ms | `%s` | %.0f | %.2f ms | %.2f |\n' \
+		"$name" "$ot" "$(bc -l <<<"$ocpu*1000")" "${peer#"$plugins"/}" "$pt" "$(bc -l <<<"$pcpu*1000")" "$(bc -l <<<"$ot/$pt")" \
+		>>"$tmp/thru"
 done
+printf '\nLoad average after: %s.\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$tmp/table"
+if ((THRU_SECS > 0)); then cat "$tmp/thru" >>"$tmp/table"; fi
 mkdir -p "$(dirname "$OUT")"
 cp "$tmp/table" "$OUT"
 cat "$OUT"

@@ -1,6 +1,6 @@
 // Package ftpnoop is the probe of check_ftp_noop: read an FTP server's
 // greeting, optionally secure the control connection (AUTH TLS) and log
-// in, send NOOP, judge the reply, QUIT.
+// in, send NOOP and QUIT in one write, judge the reply to NOOP.
 //
 // It replaces keepalived's FTP_CHECK and Nagios' check_ftp. A NOOP proves
 // the server's command loop, not just its accept(). vsftpd answers a NOOP
@@ -170,13 +170,22 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 		how += ", as " + probe.Clean(p.o.User, 40)
 	}
 
-	rp, err := p.command("NOOP", "NOOP")
+	// QUIT goes in the same write as NOOP: NOOP's reply still proves the
+	// command loop, and the 221 comes back in the same round trip instead
+	// of one more (RFC 959 lets a client send the next command before the
+	// reply; servers read the control connection line by line).
+	p.log.Printf(1, "> NOOP")
+	p.log.Printf(1, "> QUIT")
+	if _, err := io.WriteString(p.conn, "NOOP\r\nQUIT\r\n"); err != nil {
+		return p.failed("NOOP at "+p.addr, reply{}, err)
+	}
+	rp, err := p.read()
 	if err != nil {
 		return p.failed("NOOP at "+p.addr, rp, err)
 	}
 	p.phase("noop")
 	took := probe.Millis(time.Since(p.start))
-	p.quit()
+	p.awaitGoodbye()
 	switch {
 	case rp.code/100 == 2:
 		return probe.OK("NOOP %d from %s in %s%s; %s", rp.code, p.addr, took, how, p.quote(greeting))
@@ -210,12 +219,8 @@ func (p *run) read() (reply, error) {
 	return rp, err
 }
 
-// quit says goodbye and waits only a moment for 221.
-func (p *run) quit() {
-	p.log.Printf(1, "> QUIT")
-	if _, err := io.WriteString(p.conn, "QUIT\r\n"); err != nil {
-		return
-	}
+// awaitGoodbye waits only a moment for the 221 to the QUIT already sent.
+func (p *run) awaitGoodbye() {
 	wait := time.Now().Add(quitWait)
 	if p.deadline.IsZero() || wait.Before(p.deadline) {
 		p.conn.SetReadDeadline(wait)

@@ -10,7 +10,7 @@
 // a doubling schedule, means filtered.
 //
 // The reply is matched on our 4-tuple and on ack == ISN+1, with the ISN
-// drawn from crypto/rand: on loopback the raw socket also sees our own SYN
+// drawn from getrandom(2): on loopback the raw socket also sees our own SYN
 // and the kernel's RST, and on a busy host other probes' traffic, and none
 // of it may be taken for an answer. A classic BPF filter applies the same
 // rule in the kernel so that unrelated TCP traffic never wakes us up.

@@ -2,7 +2,6 @@ package halfopen
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -394,12 +393,23 @@ func drain(fd int) {
 	}
 }
 
+// randomISN asks the kernel's CSPRNG directly: crypto/rand would bring its
+// FIPS module's package init into every run of the binary.
 func randomISN() (uint32, error) {
 	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return 0, err
+	for {
+		n, err := unix.Getrandom(b[:], 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("getrandom: %w", err)
+		}
+		if n != len(b) {
+			return 0, fmt.Errorf("getrandom: %d of %d bytes", n, len(b))
+		}
+		return binary.BigEndian.Uint32(b[:]), nil
 	}
-	return binary.BigEndian.Uint32(b[:]), nil
 }
 
 // noPrivilegeHint is the UNKNOWN line for a missing CAP_NET_RAW, with the

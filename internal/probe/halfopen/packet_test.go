@@ -16,14 +16,21 @@ var (
 	isn  = uint32(0xfffffffe) // isn+1 wraps: the rule must too
 )
 
-// ipv4Packet wraps a TCP header in an IPv4 header, as an AF_INET raw
-// socket delivers it; ihlWords > 5 adds IP options.
+// gopacketTCP is s as gopacket builds it: the independent encoder the
+// hand-written parser is tested against.
+func gopacketTCP(s segment) *layers.TCP {
+	return &layers.TCP{
+		SrcPort: layers.TCPPort(s.Src.Port()), DstPort: layers.TCPPort(s.Dst.Port()),
+		Seq: s.Seq, Ack: s.Ack, SYN: s.SYN, ACK: s.ACK, RST: s.RST, FIN: s.FIN, Window: 1024,
+	}
+}
+
+// ipv4Packet wraps a TCP header (built by gopacket, not by encode) in an
+// IPv4 header, as an AF_INET raw socket delivers it; ihlWords > 5 adds IP
+// options.
 func ipv4Packet(t testing.TB, s segment, ihlWords int) []byte {
 	t.Helper()
-	tcp, err := s.encode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tcp := gopacketTCP(s)
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP,
 		SrcIP: s.Src.Addr().AsSlice(), DstIP: s.Dst.Addr().AsSlice()}
 	for ihlWords > 5 {
@@ -33,9 +40,12 @@ func ipv4Packet(t testing.TB, s segment, ihlWords int) []byte {
 			layers.IPv4Option{OptionType: 1, OptionLength: 1})
 		ihlWords--
 	}
+	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		ip, gopacket.Payload(tcp)); err != nil {
+		ip, tcp); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -55,6 +65,67 @@ func TestEncodeParseRoundTrip(t *testing.T) {
 		if got != s {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, s)
 		}
+	}
+}
+
+// What encode writes, gopacket reads back field for field, with the MSS
+// option on a SYN and a checksum it verifies too.
+func TestEncodeDecodesWithGopacket(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    segment
+	}{
+		{"syn v4", segment{Src: me, Dst: peer, Seq: isn, SYN: true}},
+		{"rst v4", segment{Src: me, Dst: peer, Seq: isn + 1, RST: true}},
+		{"syn+ack v4", segment{Src: peer, Dst: me, Seq: 7, Ack: isn + 1, SYN: true, ACK: true}},
+		{"syn v6", segment{Src: me6, Dst: netip.MustParseAddrPort("[fd00::2]:443"), Seq: 1, SYN: true}},
+		{"rst v6", segment{Src: me6, Dst: netip.MustParseAddrPort("[fd00::2]:443"), Seq: 2, RST: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := tc.s.encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tcp layers.TCP
+			if err := tcp.DecodeFromBytes(b, gopacket.NilDecodeFeedback); err != nil {
+				t.Fatalf("gopacket cannot decode % x: %v", b, err)
+			}
+			got := segment{
+				Src: netip.AddrPortFrom(tc.s.Src.Addr(), uint16(tcp.SrcPort)),
+				Dst: netip.AddrPortFrom(tc.s.Dst.Addr(), uint16(tcp.DstPort)),
+				Seq: tcp.Seq, Ack: tcp.Ack, SYN: tcp.SYN, ACK: tcp.ACK, RST: tcp.RST, FIN: tcp.FIN,
+			}
+			if got != tc.s || tcp.Window != 1024 || tcp.PSH || tcp.URG || tcp.ECE || tcp.CWR || tcp.NS {
+				t.Errorf("gopacket reads %+v (window %d), want %+v", tcp, tcp.Window, tc.s)
+			}
+			wantOpts := 0
+			if tc.s.SYN {
+				wantOpts = 1
+			}
+			if len(tcp.Options) != wantOpts || (wantOpts == 1 && (tcp.Options[0].OptionType != layers.TCPOptionKindMSS ||
+				string(tcp.Options[0].OptionData) != "\x05\xb4")) {
+				t.Errorf("options %v, want MSS 1460 on a SYN only", tcp.Options)
+			}
+			// gopacket's own checksum of the same header must match ours.
+			ref := gopacketTCP(tc.s)
+			if tc.s.SYN {
+				ref.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xb4}}}
+			}
+			var nl gopacket.NetworkLayer = &layers.IPv4{SrcIP: tc.s.Src.Addr().AsSlice(), DstIP: tc.s.Dst.Addr().AsSlice(), Protocol: layers.IPProtocolTCP}
+			if !tc.s.Src.Addr().Is4() {
+				nl = &layers.IPv6{SrcIP: tc.s.Src.Addr().AsSlice(), DstIP: tc.s.Dst.Addr().AsSlice(), NextHeader: layers.IPProtocolTCP}
+			}
+			if err := ref.SetNetworkLayerForChecksum(nl); err != nil {
+				t.Fatal(err)
+			}
+			buf := gopacket.NewSerializeBuffer()
+			if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true}, ref); err != nil {
+				t.Fatal(err)
+			}
+			if string(buf.Bytes()) != string(b) {
+				t.Errorf("encode:\n% x\ngopacket:\n% x", b, buf.Bytes())
+			}
+		})
 	}
 }
 
