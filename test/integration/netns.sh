@@ -40,6 +40,7 @@ ensure_packages() {
 	local -A pkgs=(
 		[nginx]=nginx
 		[haproxy]=haproxy
+		[keepalived]=keepalived
 		[nft]=nftables
 		[ip]=iproute2
 		[openssl]=openssl
@@ -74,7 +75,7 @@ ensure_packages() {
 		apt-get install -y --no-install-recommends "${missing[@]}" >&2
 		# the Debian packages start their own instances on the host: we do not want them
 		local svc
-		for svc in nginx haproxy unbound vsftpd postfix; do
+		for svc in nginx haproxy keepalived unbound vsftpd postfix; do
 			if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1; then
 				systemctl disable --now "$svc" >/dev/null 2>&1 || true
 			fi
