@@ -320,7 +320,7 @@ func TestKeepalivedMiscCheckRecipe(t *testing.T) {
 		"check_http_status":   {{srv4, "80"}, {srv4, "443"}}, // 200 from nginx; 400 on its TLS port
 		"check_tcp_half_open": {{srv4, "80"}, {srv4, "84"}},
 		"check_ssl_hello":     {{srv4, "443"}, {srv4, "80"}},
-		"check_dns_answer":           {{srv4, exampleDNSPort}, {srv4, "53"}}, // example.org: ours answers, the lab's REFUSES
+		"check_dns_answer":    {{srv4, exampleDNSPort}, {srv4, "53"}}, // example.org: ours answers, the lab's REFUSES
 		"check_ftp_noop":      {{srv4, "21"}, {srv4, "84"}},
 	}
 	seen := map[string]bool{}
