@@ -135,14 +135,14 @@ func (r fgResult) String() string {
 func fgRun(t *testing.T, line string, env ...string) fgResult {
 	t.Helper()
 	dir := pluginDir(t)
-	cmd := exec.Command("ip", "netns", "exec", nsClient, "/bin/sh", "-c", line)
+	cmd := exec.Command("/bin/sh", "-c", line)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + dir + ":/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("sh -c %q: %v", line, err)
+	if err := nsStart(cmd, nsClient); err != nil {
+		t.Fatalf("sh -c %q in %s: %v", line, nsClient, err)
 	}
 	hung := time.AfterFunc(hangLimit, func() { cmd.Process.Kill() })
 	err := cmd.Wait()
