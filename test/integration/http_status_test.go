@@ -248,16 +248,6 @@ func (r result) expectStyle(t *testing.T, code int, state, re string) {
 	}
 }
 
-// summary is the first line between "STATE - " and the perfdata.
-func (r result) summary() string {
-	s := r.first()
-	if _, after, ok := strings.Cut(s, " - "); ok {
-		s = after
-	}
-	s, _, _ = strings.Cut(s, " |")
-	return s
-}
-
 func md5hex(b []byte) string {
 	sum := md5.Sum(b)
 	return hex.EncodeToString(sum[:])

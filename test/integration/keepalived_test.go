@@ -26,7 +26,7 @@ import (
 // The plugin directory the recipes name. keepalived runs with the built
 // binaries bind-mounted over it, in the mount namespace `ip netns exec`
 // makes for it alone: the host's directory is never touched.
-const pluginDir = "/usr/lib/nagios/plugins"
+const packagePluginDir = "/usr/lib/nagios/plugins"
 
 const (
 	kaLink = "lbc7a-k0" // the instance's interface, one end of a veth pair in lbc-cli
@@ -121,11 +121,11 @@ func TestKeepalivedVRRPScript(t *testing.T) {
 
 	// The mount point must exist; the lbcheck package creates it, and so
 	// does monitoring-plugins. Made here (and removed) only when missing.
-	if _, err := os.Stat(pluginDir); os.IsNotExist(err) {
-		if err := os.MkdirAll(pluginDir, 0o755); err != nil {
+	if _, err := os.Stat(packagePluginDir); os.IsNotExist(err) {
+		if err := os.MkdirAll(packagePluginDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { os.Remove(pluginDir) })
+		t.Cleanup(func() { os.Remove(packagePluginDir) })
 	}
 
 	// An interface of our own for the instance, with an address for its
@@ -196,7 +196,7 @@ vrrp_instance VI_7A {
 	// our directory. `ip netns exec` gives sh a mount namespace of its own,
 	// where the bind mount lives and dies with keepalived.
 	ka := exec.Command("ip", "netns", "exec", nsClient, "sh", "-c",
-		`mount --bind "$0" `+pluginDir+` && exec keepalived --vrrp --dont-fork --log-console --log-detail --no-syslog -f "$1" -p "$2" -r "$3"`,
+		`mount --bind "$0" `+packagePluginDir+` && exec keepalived --vrrp --dont-fork --log-console --log-detail --no-syslog -f "$1" -p "$2" -r "$3"`,
 		bins, conf, filepath.Join(dir, "keepalived.pid"), filepath.Join(dir, "vrrp.pid"))
 	ka.Stdout, ka.Stderr = logf, logf
 	if err := ka.Start(); err != nil {
@@ -331,8 +331,8 @@ func TestKeepalivedMiscCheckRecipe(t *testing.T) {
 		name := filepath.Base(c.path[0])
 		seen[name] = true
 		t.Run(name, func(t *testing.T) {
-			if dir := filepath.Dir(c.path[0]); dir != pluginDir {
-				t.Errorf("misc_path runs %s, want the package's %s", c.path[0], pluginDir)
+			if dir := filepath.Dir(c.path[0]); dir != packagePluginDir {
+				t.Errorf("misc_path runs %s, want the package's %s", c.path[0], packagePluginDir)
 			}
 			opts := c.path[1 : len(c.path)-2]
 			if !c.dynamic {

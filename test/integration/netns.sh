@@ -51,6 +51,11 @@ ensure_packages() {
 		[dig]=bind9-dnsutils
 		[vsftpd]=vsftpd
 		[postfix]=postfix
+		# the caller tests: Nagios Core 4, and gcc for their stand-in of
+		# Farmguardian's mark.so
+		[nagios4]=nagios4-core
+		[gcc]=gcc
+		[setcap]=libcap2-bin
 	)
 	local missing=() cmd
 	for cmd in "${!pkgs[@]}"; do
