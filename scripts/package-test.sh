@@ -14,7 +14,9 @@
 #      works through its file capability alone.
 #      Icinga 2 validates a configuration that uses all five CheckCommands
 #      from the installed file, loaded by the stock include <plugins-contrib>.
-#   5. dpkg --purge leaves no file of the package behind.
+#      Nagios Core 4 accepts its stock configuration plus a service per
+#      lbcheck_* command from the installed /etc/nagios-plugins/config file.
+#   5. dpkg --remove leaves only the conffile; dpkg --purge leaves nothing.
 #   6. make install DESTDIR=... and make uninstall.
 # Any failure ends the script with a message and a non-zero status.
 set -euo pipefail
@@ -27,8 +29,8 @@ fail() { printf 'package-test: FAIL: %s\n' "$*" >&2; exit 1; }
 say() { printf 'package-test: %s\n' "$*" >&2; }
 
 [[ $(id -u) -eq 0 ]] || fail "must run as root (dpkg, setcap, namespaces)"
-for tool in lintian rpm dpkg-deb getcap setpriv man icinga2; do
-	command -v "$tool" >/dev/null || fail "$tool is missing (Debian: lintian rpm dpkg libcap2-bin util-linux man-db icinga2-bin)"
+for tool in lintian rpm dpkg-deb getcap setpriv man icinga2 nagios4; do
+	command -v "$tool" >/dev/null || fail "$tool is missing (Debian: lintian rpm dpkg libcap2-bin util-linux man-db icinga2-bin nagios4-core)"
 done
 
 if [[ -z ${LBC_SANDBOX:-} ]]; then
@@ -102,20 +104,41 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 	grep -q "Instantiated ${#checks[@]} Services" <<<"$out" || fail "icinga2 did not instantiate the services: $out"
 	rm -rf "$icinga"
 
+	say "Nagios Core 4 reads the installed commands with its stock configuration"
+	nagios=$(mktemp -d)
+	chmod 755 "$nagios"
+	sed "s|^cfg_dir=/etc/nagios4/conf.d|cfg_file=$nagios/services.cfg|" /etc/nagios4/nagios.cfg >"$nagios/nagios.cfg"
+	grep -qx 'cfg_dir=/etc/nagios-plugins/config' "$nagios/nagios.cfg" || fail "the stock nagios.cfg does not read /etc/nagios-plugins/config"
+	for c in "${checks[@]}"; do
+		printf 'define service {\n use generic-service\n host_name localhost\n service_description %s\n check_command lbcheck_%s!80\n}\n' "$c" "${c#check_}"
+	done >"$nagios/services.cfg"
+	out=$(nagios4 -v "$nagios/nagios.cfg" 2>&1) || fail "nagios4 rejects the configuration with the installed commands: $out"
+	grep -q 'Total Errors:   0' <<<"$out" || fail "nagios4 reports errors: $out"
+	rm -rf "$nagios"
+
 	say "running the installed binaries as nobody against real servers"
 	LBC_PACKAGE_VERSION=$version scripts/sandbox.sh "$0"
 
-	say "dpkg --purge"
+	say "dpkg --remove, then --purge"
 	listed=$(dpkg -L lbcheck | grep -v '^/\.$')
+	# files (and our own doc directory) of the list that still exist
+	remaining() {
+		local f
+		while read -r f; do
+			if [[ -f $f || -L $f ]]; then
+				echo "$f"
+			elif [[ $f == /usr/share/doc/lbcheck* && -e $f ]]; then
+				echo "$f"
+			fi
+		done <<<"$listed"
+	}
+	dpkg --remove lbcheck >&2
+	left=$(remaining)
+	[[ $left == /etc/nagios-plugins/config/lbcheck.cfg ]] || fail "after remove, want only the conffile left, found: ${left:-nothing}"
 	dpkg --purge lbcheck >&2
 	trap - EXIT
-	left=()
-	while read -r f; do
-		[[ -f $f || -L $f ]] && left+=("$f")
-		# directories of our own must go too; shared ones (/usr/share/man/man1) stay
-		case $f in /usr/share/doc/lbcheck*) [[ -e $f ]] && left+=("$f") ;; esac
-	done <<<"$listed"
-	((${#left[@]} == 0)) || fail "left behind after purge: ${left[*]}"
+	left=$(remaining)
+	[[ -z $left ]] || fail "left behind after purge: $left"
 
 	say "make install / uninstall into a staging directory"
 	stage=$(mktemp -d)
