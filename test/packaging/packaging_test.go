@@ -1,11 +1,14 @@
 // Package packaging checks the files in packaging/ against the binaries they
 // describe: the Icinga 2 CheckCommands must offer every option an operator
-// would set, and name none that the binary does not parse. The option lists
+// would set, and name none that the binary does not parse; the copyright
+// file must name exactly the Go modules linked into the binaries. The option lists
 // come from each binary's own man page (--man), which is generated from the
 // flags it parses, so a new option without a definition fails here.
 package packaging
 
 import (
+	"debug/buildinfo"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,19 +30,29 @@ type option struct{ long, short string }
 
 var tagRE = regexp.MustCompile(`(?m)^\.TP\n(?:\\fB\\-(.)\\fR, )?\\fB\\-\\-([a-z0-9\\-]+)\\fR`)
 
-// binaries builds the five commands once per test binary run.
-func binaries(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
+// binDir holds the five commands, built once by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lbcheck-packaging-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator))
 	for _, c := range commands {
 		build.Args = append(build.Args, "../../cmd/"+c)
 	}
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	code := 1
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+	} else {
+		binDir = dir
+		code = m.Run()
 	}
-	return dir
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // options reads a binary's options from its man page.
@@ -85,7 +98,7 @@ func icingaArguments(t *testing.T, path string) map[string][]string {
 }
 
 func TestIcingaCheckCommandsMatchTheBinaries(t *testing.T) {
-	dir := binaries(t)
+	dir := binDir
 	args := icingaArguments(t, "../../packaging/icinga2/lbcheck.conf")
 	common := args["lbcheck-common"]
 	if len(common) == 0 {
@@ -126,5 +139,44 @@ func TestIcingaCheckCommandsMatchTheBinaries(t *testing.T) {
 				t.Errorf("%s passes %v, which %s does not know", name, unknown, c)
 			}
 		})
+	}
+}
+
+// TestCopyrightNamesTheLinkedModules: the binaries are static, so the
+// package's copyright file must cover every module linked into them, and
+// should not claim one that is no longer there.
+func TestCopyrightNamesTheLinkedModules(t *testing.T) {
+	dir := binDir
+	linked := map[string]bool{}
+	for _, c := range commands {
+		info, err := buildinfo.ReadFile(filepath.Join(dir, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range info.Deps {
+			linked[d.Path] = true
+		}
+	}
+	src, err := os.ReadFile("../../packaging/copyright")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^Files: (.+)$`).FindAllStringSubmatch(string(src), -1) {
+		for _, f := range strings.Fields(m[1]) {
+			if f != "*" && f != "go/stdlib/*" {
+				named[strings.TrimSuffix(f, "/*")] = true
+			}
+		}
+	}
+	for m := range linked {
+		if !named[m] {
+			t.Errorf("%s is linked into the binaries but packaging/copyright has no Files paragraph for it", m)
+		}
+	}
+	for m := range named {
+		if !linked[m] {
+			t.Errorf("packaging/copyright names %s, which no binary links", m)
+		}
 	}
 }
