@@ -48,7 +48,9 @@ var (
 // pluginDir holds all five checks, as /usr/lib/nagios/plugins does once the
 // package is installed: LBC_BIN's directory when set, else built here
 // (CGO_ENABLED=0, as released) with the file capability the package sets
-// on check_tcp_half_open.
+// on check_tcp_half_open, mode 0755 all the way, so that the callers'
+// unprivileged users (nagios, keepalived's script_user) may run them.
+// Every caller test uses this one set.
 func pluginDir(t *testing.T) string {
 	t.Helper()
 	pluginsOnce.Do(func() {
@@ -61,7 +63,7 @@ func pluginDir(t *testing.T) string {
 			pluginsErr = err
 			return
 		}
-		dir := filepath.Join(stateDir, "plugins-7b")
+		dir := filepath.Join(stateDir, "plugins")
 		build := exec.Command("go", "build", "-trimpath", "-o", dir+"/",
 			"./cmd/check_tcp_half_open", "./cmd/check_ssl_hello", "./cmd/check_dns_answer",
 			"./cmd/check_ftp_noop", "./cmd/check_http_status")

@@ -38,45 +38,6 @@ const (
 	exampleDNSPort = "9053"
 )
 
-var (
-	allOnce sync.Once
-	allDir  string
-	allErr  error
-)
-
-// allBinaries is a directory holding the five binaries, mode 0755 all the
-// way so that keepalived's script_user (nobody) may run them: beside
-// LBC_BIN when that is set (a packaged set), else built once.
-func allBinaries(t *testing.T) string {
-	t.Helper()
-	allOnce.Do(func() {
-		if os.Getenv("LBC_BIN") != "" {
-			allDir = filepath.Dir(binPath)
-			return
-		}
-		root, err := moduleRoot()
-		if err != nil {
-			allErr = err
-			return
-		}
-		allDir = filepath.Join(stateDir, "bin-callers")
-		if allErr = os.MkdirAll(allDir, 0o755); allErr != nil {
-			return
-		}
-		os.Chmod(allDir, 0o755)
-		build := exec.Command("go", "build", "-trimpath", "-o", allDir+"/", "./cmd/...")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			allErr = fmt.Errorf("go build ./cmd/...: %v\n%s", err, out)
-		}
-	})
-	if allErr != nil {
-		t.Fatal(allErr)
-	}
-	return allDir
-}
-
 // packagingFile is a file of packaging/, as shipped.
 func packagingFile(t *testing.T, rel string) string {
 	t.Helper()
@@ -338,7 +299,7 @@ func (w *procWatch) longest() (time.Duration, string, int) {
 }
 
 func TestHAProxyExternalCheck(t *testing.T) {
-	bins := allBinaries(t)
+	bins := pluginDir(t)
 	exampleDNS(t)
 
 	// HAProxy finds the binaries and the wrappers in one directory, as

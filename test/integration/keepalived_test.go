@@ -115,7 +115,7 @@ func hasVIP(t *testing.T) bool {
 }
 
 func TestKeepalivedVRRPScript(t *testing.T) {
-	bins := allBinaries(t)
+	bins := pluginDir(t)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 
@@ -312,7 +312,7 @@ func miscDynamicUp(code int) bool { return code != 1 }
 // code as misc_dynamic does: the healthy one must read up, the broken one
 // down. Without --exit-style binary the broken one would read up: shown too.
 func TestKeepalivedMiscCheckRecipe(t *testing.T) {
-	bins := allBinaries(t)
+	bins := pluginDir(t)
 	exampleDNS(t)
 	checks := parseMiscChecks(t, packagingFile(t, "keepalived/misc_check.conf"))
 	// a healthy and a broken target per binary

@@ -144,3 +144,37 @@ func Run(t testing.TB, run func(context.Context, []string, io.Writer, io.Writer)
 func HostPort(a netip.AddrPort) []string {
 	return []string{a.Addr().String(), strconv.Itoa(int(a.Port()))}
 }
+
+// ExitStyleBinary checks, on the real process, what keepalived's
+// MISC_CHECK with misc_dynamic relies on: it reads exit 1 as down but
+// 2..255 as up (weight code-2), so with --exit-style binary every verdict
+// but OK must exit 1. label is the check's first word ("FTP_NOOP"), silent
+// the arguments that aim it at a peer that never answers. Covered: the
+// SIGTERM of misc_timeout, the deadline, and bad usage.
+func ExitStyleBinary(t *testing.T, bin, label string, silent ...string) {
+	binary := []string{"--exit-style", "binary"}
+	t.Run("SIGTERM", func(t *testing.T) {
+		code, out, took := Terminate(t, bin, append(append(binary, "-t", "10"), silent...)...)
+		if code != 1 || !strings.HasPrefix(out, label+" CRITICAL - ") || !strings.Contains(out, "interrupted by terminated") || took > time.Second {
+			t.Errorf("exit %d after %v: %q; want 1 and a CRITICAL verdict at once", code, took, out)
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		Deadline(t, 1, bin, append(append(binary, "-t", "0.5"), silent...)...)
+	})
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"unknown option", []string{"--no-such-option", "127.0.0.1", "1"}},
+		{"bad port", []string{"127.0.0.1", "65536"}},
+		{"no host", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(bin, append(binary, tt.args...)...).Output()
+			if code := ExitCode(t, err); code != 1 || !strings.HasPrefix(string(out), label+" UNKNOWN - ") {
+				t.Errorf("exit %d: %q; want 1 and an UNKNOWN verdict", code, out)
+			}
+		})
+	}
+}
