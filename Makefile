@@ -16,10 +16,11 @@ VERSION     ?= $(shell scripts/version.sh)
 LDFLAGS     := -s -w -X github.com/lbcheck/lbcheck/internal/plugin.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
-# nfpm, pinned and run with go run, so the main go.mod stays small. v2.46
-# and later need modules that the Go module proxy does not serve.
+# nfpm, pinned, installed with go install into bin/tools, so the main go.mod
+# stays small; built once for this machine (go run would build it for the
+# GOARCH being packaged). v2.46 and later need modules the Go module proxy
+# does not serve.
 NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
-# built once for this machine (go run would build it for GOARCH)
 NFPM_BIN    := bin/tools/nfpm
 CHECKS      := check_tcp_half_open check_ssl_hello check_dns_answer check_ftp_noop check_http_status
 ARCHES      ?= amd64 arm64
