@@ -55,9 +55,12 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 		grep -qx "/usr/lib64/nagios/plugins/$c" <<<"$files" || fail "rpm lacks /usr/lib64/nagios/plugins/$c"
 		grep -qx "/usr/share/man/man1/$c.1.gz" <<<"$files" || fail "rpm lacks the man page of $c"
 	done
-	rpm -qp --scripts "$rpm" 2>/dev/null | grep -q 'setcap cap_net_raw+ep "$bin"' || fail "rpm %post does not set the capability"
-	rpm -qp --scripts "$rpm" 2>/dev/null | grep -qx 'bin=/usr/lib64/nagios/plugins/check_tcp_half_open' || fail "rpm %post names the wrong binary"
-	rpm -qp --requires "$rpm" 2>/dev/null | grep -qx libcap || fail "rpm does not require libcap"
+	# captured first: with pipefail, grep -q leaving early could fail the pipe
+	scripts=$(rpm -qp --scripts "$rpm" 2>/dev/null)
+	requires=$(rpm -qp --requires "$rpm" 2>/dev/null)
+	grep -q 'setcap cap_net_raw+ep "$bin"' <<<"$scripts" || fail "rpm %post does not set the capability"
+	grep -qx 'bin=/usr/lib64/nagios/plugins/check_tcp_half_open' <<<"$scripts" || fail "rpm %post names the wrong binary"
+	grep -qx libcap <<<"$requires" || fail "rpm does not require libcap"
 	[[ $(rpm -qp --qf '%{VERSION}' "$rpm" 2>/dev/null) == "$version" ]] || fail "rpm version differs from the deb's $version"
 
 	say "installing $deb"
