@@ -16,9 +16,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/lbcheck/lbcheck/internal/plugin"
 )
 
-var commands = []string{"check_tcp_half_open", "check_ssl_hello", "check_dns_answer", "check_ftp_noop", "check_http_status"}
+// commands is the suite as the man pages' SEE ALSO names it.
+var commands = plugin.Commands
 
 // notForMonitoring are options a monitoring system has no use for: output
 // form and exit codes are fixed by the Nagios plugin API, and HOST/PORT are
@@ -178,5 +181,24 @@ func TestCopyrightNamesTheLinkedModules(t *testing.T) {
 		if !linked[m] {
 			t.Errorf("packaging/copyright names %s, which no binary links", m)
 		}
+	}
+}
+
+// TestCommandsAreTheBinaries: plugin.Commands (SEE ALSO, and the list these
+// tests check) is exactly the set of directories under cmd/.
+func TestCommandsAreTheBinaries(t *testing.T) {
+	dirs, err := filepath.Glob("../../cmd/check_*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range dirs {
+		got = append(got, filepath.Base(d))
+	}
+	want := append([]string{}, commands...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("cmd/ holds %v, plugin.Commands says %v", got, want)
 	}
 }
