@@ -65,7 +65,7 @@ func run(t *testing.T, bin string, args ...string) result {
 	cmd.WaitDelay = time.Second
 	start := time.Now()
 	err := cmd.Run()
-	r := result{args: append([]string{filepath.Base(bin)}, args...), stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
+	r := result{bin: filepath.Base(bin), args: args, stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
 	if ctx.Err() != nil {
 		t.Fatalf("binary hung: killed after %v\n%s", hangLimit, r)
 	}

@@ -315,7 +315,7 @@ func pluginRun(t *testing.T, bin string, args ...string) result {
 	}
 	hung := time.AfterFunc(hangLimit, func() { cmd.Process.Kill() })
 	err := cmd.Wait()
-	r := result{args: append([]string{bin}, args...), stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
+	r := result{bin: filepath.Base(bin), args: args, stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
 	if !hung.Stop() {
 		t.Fatalf("binary hung: killed after %v\n%s", hangLimit, r)
 	}

@@ -157,6 +157,7 @@ func netns(sub string) error {
 
 // result is one run of the binary.
 type result struct {
+	bin    string // the binary's name, for the failure message
 	args   []string
 	stdout string
 	stderr string
@@ -170,8 +171,8 @@ func (r result) first() string {
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("command: ip netns exec %s check_http_status %s\nexit: %d  wall: %v\nstdout:\n%s\nstderr:\n%s",
-		nsClient, shellJoin(r.args), r.code, r.wall.Round(time.Millisecond), r.stdout, r.stderr)
+	return fmt.Sprintf("command: ip netns exec %s %s %s\nexit: %d  wall: %v\nstdout:\n%s\nstderr:\n%s",
+		nsClient, r.bin, shellJoin(r.args), r.code, r.wall.Round(time.Millisecond), r.stdout, r.stderr)
 }
 
 func shellJoin(args []string) string {
@@ -202,7 +203,7 @@ func check(t *testing.T, args ...string) result {
 	cmd.WaitDelay = time.Second
 	start := time.Now()
 	err := cmd.Run()
-	r := result{args: args, stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
+	r := result{bin: filepath.Base(binPath), args: args, stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
 	if ctx.Err() != nil {
 		t.Fatalf("binary hung: killed after %v\n%s", hangLimit, r)
 	}

@@ -68,7 +68,7 @@ func sslCheck(t *testing.T, args ...string) result {
 	cmd.WaitDelay = time.Second
 	start := time.Now()
 	err := cmd.Run()
-	r := result{args: args, stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
+	r := result{bin: filepath.Base(bin), args: args, stdout: so.String(), stderr: se.String(), wall: time.Since(start)}
 	if ctx.Err() != nil {
 		t.Fatalf("binary hung: killed after %v\n%s", hangLimit, r)
 	}
@@ -99,7 +99,7 @@ func (r result) expectSSL(t *testing.T, code int, re string) {
 		t.Errorf("first line does not match %q", re)
 	}
 	if t.Failed() {
-		t.Logf("\n(check_ssl_hello) %s", r)
+		t.Logf("\n%s", r)
 	}
 }
 
