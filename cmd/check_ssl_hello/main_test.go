@@ -75,12 +75,12 @@ func TestCheckSSLHello(t *testing.T) {
 		{"cn mismatch tls13", args(l.TLS13, "--cn", "other.example"), 2, `CRITICAL - certificate CN=tls\.lab\.test .*does not match --cn other\.example`},
 		{"sni apart from cn", args(l.TLS13, "--sni", "x.example", "--cn", lab.TLSCertName), 0, `OK`},
 
-		{"cert days ok", args(l.TLS12, "--cert-days", "10,5"), 0, `^SSL_HELLO OK - .* \| time=[\d.]+s;;;0;5 days_left=(19|20)(\.\d)?$`},
+		{"cert days ok", args(l.TLS12, "--cert-days", "10,5"), 0, `^SSL_HELLO OK - .* \| time=[\d.]+s;;;0;5 days_left=(19|20)(\.\d)?;10:;5:$`},
 		{"cert days warning", args(l.TLS13, "--cert-days", "30,10"), 1, `^SSL_HELLO WARNING - certificate expires in (19|20)\.\d days \(< 30\): TLSv1\.3 .*days_left=`},
 		{"cert days critical", args(l.TLS12, "--cert-days", "40,30"), 2, `^SSL_HELLO CRITICAL - certificate expires in (19|20)\.\d days \(< 30\): `},
-		{"cert days warn only", args(l.TLS12, "--cert-days", "30"), 1, `^SSL_HELLO WARNING`},
+		{"cert days warn only", args(l.TLS12, "--cert-days", "30"), 1, `^SSL_HELLO WARNING .* days_left=(19|20)(\.\d)?;30:;0:$`},
 		{"expired without cert-days", hp(l.TLSExpired), 0, `^SSL_HELLO OK - .*certificate CN=expired\.lab\.test`},
-		{"expired with cert-days", args(l.TLSExpired, "--cert-days", "0"), 2, `^SSL_HELLO CRITICAL - certificate expired: .* days_left=-[\d.]+$`},
+		{"expired with cert-days", args(l.TLSExpired, "--cert-days", "0"), 2, `^SSL_HELLO CRITICAL - certificate expired: .* days_left=-[\d.]+;0:;0:$`},
 		{"both fail: worst wins", args(l.TLS12, "--cn", "other.example", "--cert-days", "30"), 2, `^SSL_HELLO CRITICAL - certificate expires in .*does not match`},
 
 		{"alert first", hp(l.Alert), 2, `^SSL_HELLO CRITICAL - TLS alert handshake_failure \(40\) from 127\.0\.0\.1:\d+ after our ClientHello \| time=`},
@@ -189,14 +189,15 @@ func TestJSON(t *testing.T) {
 		State    string
 		Timings  map[string]float64 `json:"timings_seconds"`
 		Perfdata []struct {
-			Label string
-			Value float64
+			Label, Warning, Critical string
+			Value                    float64
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if code != 0 || v.State != "OK" || len(v.Perfdata) != 2 || v.Perfdata[1].Label != "days_left" || v.Perfdata[1].Value < 19 {
+	if code != 0 || v.State != "OK" || len(v.Perfdata) != 2 || v.Perfdata[1].Label != "days_left" || v.Perfdata[1].Value < 19 ||
+		v.Perfdata[1].Warning != "10:" || v.Perfdata[1].Critical != "0:" {
 		t.Errorf("unexpected verdict %s", out)
 	}
 	for _, phase := range []string{"connect", "tls"} {

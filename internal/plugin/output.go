@@ -104,7 +104,7 @@ func (p *printer) printText(v verdict, state exitcode.State) {
 // formatMetric renders one perfdata item in the guideline syntax:
 // 'label'=value[UOM];[warn];[crit];[min];[max]
 func (p *printer) formatMetric(m probe.Metric, isTime bool) string {
-	var warn, crit string
+	warn, crit := m.Warn, m.Crit
 	if isTime {
 		warn, crit = rangeText(p.thresholds.Warning), rangeText(p.thresholds.Critical)
 	}
@@ -183,7 +183,7 @@ func (p *printer) printJSON(v verdict, state exitcode.State) {
 		}
 	}
 	for i, m := range p.perfdata(v) {
-		jm := jsonMetric{Label: m.Label, Value: m.Value, Unit: m.Unit, Min: m.Min, Max: m.Max}
+		jm := jsonMetric{Label: m.Label, Value: m.Value, Unit: m.Unit, Warning: m.Warn, Critical: m.Crit, Min: m.Min, Max: m.Max}
 		if i == 0 {
 			t := m.Value
 			j.Time = &t

@@ -50,8 +50,11 @@ type Metric struct {
 	Label string
 	Value float64
 	Unit  string // "", "s", "B", ...
-	Min   *float64
-	Max   *float64
+	// Warn and Crit are the metric's own alert ranges in the Nagios
+	// guideline syntax ("60:" alerts below 60), empty for none.
+	Warn, Crit string
+	Min        *float64
+	Max        *float64
 }
 
 // Result is a probe's verdict.

@@ -254,7 +254,11 @@ func (p *run) judge() probe.Result {
 		r = probe.Critical("certificate %s does not match --cn %s (%s)", certNames(c), p.o.CN, s.String())
 	}
 	if p.o.daysWarn >= 0 {
-		r.Metrics = append(r.Metrics, probe.Metric{Label: "days_left", Value: math.Floor(days*10) / 10})
+		// "N:" is the guideline's "alert below N", the --cert-days rule;
+		// without a critical figure, an expired certificate is critical.
+		m := probe.Metric{Label: "days_left", Value: math.Floor(days*10) / 10,
+			Warn: fmt.Sprintf("%g:", p.o.daysWarn), Crit: fmt.Sprintf("%g:", max(p.o.daysCrit, 0))}
+		r.Metrics = append(r.Metrics, m)
 		state, why := exitcode.OK, ""
 		switch {
 		case days < 0:
