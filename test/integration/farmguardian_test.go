@@ -4,9 +4,10 @@ package integration
 
 // ZEVENET Farmguardian's way of running a check, with the command lines of
 // packaging/farmguardian/farmguardian.conf: HOST and PORT replaced as plain
-// text, the line run by /bin/sh from the plugins directory, exit 0 up and
-// anything else down, never killed, and on l4xnat farms
-// `MARK=<mark> LD_PRELOAD=mark.so` in front.
+// text, libexec_dir put in front and the line run by /bin/sh (Perl
+// backticks), exit 0 within the section's timeout up and anything else down,
+// never killed, and on l4xnat farms `MARK=<mark> LD_PRELOAD=mark.so` in
+// front. (From usr/local/zevenet/bin/farmguardian in zevenet/zlb.)
 
 import (
 	"bufio"
@@ -36,6 +37,27 @@ const (
 // fgCheck is one [section] of the recipe file.
 type fgCheck struct {
 	section, command string
+	keys             map[string]string
+}
+
+// fgKeys are the keys Farmguardian's sections have (getFGStruct, plus
+// timeout, which it reads since the zproxy releases).
+var fgKeys = map[string]bool{"backend_alias": true, "command": true, "cut_conns": true, "description": true,
+	"farms": true, "interval": true, "log": true, "template": true, "timeout": true}
+
+// deadline is the section's `timeout`, `interval` when unset: a check that
+// ends later is down whatever its exit code.
+func (c fgCheck) deadline(t *testing.T) time.Duration {
+	t.Helper()
+	v, ok := c.keys["timeout"]
+	if !ok {
+		v = c.keys["interval"]
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("[%s]: timeout/interval %q is not a positive number of seconds", c.section, v)
+	}
+	return time.Duration(n) * time.Second
 }
 
 // readFGRecipes reads the command lines of the Farmguardian recipe file.
@@ -50,24 +72,31 @@ func readFGRecipes(t *testing.T) []fgCheck {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// Config::Tiny's format: [section], then key=value lines.
 	var out []fgCheck
-	section := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		switch {
 		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
 		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
-			section = line[1 : len(line)-1]
-		case strings.HasPrefix(line, "command="):
-			if section == "" {
-				t.Fatalf("%s: command outside a [section]: %q", fgRecipes, line)
+			out = append(out, fgCheck{section: line[1 : len(line)-1], keys: map[string]string{}})
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || len(out) == 0 {
+				t.Fatalf("%s: %q is neither a [section] nor a key=value in one", fgRecipes, line)
 			}
-			out = append(out, fgCheck{section, strings.TrimPrefix(line, "command=")})
+			out[len(out)-1].keys[k] = v
 		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
+	}
+	for i := range out {
+		out[i].command = out[i].keys["command"]
+		if out[i].command == "" {
+			t.Fatalf("%s: [%s] has no command", fgRecipes, out[i].section)
+		}
 	}
 	return out
 }
@@ -125,19 +154,27 @@ type fgResult struct {
 	wall time.Duration
 }
 
+// fgLine is the line Farmguardian runs for a (substituted) command:
+// libexec_dir in front, the mark prefix, if any, before that. Our
+// libexec_dir is the test's plugins directory.
+func fgLine(t *testing.T, prefix, command string) string {
+	t.Helper()
+	return prefix + pluginDir(t) + "/" + command
+}
+
 func (r fgResult) String() string {
 	return fmt.Sprintf("sh -c %q: exit %d in %v\n%s", r.line, r.code, r.wall.Round(time.Millisecond), r.out)
 }
 
-// fgRun runs a command line as Farmguardian does: /bin/sh -c, in lbc-cli,
-// from the plugins directory. Like Farmguardian it does not kill the check;
-// only a run past hangLimit is killed, and that fails the test.
+// fgRun runs a line as Farmguardian's backticks do: /bin/sh -c, in lbc-cli.
+// The checks are found by the line's path alone: neither PATH nor the
+// working directory holds them. Like Farmguardian it does not kill the
+// check; only a run past hangLimit is killed, and that fails the test.
 func fgRun(t *testing.T, line string, env ...string) fgResult {
 	t.Helper()
-	dir := pluginDir(t)
 	cmd := exec.Command("/bin/sh", "-c", line)
-	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + dir + ":/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	cmd.Dir = "/"
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -185,7 +222,19 @@ func TestFarmguardianRecipeFile(t *testing.T) {
 			if hosts != 1 || ports != 1 {
 				t.Errorf("%q has HOST %d and PORT %d times, want once each", r.command, hosts, ports)
 			}
-			fgTimeout(t, r.command)
+			for k := range r.keys {
+				if !fgKeys[k] {
+					t.Errorf("[%s]: Farmguardian has no key %q", r.section, k)
+				}
+			}
+			if _, ok := r.keys["interval"]; !ok {
+				t.Errorf("[%s] has no interval", r.section)
+			}
+			// A check that ends after the section's timeout is down: -t must
+			// leave room for the process itself.
+			if limit, deadline := fgTimeout(t, r.command), r.deadline(t); limit+500*time.Millisecond > deadline {
+				t.Errorf("[%s]: -t %v leaves under 0.5 s before Farmguardian's timeout %v", r.section, limit, deadline)
+			}
 			if strings.Contains(r.command, "--exit-style") {
 				t.Errorf("%q: Farmguardian takes any non-zero exit as down: --exit-style is noise", r.command)
 			}
@@ -231,9 +280,9 @@ func TestFarmguardianVerdicts(t *testing.T) {
 				{"silent server", srv4, fgPortSilent, strings.HasPrefix(rc.command, "check_tcp_half_open "), 0, limit + 100*time.Millisecond},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					r := fgRun(t, fgSubstitute(rc.command, c.host, c.port))
-					if up := r.code == 0; up != c.up {
-						t.Errorf("Farmguardian reads exit %d as up=%v, want up=%v\n%s", r.code, up, c.up, r)
+					r := fgRun(t, fgLine(t, "", fgSubstitute(rc.command, c.host, c.port)))
+					if up := r.code == 0 && r.wall < rc.deadline(t); up != c.up {
+						t.Errorf("Farmguardian reads exit %d after %v as up=%v, want up=%v\n%s", r.code, r.wall.Round(time.Millisecond), up, c.up, r)
 					}
 					if r.wall < c.min || r.wall > c.max {
 						t.Errorf("took %v, want %v..%v\n%s", r.wall.Round(time.Millisecond), c.min, c.max, r)
@@ -370,7 +419,7 @@ func TestFarmguardianMark(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) {
 					os.Remove(logPath)
 					counts(port)
-					r := fgRun(t, c.prefix+line, logEnv)
+					r := fgRun(t, fgLine(t, c.prefix, line), logEnv)
 					marked, unmarked := counts(port)
 					if r.code != 0 {
 						t.Fatalf("check failed\n%s", r)
@@ -413,8 +462,8 @@ func TestFarmguardianSequential(t *testing.T) {
 			}{{srv4, port, true}, {srv6, port, false}, {srv4, port, true}, {srv4, bePortClosed, false}}
 			start := time.Now()
 			for _, be := range backends {
-				r := fgRun(t, fgSubstitute(rc.command, be.host, be.port))
-				if (r.code == 0) != be.up {
+				r := fgRun(t, fgLine(t, "", fgSubstitute(rc.command, be.host, be.port)))
+				if (r.code == 0 && r.wall < rc.deadline(t)) != be.up {
 					t.Errorf("backend %s:%d: up=%v, want %v\n%s", be.host, be.port, r.code == 0, be.up, r)
 				}
 			}
