@@ -1,7 +1,8 @@
 // Package packaging checks the files in packaging/ against the binaries they
 // describe: the Icinga 2 CheckCommands must offer every option an operator
 // would set, and name none that the binary does not parse; the copyright
-// file must name exactly the Go modules linked into the binaries. The option lists
+// file must name exactly the Go modules linked into the binaries; the HAProxy
+// wrappers must exec their check with options it parses. The option lists
 // come from each binary's own man page (--man), which is generated from the
 // flags it parses, so a new option without a definition fails here.
 package packaging
