@@ -122,6 +122,11 @@ func ParseHost(s string) (Spec, error) {
 	}
 	if ip, err := netip.ParseAddr(literal); err == nil {
 		ip = ip.Unmap()
+		// Without its interface the kernel cannot send to it (EINVAL),
+		// which would read as a failing service rather than a bad argument.
+		if ip.Zone() == "" && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) && ip.Is6() {
+			return Spec{}, usage("host %s is link-local: name its interface, as in %s%%eth0", ip, ip)
+		}
 		return Spec{Host: ip.String(), IP: ip}, nil
 	}
 	if !validName(s) {

@@ -71,6 +71,8 @@ func TestFromArgsRejects(t *testing.T) {
 		{"leading hyphen", "", "", []string{"-a.b"}},
 		{"farmguardian literal", "", "", []string{"HOST:PORT"}},
 		{"unclosed bracket", "", "", []string{"[::1"}},
+		{"link-local without zone", "", "", []string{"fe80::1", "80"}},
+		{"link-local bracketed without zone", "", "", []string{"[fe80::1]:80"}},
 		{"long label", "", "", []string{"a234567890123456789012345678901234567890123456789012345678901234.b"}},
 	}
 	for _, tt := range tests {

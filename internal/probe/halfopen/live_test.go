@@ -317,3 +317,41 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("after cancel: %+v in %v", r, time.Since(start))
 	}
 }
+
+// An IPv6 link-local target needs its zone (fe80::5%eth0) in every socket
+// address the probe uses: the source lookup, bind and the raw socket's
+// sends. A veth pair gives this namespace a link-local address.
+func TestLinkLocal(t *testing.T) {
+	const dev, ll = "lbcll0", "fe80::5"
+	for _, args := range [][]string{
+		{"link", "add", dev, "type", "veth", "peer", "name", "lbcll1"},
+		{"link", "set", "lbcll1", "up"},
+		{"addr", "add", ll + "/64", "dev", dev, "nodad"},
+		{"link", "set", dev, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", dev).Run() })
+	// The listener's Addr comes back without its zone; targets carry one.
+	zoned := netip.MustParseAddr(ll + "%" + dev)
+	open := netip.AddrPortFrom(zoned, listen(t, "["+ll+"%"+dev+"]:0", false).addrPort().Port())
+	closed := closedPort(t, zoned.String())
+	for _, tc := range []struct {
+		name    string
+		addr    netip.AddrPort
+		state   exitcode.State
+		summary string
+	}{
+		{"open", open, exitcode.OK, "port open (SYN+ACK) on [fe80::5%lbcll0]:"},
+		{"closed", closed, exitcode.Critical, "port closed (RST) on [fe80::5%lbcll0]:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, &Prober{}, tc.addr, sockopt.Options{}, time.Second)
+			if r.State != tc.state || !strings.Contains(r.Summary, tc.summary) {
+				t.Errorf("%v %q (%v), want %v with %q", r.State, r.Summary, r.Err, tc.state, tc.summary)
+			}
+		})
+	}
+}
