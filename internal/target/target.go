@@ -124,7 +124,7 @@ func ParseHost(s string) (Spec, error) {
 		ip = ip.Unmap()
 		// Without its interface the kernel cannot send to it (EINVAL),
 		// which would read as a failing service rather than a bad argument.
-		if ip.Zone() == "" && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) && ip.Is6() {
+		if ip.Is6() && ip.Zone() == "" && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) {
 			return Spec{}, usage("host %s is link-local: name its interface, as in %s%%eth0", ip, ip)
 		}
 		return Spec{Host: ip.String(), IP: ip}, nil
