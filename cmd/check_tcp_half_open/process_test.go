@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab/netns"
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
@@ -94,40 +93,14 @@ func TestFileCapabilityAsNobody(t *testing.T) {
 	assertDropped(t, string(out))
 }
 
-// TestClosedStdioLikeHAProxy: HAProxy runs checks with fds 0-2 closed.
-func TestClosedStdioLikeHAProxy(t *testing.T) {
-	bin := buildBinary(t)
-	for _, tt := range []struct {
-		args []string
-		code int
-	}{
-		{hp(open4), 0},
-		{hp(closed4), 2},
-		{[]string{"127.0.0.1"}, 3},
-	} {
-		if got := proctest.ClosedStdio(t, bin, tt.args...); got != tt.code {
-			t.Errorf("%v with fds 0-2 closed: exit %d, want %d", tt.args, got, tt.code)
-		}
-	}
+// TestProcess: what HAProxy, keepalived and Farmguardian rely on, on the
+// real process, in both exit styles (see proctest.Check). Silent is a port
+// that drops every SYN.
+func TestProcess(t *testing.T) {
+	proctest.Check{
+		Bin: buildBinary(t), Label: "TCP_HALF_OPEN",
+		Up: hp(open4), Down: hp(closed4),
+		Silent: []string{"127.0.0.1", strconv.Itoa(dropped)}, SilentSays: "no answer (filtered?)",
+		Deadline: []string{"--attempts", "2"},
+	}.Test(t)
 }
-
-// SIGTERM (keepalived's misc_timeout, HAProxy's check timeout) while the
-// SYN goes unanswered: a verdict at once.
-func TestSIGTERMGivesVerdict(t *testing.T) {
-	code, out, took := proctest.Terminate(t, buildBinary(t), "-t", "10", "127.0.0.1", strconv.Itoa(dropped))
-	if took > time.Second {
-		t.Errorf("answered SIGTERM after %v", took)
-	}
-	if code != 2 || !strings.Contains(out, "no answer (filtered?)") || !strings.Contains(out, "interrupted by terminated") {
-		t.Errorf("exit %d: %s", code, out)
-	}
-}
-
-// From outside, the process is gone within --timeout + 100 ms against a
-// port that drops every SYN (best of three, for a loaded machine).
-func TestProcessDeadline(t *testing.T) {
-	proctest.Deadline(t, 2, buildBinary(t), "-t", "0.5", "--attempts", "2", "127.0.0.1", strconv.Itoa(dropped))
-}
-
-// The binary never forks (HAProxy signals only its direct child).
-func TestNoProcessSpawning(t *testing.T) { proctest.NoSpawning(t) }

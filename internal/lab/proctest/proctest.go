@@ -1,7 +1,7 @@
 // Package proctest holds what the process tests of every cmd package
-// share: the binary built once, its exit code read back, a run with fds
-// 0-2 closed as HAProxy runs checks, and the rule that a check never
-// forks. Each check's own cases stay in its package.
+// share: the binary built once, its exit code read back, and Check, the
+// table of what every caller relies on (closed fds, SIGTERM, the deadline,
+// no fork, both exit styles). Each check's own cases stay in its package.
 package proctest
 
 import (
@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,36 +146,77 @@ func HostPort(a netip.AddrPort) []string {
 	return []string{a.Addr().String(), strconv.Itoa(int(a.Port()))}
 }
 
-// ExitStyleBinary checks, on the real process, what keepalived's
-// MISC_CHECK with misc_dynamic relies on: it reads exit 1 as down but
-// 2..255 as up (weight code-2), so with --exit-style binary every verdict
-// but OK must exit 1. label is the check's first word ("FTP_NOOP"), silent
-// the arguments that aim it at a peer that never answers. Covered: the
-// SIGTERM of misc_timeout, the deadline, and bad usage.
-func ExitStyleBinary(t *testing.T, bin, label string, silent ...string) {
-	binary := []string{"--exit-style", "binary"}
-	t.Run("SIGTERM", func(t *testing.T) {
-		code, out, took := Terminate(t, bin, append(append(binary, "-t", "10"), silent...)...)
-		if code != 1 || !strings.HasPrefix(out, label+" CRITICAL - ") || !strings.Contains(out, "interrupted by terminated") || took > time.Second {
-			t.Errorf("exit %d after %v: %q; want 1 and a CRITICAL verdict at once", code, took, out)
+// Check is what the process tests every binary shares need to know about
+// one check. Each field holds arguments (options and HOST PORT).
+type Check struct {
+	Bin   string // the built binary
+	Label string // the first word of its output: "FTP_NOOP"
+	Up    []string
+	Down  []string // a CRITICAL verdict
+	// Silent aims the check at a peer that never answers; SilentSays is
+	// text the verdict must then contain besides "interrupted by
+	// terminated", if any.
+	Silent     []string
+	SilentSays string
+	// Deadline is added to "-t 0.5" and Silent for the deadline runs:
+	// "--attempts 3", so the deadline must hold across attempts.
+	Deadline []string
+}
+
+// Test runs, on the real process, what the callers rely on: a right
+// verdict with fds 0-2 closed (HAProxy), a verdict at once on SIGTERM
+// (keepalived's misc_timeout, HAProxy's check timeout), the process gone
+// by its deadline, no way to fork, and all of it again in the binary exit
+// style keepalived's misc_dynamic needs.
+func (c Check) Test(t *testing.T) {
+	t.Run("closed stdio", func(t *testing.T) {
+		for _, tt := range []struct {
+			args []string
+			code int
+		}{{c.Up, 0}, {c.Down, 2}, {[]string{"127.0.0.1", "0"}, 3}} {
+			if got := ClosedStdio(t, c.Bin, tt.args...); got != tt.code {
+				t.Errorf("%v with fds 0-2 closed: exit %d, want %d", tt.args, got, tt.code)
+			}
 		}
 	})
-	t.Run("deadline", func(t *testing.T) {
-		Deadline(t, 1, bin, append(append(binary, "-t", "0.5"), silent...)...)
-	})
-	for _, tt := range []struct {
-		name string
-		args []string
-	}{
-		{"unknown option", []string{"--no-such-option", "127.0.0.1", "1"}},
-		{"bad port", []string{"127.0.0.1", "65536"}},
-		{"no host", nil},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			out, err := exec.Command(bin, append(binary, tt.args...)...).Output()
-			if code := ExitCode(t, err); code != 1 || !strings.HasPrefix(string(out), label+" UNKNOWN - ") {
-				t.Errorf("exit %d: %q; want 1 and an UNKNOWN verdict", code, out)
+	for _, style := range []struct {
+		name     string
+		args     []string
+		critical int
+	}{{"nagios", nil, 2}, {"binary", []string{"--exit-style", "binary"}, 1}} {
+		t.Run(style.name+" style", func(t *testing.T) {
+			opts := func(more ...string) []string { return append(append(slices.Clone(style.args), more...), c.Silent...) }
+			t.Run("SIGTERM", func(t *testing.T) {
+				code, out, took := Terminate(t, c.Bin, opts("-t", "10")...)
+				if code != style.critical || !strings.HasPrefix(out, c.Label+" CRITICAL - ") ||
+					!strings.Contains(out, "interrupted by terminated") || !strings.Contains(out, c.SilentSays) || took > time.Second {
+					t.Errorf("exit %d after %v: %q; want %d and a CRITICAL verdict at once", code, took, out, style.critical)
+				}
+			})
+			t.Run("deadline", func(t *testing.T) {
+				Deadline(t, style.critical, c.Bin, opts(append([]string{"-t", "0.5"}, c.Deadline...)...)...)
+			})
+			if style.critical == 2 {
+				return // usage errors in the Nagios style: the cmd tables
+			}
+			// misc_dynamic reads 2..255 as up (weight code-2): UNKNOWN too
+			// must exit 1.
+			for _, tt := range []struct {
+				name string
+				args []string
+			}{
+				{"unknown option", []string{"--no-such-option", "127.0.0.1", "1"}},
+				{"bad port", []string{"127.0.0.1", "65536"}},
+				{"no host", nil},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					out, err := exec.Command(c.Bin, append(slices.Clone(style.args), tt.args...)...).Output()
+					if code := ExitCode(t, err); code != 1 || !strings.HasPrefix(string(out), c.Label+" UNKNOWN - ") {
+						t.Errorf("exit %d: %q; want 1 and an UNKNOWN verdict", code, out)
+					}
+				})
 			}
 		})
 	}
+	t.Run("no spawning", func(t *testing.T) { NoSpawning(t) })
 }
