@@ -13,7 +13,7 @@
 GO          ?= go
 # What --version prints and the packages carry (scripts/version.sh).
 VERSION     ?= $(shell scripts/version.sh)
-LDFLAGS     := -s -w -X github.com/lbcheck/lbcheck/internal/plugin.Version=$(VERSION)
+LDFLAGS     := -s -w -X github.com/lbcheck/lbcheck/internal/version.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
 # nfpm, pinned, installed with go install into bin/tools, so the main go.mod

@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/gopacket/gopacket v1.7.7
 	github.com/miekg/dns v1.1.73
-	github.com/spf13/pflag v1.0.10
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
 )

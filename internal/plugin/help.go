@@ -1,47 +1,54 @@
 package plugin
 
 import (
-	"fmt"
+	"slices"
 	"strings"
 
-	"github.com/spf13/pflag"
+	"github.com/lbcheck/lbcheck/internal/check"
+	"github.com/lbcheck/lbcheck/internal/flags"
 )
+
+// splitFlags separates the check's own options from the common ones, each
+// in registration order, leaving out hidden ones.
+func splitFlags(fs *flags.FlagSet) (own, shared []*flags.Flag) {
+	fs.VisitAll(func(f *flags.Flag) {
+		switch {
+		case f.Hidden:
+		case slices.Contains(check.CommonNames, f.Name):
+			shared = append(shared, f)
+		default:
+			own = append(own, f)
+		}
+	})
+	return own, shared
+}
 
 // help is the --help text: usage, the check's options, the common ones,
 // examples and the exit codes.
-func help(spec *Spec, fs *pflag.FlagSet) string {
-	// The common options are listed after the check's own.
-	ownFlags, sharedFlags := splitFlags(fs)
-	own := pflag.NewFlagSet("", pflag.ContinueOnError)
-	shared := pflag.NewFlagSet("", pflag.ContinueOnError)
-	own.SortFlags, shared.SortFlags = false, false
-	for _, f := range ownFlags {
-		own.AddFlag(f)
-	}
-	for _, f := range sharedFlags {
-		shared.AddFlag(f)
-	}
+func help(cmd *check.Command) string {
+	spec := cmd.Spec
+	own, shared := splitFlags(cmd.Flags)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s - %s\n\nUsage:\n", spec.Command, spec.Purpose)
+	b.WriteString(spec.Command + " - " + spec.Purpose + "\n\nUsage:\n")
 	port := "[PORT]"
-	if spec.DefaultPort == nil {
+	if cmd.Options.DefaultPort() == 0 {
 		port = "PORT"
 	}
-	fmt.Fprintf(&b, "  %s [options] HOST %s\n", spec.Command, port)
-	fmt.Fprintf(&b, "  %s [options] -H HOST [-p PORT]\n", spec.Command)
-	fmt.Fprintf(&b, "  %s [options] PROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT   (HAProxy external-check)\n\n", spec.Command)
+	b.WriteString("  " + spec.Command + " [options] HOST " + port + "\n")
+	b.WriteString("  " + spec.Command + " [options] -H HOST [-p PORT]\n")
+	b.WriteString("  " + spec.Command + " [options] PROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT   (HAProxy external-check)\n\n")
 	b.WriteString("HOST is an IPv4 or IPv6 address (brackets optional) or a name, resolved once.\n")
 	if spec.PortHelp != "" {
 		b.WriteString(spec.PortHelp + "\n")
 	}
-	if own.HasFlags() {
-		fmt.Fprintf(&b, "\nCheck options:\n%s", own.FlagUsages())
+	if len(own) > 0 {
+		b.WriteString("\nCheck options:\n" + flags.Usages(own))
 	}
-	fmt.Fprintf(&b, "\nCommon options:\n%s", shared.FlagUsages())
+	b.WriteString("\nCommon options:\n" + flags.Usages(shared))
 	if len(spec.Examples) > 0 {
 		b.WriteString("\nExamples:\n")
 		for _, e := range spec.Examples {
-			fmt.Fprintf(&b, "  %s\n      %s\n", e.Command, e.What)
+			b.WriteString("  " + e.Command + "\n      " + e.What + "\n")
 		}
 	}
 	b.WriteString("\nExit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; with --exit-style binary, 0 OK and 1 otherwise.\n")

@@ -5,53 +5,37 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/spf13/pflag"
+	"github.com/lbcheck/lbcheck/internal/check"
+	"github.com/lbcheck/lbcheck/internal/flags"
+	"github.com/lbcheck/lbcheck/internal/version"
 )
 
 // The man page is written by the binary itself (hidden option --man) from
-// the FlagSet it parses, so the page and the parser cannot drift apart.
+// the flags it parses, so the page and the parser cannot drift apart.
 // The build runs it once per binary (make man); nothing reads it at run time.
 
-// splitFlags separates the check's own options from the common ones, each
-// in registration order.
-func splitFlags(fs *pflag.FlagSet) (own, shared []*pflag.Flag) {
-	isCommon := map[string]bool{}
-	probe := pflag.NewFlagSet("", pflag.ContinueOnError)
-	(&common{}).register(probe)
-	probe.VisitAll(func(f *pflag.Flag) { isCommon[f.Name] = true })
-	fs.VisitAll(func(f *pflag.Flag) {
-		switch {
-		case f.Hidden:
-		case isCommon[f.Name]:
-			shared = append(shared, f)
-		default:
-			own = append(own, f)
-		}
-	})
-	return own, shared
-}
-
 // manPage is the roff source of the binary's section 1 page.
-func manPage(spec *Spec, fs *pflag.FlagSet) string {
-	own, shared := splitFlags(fs)
+func manPage(cmd *check.Command) string {
+	spec := cmd.Spec
+	own, shared := splitFlags(cmd.Flags)
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
-	w(".TH %s 1 \"\" \"lbcheck %s\" \"lbcheck health checks\"\n", strings.ToUpper(roffEscape(spec.Command)), roffEscape(Version))
+	w(".TH %s 1 \"\" \"lbcheck %s\" \"lbcheck health checks\"\n", strings.ToUpper(roffEscape(spec.Command)), roffEscape(version.Version))
 	w(".SH NAME\n%s \\- %s\n", roffEscape(spec.Command), roffText(spec.Purpose))
 
 	port := "[\\fIPORT\\fR]"
-	if spec.DefaultPort == nil {
+	if cmd.Options.DefaultPort() == 0 {
 		port = "\\fIPORT\\fR"
 	}
-	cmd := roffEscape(spec.Command)
+	name := roffEscape(spec.Command)
 	w(".SH SYNOPSIS\n")
-	w(".B %s\n[\\fIoptions\\fR] \\fIHOST\\fR %s\n.br\n", cmd, port)
-	w(".B %s\n[\\fIoptions\\fR] \\fB\\-H\\fR \\fIHOST\\fR [\\fB\\-p\\fR \\fIPORT\\fR]\n.br\n", cmd)
-	w(".B %s\n[\\fIoptions\\fR] \\fIPROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT\\fR\n", cmd)
+	w(".B %s\n[\\fIoptions\\fR] \\fIHOST\\fR %s\n.br\n", name, port)
+	w(".B %s\n[\\fIoptions\\fR] \\fB\\-H\\fR \\fIHOST\\fR [\\fB\\-p\\fR \\fIPORT\\fR]\n.br\n", name)
+	w(".B %s\n[\\fIoptions\\fR] \\fIPROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT\\fR\n", name)
 
 	w(".SH DESCRIPTION\n")
-	w("\\fB%s\\fR checks that %s.\n", cmd, roffText(spec.Purpose))
+	w("\\fB%s\\fR checks that %s.\n", name, roffText(spec.Purpose))
 	w("It prints one line, \\fINAME STATE \\- summary | perfdata\\fR, and exits with the state's code.\n")
 	w(".PP\nHOST is an IPv4 or IPv6 address (brackets optional) or a name, resolved once per run; an address is never looked up.\n")
 	if spec.PortHelp != "" {
@@ -104,15 +88,9 @@ func manPage(spec *Spec, fs *pflag.FlagSet) string {
 	return b.String()
 }
 
-// Commands are the binaries of the suite, for SEE ALSO.
-var Commands = []string{"check_tcp_half_open", "check_ssl_hello", "check_dns_answer", "check_ftp_noop", "check_http_status"}
-
 // manFlag writes one option as a tagged paragraph: "-c, --critical RANGE".
-func manFlag(b *strings.Builder, f *pflag.Flag) {
-	varname, usage := pflag.UnquoteUsage(f)
-	if f.NoOptDefVal != "" {
-		varname = "" // bool and count options take no value
-	}
+func manFlag(b *strings.Builder, f *flags.Flag) {
+	varname, usage := flags.UnquoteUsage(f)
 	tag := ""
 	if f.Shorthand != "" {
 		tag = "\\fB\\-" + roffEscape(f.Shorthand) + "\\fR, "
@@ -122,17 +100,17 @@ func manFlag(b *strings.Builder, f *pflag.Flag) {
 		tag += " \\fI" + roffEscape(varname) + "\\fR"
 	}
 	fmt.Fprintf(b, ".TP\n%s\n%s", tag, roffText(usage))
-	if showDefault(f) {
-		fmt.Fprintf(b, " (default: %s)", roffEscape(f.DefValue))
+	if d := f.DefValue(); showDefault(f, varname, d) {
+		fmt.Fprintf(b, " (default: %s)", roffEscape(d))
 	}
 	b.WriteString("\n")
 }
 
-func showDefault(f *pflag.Flag) bool {
-	if f.NoOptDefVal != "" {
-		return false
+func showDefault(f *flags.Flag, varname, def string) bool {
+	if varname == "" {
+		return false // bool and count options take no value
 	}
-	switch f.DefValue {
+	switch def {
 	case "", "0", "false", "[]":
 		return false
 	}

@@ -7,21 +7,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/pflag"
+	"github.com/lbcheck/lbcheck/internal/check"
+	"github.com/lbcheck/lbcheck/internal/check/checktest"
+	"github.com/lbcheck/lbcheck/internal/flags"
 )
 
 // manSpec has check options of every kind the man page must render: a value
 // with a backquoted name, a default, a bool, and text that would be a roff
 // request if written as is.
-func manSpec() Spec {
+func manSpec() *checktest.Fake {
 	spec := fake(nil)
 	spec.PortHelp = "PORT defaults to 7."
-	spec.Flags = func(fs *pflag.FlagSet) {
-		fs.String("path", "/", "request `PATH` sent")
-		fs.Bool("tls", false, "speak TLS first")
-		fs.String("regex", "", `.a body matching \d+ (a leading dot and a backslash)`)
+	spec.Flags = func(fs *flags.FlagSet) {
+		fs.StringVar(new(string), "path", "/", "request `PATH` sent")
+		fs.BoolVar(new(bool), "tls", false, "speak TLS first")
+		fs.StringVar(new(string), "regex", "", `.a body matching \d+ (a leading dot and a backslash)`)
 	}
-	spec.Examples = []Example{{Command: "check_fake --tls -t 0.5 10.0.0.5", What: "'quoted' start"}}
+	spec.Examples = []check.Example{{Command: "check_fake --tls -t 0.5 10.0.0.5", What: "'quoted' start"}}
 	return spec
 }
 
@@ -31,7 +33,7 @@ func TestManPageListsEveryOption(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--man exit %d", code)
 	}
-	h, err := parse(&spec, []string{"--help"})
+	h, err := check.Parse(&spec.Spec, []string{"--help"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestManPageListsEveryOption(t *testing.T) {
 	for _, m := range tags {
 		seen[strings.ReplaceAll(m[2], `\-`, "-")]++
 	}
-	h.fs.VisitAll(func(f *pflag.Flag) {
+	h.Flags.VisitAll(func(f *flags.Flag) {
 		want := 1
 		if f.Hidden {
 			want = 0

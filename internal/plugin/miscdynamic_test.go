@@ -91,7 +91,7 @@ func TestExitStyleUnderMiscDynamic(t *testing.T) {
 				}
 				args := append(append([]string{"--exit-style", style}, tt.args...), "127.0.0.1")
 				var out, errOut strings.Builder
-				code := Run(ctx, fake(tt.probe), args, &out, &errOut)
+				code := Run(ctx, fake(tt.probe).Spec, args, &out, &errOut)
 				cancel(nil)
 				want := map[string]int{"nagios": tt.nagios, "binary": tt.binary}[style]
 				if code != want || !strings.HasPrefix(out.String(), "FAKE "+tt.state+" - ") {

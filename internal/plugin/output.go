@@ -1,197 +1,240 @@
 package plugin
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"os"
 	"strconv"
-	"strings"
-	"time"
+	"sync/atomic"
+	"syscall"
+	"unicode/utf8"
 
+	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/target"
-	"github.com/lbcheck/lbcheck/internal/threshold"
 )
 
-// printer writes the verdict in the chosen format and returns the exit code.
-type printer struct {
-	spec       *Spec
-	w          io.Writer
-	format     string
-	style      exitcode.Style
-	timeout    time.Duration
-	thresholds threshold.Pair
-	// timeoutState replaces the state of a verdict that ran out of time.
-	timeoutState exitcode.State
+// output writes the verdict in the chosen format and returns the exit code.
+type output struct {
+	name   string // label on the first line
+	w      io.Writer
+	format string
+	style  exitcode.Style
+	cmd    *check.Command // nil until the command line parsed
+	proc   *process       // nil unless this run is the process's own
+	// printed holds the exit code + 1 of the first print: the watchdog and
+	// the run race for it, and only one verdict may reach the caller.
+	printed atomic.Int32
 }
 
 // usageError reports bad arguments: UNKNOWN, one line, with a hint.
-func (p *printer) usageError(err error) int {
+func (o *output) usageError(command string, err error) int {
 	text := usageText(err)
 	if !errors.Is(err, target.ErrUsage) {
 		text = "bad argument: " + text
 	}
-	r := probe.Result{State: exitcode.Unknown, Summary: text + " (see " + p.spec.Command + " --help)", Err: err}
-	return p.print(verdict{Result: r})
+	r := probe.Result{State: exitcode.Unknown, Summary: text + " (see " + command + " --help)", Err: err}
+	return o.print(check.Verdict{Result: r})
 }
 
-// state is the verdict's final state: the probe's, the timeout state for a
-// timeout, and the worst of that and the response-time thresholds.
-func (p *printer) state(v *verdict) exitcode.State {
-	if v.Timeout {
-		return p.timeoutState
+// print writes v and returns its exit code. Only the first call writes; a
+// later one (the watchdog after the run, or the other way round) returns
+// the first one's code.
+func (o *output) print(v check.Verdict) int {
+	state, _ := v.Graded()
+	code := o.style.Code(state)
+	if !o.printed.CompareAndSwap(0, int32(code)+1) {
+		return int(o.printed.Load()) - 1
 	}
-	s := v.State
-	// Thresholds grade a working service's speed; a failure stays a failure.
-	if v.measured && (s == exitcode.OK || s == exitcode.Warning) {
-		if ts := p.thresholds.State(v.took.Seconds()); ts != exitcode.OK {
-			which := "warning"
-			if ts == exitcode.Critical {
-				which = "critical"
-			}
-			v.Summary += fmt.Sprintf("; time outside %s range", which)
-			s = exitcode.Worst(s, ts)
-		}
-	}
-	return s
-}
-
-func (p *printer) print(v verdict) int {
-	state := p.state(&v)
-	if p.format == "json" {
-		p.printJSON(v, state)
+	var text []byte
+	if o.format == "json" {
+		text = o.json(&v, state)
 	} else {
-		p.printText(v, state)
+		text = o.text(&v)
 	}
-	return p.style.Code(state)
+	o.write(text)
+	return code
 }
 
-// perfdata is the metrics of a verdict: time first, then the probe's own.
-func (p *printer) perfdata(v verdict) []probe.Metric {
-	if !v.measured {
-		return nil
+func (o *output) text(v *check.Verdict) []byte {
+	b := make([]byte, 0, 160)
+	b = append(b, v.Line(o.name)...)
+	b = append(b, '\n')
+	for _, line := range v.Trace {
+		b = append(b, line...)
+		b = append(b, '\n')
 	}
-	zero, max := 0.0, p.timeout.Seconds()
-	m := []probe.Metric{{Label: "time", Value: v.took.Seconds(), Unit: "s", Min: &zero, Max: &max}}
-	return append(m, v.Metrics...)
+	return b
 }
 
-func (p *printer) printText(v verdict, state exitcode.State) {
-	var b strings.Builder
-	b.WriteString(p.spec.Name)
-	b.WriteByte(' ')
-	b.WriteString(state.String())
-	b.WriteString(" - ")
-	// The first line is one line, and '|' would start perfdata early.
-	b.WriteString(strings.NewReplacer("\n", " ", "\r", " ", "|", "/").Replace(v.Summary))
-	if pd := p.perfdata(v); len(pd) > 0 {
-		b.WriteString(" |")
-		for i, m := range pd {
-			b.WriteByte(' ')
-			b.WriteString(p.formatMetric(m, i == 0))
+// write sends the verdict. The process's own stdout is written with
+// write(2) directly: a pipe whose reader went away then returns EPIPE
+// instead of killing the check with SIGPIPE (as os.Stdout would), and a
+// full pipe blocks only this write, which the watchdog bounds.
+func (o *output) write(b []byte) {
+	if f, ok := o.w.(*os.File); ok && o.proc != nil {
+		fd := int(f.Fd())
+		for len(b) > 0 {
+			n, err := syscall.Write(fd, b)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || n <= 0 {
+				return
+			}
+			b = b[n:]
+		}
+		return
+	}
+	o.w.Write(b)
+}
+
+// json is the verdict as one JSON object on one line, written by hand: the
+// fields are fixed, and encoding/json would cost every call its start-up.
+func (o *output) json(v *check.Verdict, state exitcode.State) []byte {
+	_, summary := v.Graded()
+	b := make([]byte, 0, 512)
+	b = append(b, `{"check":`...)
+	b = jsonString(b, o.name)
+	b = append(b, `,"state":`...)
+	b = jsonString(b, state.String())
+	b = append(b, `,"exit_code":`...)
+	b = strconv.AppendInt(b, int64(o.style.Code(state)), 10)
+	b = append(b, `,"summary":`...)
+	b = jsonString(b, summary)
+	if v.Target != nil {
+		if v.Target.Host != "" {
+			b = append(b, `,"host":`...)
+			b = jsonString(b, v.Target.Host)
+		}
+		if v.Target.Addr.IsValid() {
+			b = append(b, `,"address":`...)
+			b = jsonString(b, v.Target.Addr.String())
 		}
 	}
-	b.WriteByte('\n')
-	for _, line := range v.trace {
-		b.WriteString(line)
-		b.WriteByte('\n')
+	if v.Attempt > 0 {
+		b = append(b, `,"attempts":`...)
+		b = strconv.AppendInt(b, int64(v.Attempt), 10)
 	}
-	io.WriteString(p.w, b.String())
-}
-
-// formatMetric renders one perfdata item in the guideline syntax:
-// 'label'=value[UOM];[warn];[crit];[min];[max]
-func (p *printer) formatMetric(m probe.Metric, isTime bool) string {
-	warn, crit := m.Warn, m.Crit
-	if isTime {
-		warn, crit = rangeText(p.thresholds.Warning), rangeText(p.thresholds.Critical)
+	pd := v.Perfdata()
+	if len(pd) > 0 {
+		b = append(b, `,"time_seconds":`...)
+		b = jsonFloat(b, pd[0].Value)
 	}
-	label := m.Label
-	if strings.ContainsAny(label, " '=") {
-		label = "'" + strings.ReplaceAll(label, "'", "''") + "'"
-	}
-	value := num(m.Value)
-	if m.Unit == "s" {
-		value = strconv.FormatFloat(m.Value, 'f', 6, 64)
-	}
-	s := fmt.Sprintf("%s=%s%s;%s;%s;%s;%s", label, value, m.Unit, warn, crit, optNum(m.Min), optNum(m.Max))
-	return strings.TrimRight(s, ";")
-}
-
-func rangeText(r *threshold.Range) string {
-	if r == nil {
-		return ""
-	}
-	return r.String()
-}
-
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-func optNum(f *float64) string {
-	if f == nil {
-		return ""
-	}
-	return num(*f)
-}
-
-type jsonMetric struct {
-	Label    string   `json:"label"`
-	Value    float64  `json:"value"`
-	Unit     string   `json:"unit,omitempty"`
-	Warning  string   `json:"warning,omitempty"`
-	Critical string   `json:"critical,omitempty"`
-	Min      *float64 `json:"min,omitempty"`
-	Max      *float64 `json:"max,omitempty"`
-}
-
-type jsonVerdict struct {
-	Check    string             `json:"check"`
-	State    string             `json:"state"`
-	ExitCode int                `json:"exit_code"`
-	Summary  string             `json:"summary"`
-	Host     string             `json:"host,omitempty"`
-	Address  string             `json:"address,omitempty"`
-	Attempts int                `json:"attempts,omitempty"`
-	Time     *float64           `json:"time_seconds,omitempty"`
-	Timeout  bool               `json:"timed_out,omitempty"`
-	Timings  map[string]float64 `json:"timings_seconds,omitempty"`
-	Perfdata []jsonMetric       `json:"perfdata,omitempty"`
-	Error    string             `json:"error,omitempty"`
-	Trace    []string           `json:"trace,omitempty"`
-}
-
-func (p *printer) printJSON(v verdict, state exitcode.State) {
-	j := jsonVerdict{
-		Check: p.spec.Name, State: state.String(), ExitCode: p.style.Code(state),
-		Summary: v.Summary, Attempts: v.attempts, Timeout: v.Timeout, Trace: v.trace,
-	}
-	if v.target != nil {
-		j.Host = v.target.Host
-		if v.target.Addr.IsValid() {
-			j.Address = v.target.Addr.String()
-		}
-	}
-	if v.Err != nil {
-		j.Error = v.Err.Error()
+	if v.Timeout {
+		b = append(b, `,"timed_out":true`...)
 	}
 	if len(v.Phases) > 0 {
-		j.Timings = make(map[string]float64, len(v.Phases))
-		for _, ph := range v.Phases {
-			j.Timings[ph.Name] = ph.Duration.Seconds()
+		b = append(b, `,"timings_seconds":{`...)
+		for i, ph := range v.Phases {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonString(b, ph.Name)
+			b = append(b, ':')
+			b = jsonFloat(b, ph.Duration.Seconds())
 		}
+		b = append(b, '}')
 	}
-	for i, m := range p.perfdata(v) {
-		jm := jsonMetric{Label: m.Label, Value: m.Value, Unit: m.Unit, Warning: m.Warn, Critical: m.Crit, Min: m.Min, Max: m.Max}
-		if i == 0 {
-			t := m.Value
-			j.Time = &t
-			jm.Warning, jm.Critical = rangeText(p.thresholds.Warning), rangeText(p.thresholds.Critical)
+	if len(pd) > 0 {
+		b = append(b, `,"perfdata":[`...)
+		for i, m := range pd {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"label":`...)
+			b = jsonString(b, m.Label)
+			b = append(b, `,"value":`...)
+			b = jsonFloat(b, m.Value)
+			for _, f := range [...]struct{ k, v string }{{"unit", m.Unit}, {"warning", m.Warn}, {"critical", m.Crit}} {
+				if f.v != "" {
+					b = append(b, `,"`...)
+					b = append(b, f.k...)
+					b = append(b, `":`...)
+					b = jsonString(b, f.v)
+				}
+			}
+			if m.Min != nil {
+				b = append(b, `,"min":`...)
+				b = jsonFloat(b, *m.Min)
+			}
+			if m.Max != nil {
+				b = append(b, `,"max":`...)
+				b = jsonFloat(b, *m.Max)
+			}
+			b = append(b, '}')
 		}
-		j.Perfdata = append(j.Perfdata, jm)
+		b = append(b, ']')
 	}
-	enc := json.NewEncoder(p.w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(j)
+	if v.Err != nil {
+		b = append(b, `,"error":`...)
+		b = jsonString(b, v.Err.Error())
+	}
+	if len(v.Trace) > 0 {
+		b = append(b, `,"trace":[`...)
+		for i, line := range v.Trace {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonString(b, line)
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}\n"...)
+}
+
+// jsonFloat writes a number as encoding/json does: the shortest form that
+// reads back the same, in exponent form only for very large or small ones.
+func jsonFloat(b []byte, f float64) []byte {
+	abs := f
+	if abs < 0 {
+		abs = -abs
+	}
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(b, f, format, -1, 64)
+}
+
+// jsonString writes s as a JSON string: quotes, backslashes and control
+// bytes escaped, invalid UTF-8 replaced, everything else as is.
+func jsonString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < 0x80 {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			// as encoding/json: some JavaScript parsers end a line there
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

@@ -27,6 +27,7 @@ import (
 type Binary struct {
 	Name string   // file name: "check_dns_answer"
 	Env  []string // added to the build's environment: "CGO_ENABLED=0"
+	Pkg  string   // the package to build; "." (the test's own) if empty
 
 	once sync.Once
 	path string
@@ -38,7 +39,11 @@ func (b *Binary) Path(t testing.TB, dir string) string {
 	t.Helper()
 	b.once.Do(func() {
 		b.path = filepath.Join(dir, b.Name)
-		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, ".")
+		pkg := b.Pkg
+		if pkg == "" {
+			pkg = "."
+		}
+		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, pkg)
 		cmd.Env = append(os.Environ(), b.Env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build: %v\n%s", err, out)
@@ -95,6 +100,13 @@ func NoSpawning(t testing.TB) {
 // signal. The check must answer at once instead of dying mute.
 func Terminate(t testing.TB, bin string, args ...string) (code int, out string, took time.Duration) {
 	t.Helper()
+	return Signal(t, syscall.SIGTERM, bin, args...)
+}
+
+// Signal is Terminate with another signal: SIGINT (a person's ^C), SIGHUP
+// (a closed terminal).
+func Signal(t testing.TB, sig syscall.Signal, bin string, args ...string) (code int, out string, took time.Duration) {
+	t.Helper()
 	var stdout bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = &stdout
@@ -103,7 +115,7 @@ func Terminate(t testing.TB, bin string, args ...string) (code int, out string, 
 	}
 	time.Sleep(300 * time.Millisecond)
 	sent := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(sig)
 	code = ExitCode(t, cmd.Wait())
 	return code, stdout.String(), time.Since(sent)
 }

@@ -22,8 +22,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"github.com/spf13/pflag"
 
+	cli "github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
@@ -45,7 +45,7 @@ type Options struct {
 }
 
 // Flags registers the options on fs.
-func (o *Options) Flags(fs *pflag.FlagSet) {
+func (o *Options) Flags(fs *cli.FlagSet) {
 	fs.StringVar(&o.Name, "name", ".", "query `NAME`; an authoritative-only server refuses the root, so give one of its zones")
 	fs.StringVar(&o.Type, "type", "A", "query `TYPE`: A, AAAA, MX, TXT, SOA, ... any type name, or TYPEnnn")
 	fs.BoolVar(&o.TCP, "tcp", false, "ask over TCP instead of UDP")

@@ -19,8 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
@@ -40,7 +39,7 @@ type Options struct {
 }
 
 // Flags registers the options on fs.
-func (o *Options) Flags(fs *pflag.FlagSet) {
+func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringVar(&o.User, "user", "", "log in as `USER` before NOOP (e.g. anonymous); NOOP must then answer 2xx")
 	fs.StringVar(&o.Password, "password", "", "`PASSWORD` for --user (visible in the process list: prefer an anonymous or check-only account)")
 	fs.BoolVar(&o.AuthTLS, "auth-tls", false, "explicit FTPS: AUTH TLS and a TLS handshake before login and NOOP; the certificate is not verified unless --verify or --ca-file")

@@ -30,8 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
@@ -59,7 +58,7 @@ type Options struct {
 }
 
 // Flags registers the options on fs.
-func (o *Options) Flags(fs *pflag.FlagSet) {
+func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringVarP(&o.Path, "path", "u", "/", "request `PATH`, with query if any")
 	fs.StringVar(&o.VHost, "vhost", "", "`NAME` for the Host header and TLS SNI (keepalived's virtualhost); default HOST")
 	fs.StringVarP(&o.expectText, "expect", "e", "200-299", "`LIST` of accepted status codes: 200, 200-299, 2xx, 200,301-302")

@@ -12,8 +12,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/spf13/pflag"
-
+	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 )
 
@@ -31,7 +30,7 @@ type Options struct {
 // Flags registers --verify and --ca-file, and --sni when sni is true
 // (check_http_status names the server with --vhost instead). with is the
 // option that turns TLS on, named in help and errors.
-func (o *Options) Flags(fs *pflag.FlagSet, with string, sni bool) {
+func (o *Options) Flags(fs *flags.FlagSet, with string, sni bool) {
 	o.with, o.sni = with, sni
 	fs.BoolVar(&o.Verify, "verify", false, "with "+with+": verify the certificate against the system roots and the name")
 	fs.StringVar(&o.CAFile, "ca-file", "", "with "+with+": verify the certificate against the CAs in this PEM `FILE`")

@@ -1,18 +1,16 @@
-package plugin
+package check
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/threshold"
 )
 
-// common holds the options every binary shares.
+// common holds the options every check shares.
 type common struct {
 	host, port   string
 	timeout      seconds
@@ -32,7 +30,12 @@ type common struct {
 	man          bool
 }
 
-func (c *common) register(fs *pflag.FlagSet) {
+// CommonNames are the long names of the shared options, in order, for help
+// and the man page, which list them apart from a check's own.
+var CommonNames = []string{"host", "port", "timeout", "timeout-state", "attempts", "retry-delay", "bind",
+	"ipv4", "ipv6", "mark", "warning", "critical", "exit-style", "format", "verbose", "version", "help", "man"}
+
+func (c *common) register(fs *flags.FlagSet) {
 	c.timeout = seconds(5 * time.Second)
 	c.timeoutState = stateValue(exitcode.Critical)
 	c.retryDelay = seconds(time.Second)
@@ -55,7 +58,7 @@ func (c *common) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&c.help, "help", "h", false, "print this help and exit")
 	// For the build (make man), not for users: hidden from --help.
 	fs.BoolVar(&c.man, "man", false, "print the man page source (roff) and exit")
-	_ = fs.MarkHidden("man")
+	fs.MarkHidden("man")
 }
 
 // seconds is a duration given as a (fractional) number of seconds.
@@ -68,7 +71,7 @@ func (s *seconds) Type() string { return "SEC" }
 func (s *seconds) Set(v string) error {
 	f, ok := threshold.Number(v)
 	if !ok || f < 0 || f > 86400 {
-		return fmt.Errorf("want a number of seconds from 0 to 86400, e.g. 5 or 0.25")
+		return errors.New("want a number of seconds from 0 to 86400, e.g. 5 or 0.25")
 	}
 	*s = seconds(time.Duration(f * float64(time.Second)))
 	return nil
@@ -76,8 +79,18 @@ func (s *seconds) Set(v string) error {
 
 type stateValue exitcode.State
 
-func (s *stateValue) String() string { return strings.ToLower(exitcode.State(*s).String()) }
-func (s *stateValue) Type() string   { return "STATE" }
+func (s *stateValue) String() string {
+	switch exitcode.State(*s) {
+	case exitcode.OK:
+		return "ok"
+	case exitcode.Warning:
+		return "warning"
+	case exitcode.Critical:
+		return "critical"
+	}
+	return "unknown"
+}
+func (s *stateValue) Type() string { return "STATE" }
 func (s *stateValue) Set(v string) error {
 	st, err := exitcode.ParseState(v)
 	*s = stateValue(st)
@@ -101,35 +114,4 @@ func (v *rangeValue) Set(s string) error {
 	}
 	v.r = &r
 	return nil
-}
-
-// prescan finds --format and --exit-style before parsing, so that even an
-// argument error is reported in the form and with the exit code the caller
-// asked for: under keepalived's misc_dynamic a bad-usage exit 3 would read
-// as "up".
-func prescan(args []string) (format string, style exitcode.Style) {
-	format, style = "text", exitcode.Nagios
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		for _, name := range []string{"--format", "--exit-style"} {
-			var val string
-			switch {
-			case strings.HasPrefix(a, name+"="):
-				val = a[len(name)+1:]
-			case a == name && i+1 < len(args):
-				val = args[i+1]
-			default:
-				continue
-			}
-			if name == "--format" && (val == "json" || val == "text") {
-				format = val
-			} else if s, err := exitcode.ParseStyle(val); name == "--exit-style" && err == nil {
-				style = s
-			}
-		}
-	}
-	return format, style
 }

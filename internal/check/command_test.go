@@ -1,0 +1,89 @@
+package check_test
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lbcheck/lbcheck/internal/check"
+	"github.com/lbcheck/lbcheck/internal/check/checktest"
+	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/target"
+)
+
+type countingResolver struct {
+	calls   atomic.Int32
+	network string
+}
+
+func (r *countingResolver) LookupNetIP(_ context.Context, network, _ string) ([]netip.Addr, error) {
+	r.calls.Add(1)
+	r.network = network
+	return []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("192.0.2.1")}, nil
+}
+
+func TestNameResolvedOnce(t *testing.T) {
+	tests := []struct {
+		args    []string
+		network string
+		addr    string
+	}{
+		{[]string{"www.example.org", "80"}, "ip", "[2001:db8::1]:80"},
+		{[]string{"-4", "www.example.org", "80"}, "ip4", "192.0.2.1:80"},
+		{[]string{"-6", "www.example.org", "80"}, "ip6", "[2001:db8::1]:80"},
+		{[]string{"-b", "127.0.0.1", "www.example.org", "80"}, "ip4", "192.0.2.1:80"},
+	}
+	for _, tt := range tests {
+		r := &countingResolver{}
+		var seen []netip.AddrPort
+		spec := checktest.New(func(_ context.Context, t probe.Target) probe.Result {
+			seen = append(seen, t.Addr)
+			return probe.Critical("no")
+		})
+		cmd, err := check.Parse(&spec.Spec, append(tt.args, "--attempts", "3", "--retry-delay", "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Resolver = r
+		cmd.Run(context.Background(), cmd.Target, nil)
+		if r.calls.Load() != 1 || r.network != tt.network || len(seen) != 3 {
+			t.Errorf("%v: %d lookups of %q, %d attempts; want 1 of %q, 3 attempts", tt.args, r.calls.Load(), r.network, len(seen), tt.network)
+		}
+		for _, a := range seen {
+			if a.String() != tt.addr {
+				t.Errorf("%v: probed %v, want %s", tt.args, a, tt.addr)
+			}
+		}
+	}
+}
+
+// TestModule: a module is a command line without HOST and PORT, and the
+// request's target gets the module's options and default port.
+func TestModule(t *testing.T) {
+	var got []netip.AddrPort
+	spec := checktest.New(func(_ context.Context, t probe.Target) probe.Result {
+		got = append(got, t.Addr)
+		return probe.OK("fine")
+	})
+	cmd, err := check.ParseModule(&spec.Spec, []string{"-t", "2", "--attempts", "2", "-w", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Deadline.Seconds() != 2 || cmd.Attempts != 2 || cmd.Thresholds.Warning == nil {
+		t.Errorf("module options not read: %+v", cmd)
+	}
+	tg, _ := target.ParseHost("192.0.2.9")
+	v := cmd.Run(context.Background(), tg, nil)
+	if len(got) != 1 || got[0].String() != "192.0.2.9:7" || !strings.HasPrefix(v.Line("FAKE"), "FAKE OK - fine | time=") {
+		t.Errorf("probed %v, line %q", got, v.Line("FAKE"))
+	}
+	for _, bad := range [][]string{
+		{"10.0.0.1"}, {"-H", "10.0.0.1"}, {"-p", "80"}, {"--format", "json"}, {"--exit-style", "binary"}, {"--help"}, {"--nope"},
+	} {
+		if _, err := check.ParseModule(&spec.Spec, bad); err == nil {
+			t.Errorf("module %q accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package plugin
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
+)
+
+// checkFake is testdata/check_fake, a binary around a probe that misbehaves
+// on demand, built once into binDir.
+var (
+	checkFake = proctest.Binary{Name: "check_fake", Env: []string{"CGO_ENABLED=0"}, Pkg: "./testdata/check_fake"}
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "plugin-test-"); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+func fakeBin(t *testing.T) string {
+	t.Helper()
+	return checkFake.Path(t, binDir)
+}
+
+// TestDeadlineWithStuckProbe: a probe that ignores its context entirely
+// still cannot hold the process past the deadline: the watchdog prints
+// the verdict and exits.
+func TestDeadlineWithStuckProbe(t *testing.T) {
+	bin := fakeBin(t)
+	// Best of three: a loaded CI machine can delay one wake-up, but a
+	// process that waits for the probe would miss the bound every time.
+	best := time.Hour
+	for range 3 {
+		start := time.Now()
+		out, err := exec.Command(bin, "--mode", "stuck", "-t", "0.2", "--timeout-state", "warning", "127.0.0.1").Output()
+		best = min(best, time.Since(start))
+		if code := proctest.ExitCode(t, err); code != 1 || !strings.HasPrefix(string(out), "FAKE WARNING - no verdict within 200.0 ms") {
+			t.Errorf("exit %d %q", code, out)
+		}
+	}
+	if best > 300*time.Millisecond {
+		t.Errorf("verdict after %v at best, want within 0.2 s + 100 ms", best)
+	}
+}
+
+// TestStdoutFull: a caller that never reads its pipe cannot hold the check
+// past its deadline, and the exit code is still the verdict's.
+func TestStdoutFull(t *testing.T) {
+	bin := fakeBin(t)
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"verdict known", []string{"--mode", "slow"}, 0},
+		{"deadline", []string{"--mode", "wait"}, 2},
+		{"stuck probe", []string{"--mode", "stuck"}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			// Fill the pipe: nothing more fits until someone reads. (Fd
+			// makes the file blocking, so it is called once.)
+			fd := int(w.Fd())
+			syscall.SetNonblock(fd, true)
+			chunk := make([]byte, 4096)
+			for {
+				if _, err := syscall.Write(fd, chunk); err != nil {
+					break
+				}
+			}
+			syscall.SetNonblock(fd, false)
+			defer w.Close()
+			// Best of three, as proctest.Deadline: one late wake-up on a
+			// loaded machine is not a broken bound.
+			best := time.Hour
+			for range 3 {
+				cmd := exec.Command(bin, append(tt.args, "-t", "0.5", "127.0.0.1")...)
+				cmd.Stdout = w
+				start := time.Now()
+				err := cmd.Run()
+				best = min(best, time.Since(start))
+				if code := proctest.ExitCode(t, err); code != tt.code {
+					t.Errorf("exit %d, want %d", code, tt.code)
+				}
+			}
+			if best > 600*time.Millisecond {
+				t.Errorf("exit after %v at best; want within 0.5 s + 100 ms", best)
+			}
+		})
+	}
+}
+
+// TestStdoutClosedEarly: a reader that went away (check_x | head -c0) ends
+// the check quietly with its verdict's exit code, not SIGPIPE's 141.
+func TestStdoutClosedEarly(t *testing.T) {
+	bin := fakeBin(t)
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{{[]string{"--mode", "slow"}, 0}, {[]string{"--mode", "wait", "-t", "0.2"}, 2}} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		cmd := exec.Command(bin, append(tt.args, "127.0.0.1")...)
+		cmd.Stdout = w
+		err = cmd.Run()
+		w.Close()
+		if code := proctest.ExitCode(t, err); code != tt.code {
+			t.Errorf("%v: exit %d (%v), want %d", tt.args, code, err, tt.code)
+		}
+	}
+}
+
+// TestSignals: SIGTERM, SIGINT and SIGHUP all end the run with a verdict
+// that names the signal.
+func TestSignals(t *testing.T) {
+	bin := fakeBin(t)
+	for _, tt := range []struct {
+		sig  syscall.Signal
+		name string
+	}{{syscall.SIGTERM, "terminated"}, {syscall.SIGINT, "interrupt"}, {syscall.SIGHUP, "hangup"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, took := proctest.Signal(t, tt.sig, bin, "--mode", "wait", "-t", "10", "127.0.0.1")
+			if code != 2 || !strings.HasPrefix(out, "FAKE CRITICAL - waiting for the peer: timed out") ||
+				!strings.Contains(out, "(interrupted by "+tt.name+")") || took > time.Second {
+				t.Errorf("exit %d after %v: %q", code, took, out)
+			}
+		})
+	}
+}
