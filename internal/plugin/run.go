@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	_ "github.com/lbcheck/lbcheck/internal/plugin/oneproc" // one P, before most init work
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/version"
 )
