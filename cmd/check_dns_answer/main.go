@@ -1,8 +1,3 @@
-// A check is one short task on one P (internal/plugin/oneproc): no reading
-// of cgroup CPU limits at start, no goroutine to follow them.
-//go:debug containermaxprocs=0
-//go:debug updatemaxprocs=0
-
 // Command check_dns_answer checks that a DNS server answers a question with an
 // accepted rcode (and, when asked, the expected records), for load
 // balancers and monitoring systems.

@@ -1,8 +1,3 @@
-// A check is one short task on one P (internal/plugin/oneproc): no reading
-// of cgroup CPU limits at start, no goroutine to follow them.
-//go:debug containermaxprocs=0
-//go:debug updatemaxprocs=0
-
 // Command check_ftp_noop checks that an FTP server greets and answers NOOP,
 // for load balancers and monitoring systems.
 package main

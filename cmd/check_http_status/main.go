@@ -1,8 +1,3 @@
-// A check is one short task on one P (internal/plugin/oneproc): no reading
-// of cgroup CPU limits at start, no goroutine to follow them.
-//go:debug containermaxprocs=0
-//go:debug updatemaxprocs=0
-
 // Command check_http_status checks that an HTTP(S) endpoint answers with an
 // expected status, for load balancers and monitoring systems.
 package main

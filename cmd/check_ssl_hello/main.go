@@ -3,11 +3,6 @@
 
 //go:debug tlssha1=1
 
-// A check is one short task on one P (internal/plugin/oneproc): no reading
-// of cgroup CPU limits at start, no goroutine to follow them.
-//go:debug containermaxprocs=0
-//go:debug updatemaxprocs=0
-
 // Command check_ssl_hello checks that a TLS endpoint answers a ClientHello,
 // then ends the handshake with a fatal alert, for load balancers and
 // monitoring systems.

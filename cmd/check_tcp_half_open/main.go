@@ -1,8 +1,3 @@
-// A check is one short task on one P (internal/plugin/oneproc): no reading
-// of cgroup CPU limits at start, no goroutine to follow them.
-//go:debug containermaxprocs=0
-//go:debug updatemaxprocs=0
-
 // Command check_tcp_half_open checks that a TCP port accepts connections
 // without ever opening one: SYN, SYN+ACK, RST. The application behind the
 // port sees nothing, so it logs nothing.

@@ -53,6 +53,7 @@ func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.
 		defer c.Close() // the half-open check's raw socket
 	}
 
+	cmd.Socket.Poll = true // one probe at a time: ppoll, not the netpoller
 	ctx, cancel := context.WithTimeout(ctx, cmd.Deadline)
 	defer cancel()
 	log := probe.NewLog(cmd.Verbose)

@@ -29,6 +29,10 @@ var ErrSetup = errors.New("socket setup")
 type Options struct {
 	Bind netip.Addr // source address; the zero Addr lets the kernel choose
 	Mark uint32     // SO_MARK; 0 leaves the socket unmarked
+	// Poll waits on sockets with ppoll(2) from the calling goroutine
+	// instead of Go's network poller: cheaper for a process that runs one
+	// probe at a time (a check binary), wrong for a daemon that runs many.
+	Poll bool
 }
 
 // ParseMark reads a mark as decimal or 0x-prefixed hexadecimal, the two
@@ -103,6 +107,9 @@ func (o Options) Dialer() *net.Dialer {
 // DialTCP connects to addr with these options. A bind address that is not
 // on this host is a setup error; anything else is the peer's answer.
 func (o Options) DialTCP(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	if o.Poll {
+		return o.dialPoll(ctx, "tcp", addr)
+	}
 	c, err := o.Dialer().DialContext(ctx, "tcp", addr.String())
 	if err != nil && o.Bind.IsValid() && errors.Is(err, unix.EADDRNOTAVAIL) {
 		return nil, fmt.Errorf("%w: bind %s: %v", ErrSetup, o.Bind, err)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,54 +60,86 @@ func listen(t *testing.T) (netip.AddrPort, <-chan net.Conn) {
 	return netip.MustParseAddrPort(ln.Addr().String()), accepted
 }
 
+// modes are the two ways of waiting on a socket: Go's netpoller (the
+// daemon) and ppoll from the calling goroutine (a check process). Every
+// dial test runs in both.
+var modes = []struct {
+	name string
+	poll bool
+}{{"netpoller", false}, {"ppoll", true}}
+
 func TestDialBindsSource(t *testing.T) {
-	addr, accepted := listen(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	// All of 127/8 is on lo, so 127.0.0.2 is a source address that differs
-	// from the kernel's own choice (127.0.0.1).
-	c, err := Options{Bind: netip.MustParseAddr("127.0.0.2")}.DialTCP(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	peer := <-accepted
-	defer peer.Close()
-	if got := netip.MustParseAddrPort(peer.RemoteAddr().String()).Addr(); got.String() != "127.0.0.2" {
-		t.Errorf("server saw the probe from %v, want 127.0.0.2", got)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, accepted := listen(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			// All of 127/8 is on lo, so 127.0.0.2 is a source address that
+			// differs from the kernel's own choice (127.0.0.1).
+			c, err := Options{Bind: netip.MustParseAddr("127.0.0.2"), Poll: m.poll}.DialTCP(ctx, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			peer := <-accepted
+			defer peer.Close()
+			if got := netip.MustParseAddrPort(peer.RemoteAddr().String()).Addr(); got.String() != "127.0.0.2" {
+				t.Errorf("server saw the probe from %v, want 127.0.0.2", got)
+			}
+			if got := c.LocalAddr().String(); got != peer.RemoteAddr().String() {
+				t.Errorf("LocalAddr %s, the server saw %s", got, peer.RemoteAddr())
+			}
+		})
 	}
 }
 
 func TestDialBindNotLocal(t *testing.T) {
-	addr, _ := listen(t)
-	// 192.0.2.1 (TEST-NET-1) is on no interface here; the bind fails
-	// locally before any packet leaves.
-	_, err := Options{Bind: netip.MustParseAddr("192.0.2.1")}.DialTCP(context.Background(), addr)
-	if !errors.Is(err, ErrSetup) {
-		t.Fatalf("err = %v, want ErrSetup", err)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, _ := listen(t)
+			// 192.0.2.1 (TEST-NET-1) is on no interface here; the bind fails
+			// locally before any packet leaves.
+			_, err := Options{Bind: netip.MustParseAddr("192.0.2.1"), Poll: m.poll}.DialTCP(context.Background(), addr)
+			if !errors.Is(err, ErrSetup) {
+				t.Fatalf("err = %v, want ErrSetup", err)
+			}
+		})
 	}
 }
 
+// fdOf is the socket behind a probe's connection.
+func fdOf(t *testing.T, c net.Conn) int {
+	t.Helper()
+	if pc, ok := c.(*pollConn); ok {
+		return pc.fd
+	}
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := -1
+	raw.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}
+
 func TestDialSetsMark(t *testing.T) {
-	addr, accepted := listen(t)
-	c, err := Options{Mark: 0x2a}.DialTCP(context.Background(), addr)
-	if os.Geteuid() != 0 && errors.Is(err, ErrSetup) {
-		t.Skip("SO_MARK needs CAP_NET_ADMIN; the integration tests run it as root")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	(<-accepted).Close()
-	raw, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mark int
-	var gerr error
-	raw.Control(func(fd uintptr) { mark, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK) })
-	if gerr != nil || mark != 0x2a {
-		t.Errorf("SO_MARK on the probe's socket = %#x, %v; want 0x2a", mark, gerr)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, accepted := listen(t)
+			c, err := Options{Mark: 0x2a, Poll: m.poll}.DialTCP(context.Background(), addr)
+			if os.Geteuid() != 0 && errors.Is(err, ErrSetup) {
+				t.Skip("SO_MARK needs CAP_NET_ADMIN; the integration tests run it as root")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			(<-accepted).Close()
+			mark, err := unix.GetsockoptInt(fdOf(t, c), unix.SOL_SOCKET, unix.SO_MARK)
+			if err != nil || mark != 0x2a {
+				t.Errorf("SO_MARK on the probe's socket = %#x, %v; want 0x2a", mark, err)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,291 @@
+package sockopt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A check process does one thing at a time, on one goroutine. Go's network
+// poller costs it an epoll instance, its registrations and a scheduler
+// round trip per wait; a socket waited on with ppoll(2) from the calling
+// goroutine costs a system call. pollConn is such a socket behind the
+// net.Conn interface the probes use, with the same deadline semantics:
+// SetDeadline from another goroutine (a cancelled context's AfterFunc)
+// wakes a wait at once, through one eventfd the process shares.
+
+var (
+	wakeOnce sync.Once
+	wakeFD   = -1 // an eventfd every wait also polls; -1 until first needed
+	wakeErr  error
+	// waiting counts the waits in progress: a deadline set while none
+	// waits needs no wake-up. A waiter counts itself before it reads its
+	// deadline and a setter stores the deadline before it reads the count,
+	// so one of them always sees the other.
+	waiting atomic.Int32
+)
+
+// waker returns the eventfd that interrupts waits.
+func waker() (int, error) {
+	wakeOnce.Do(func() {
+		wakeFD, wakeErr = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	})
+	return wakeFD, wakeErr
+}
+
+// wake interrupts every wait in progress; they look at their deadlines
+// again.
+func wake() {
+	if waiting.Load() == 0 {
+		return
+	}
+	if fd, err := waker(); err == nil {
+		var one = [8]byte{1}
+		unix.Write(fd, one[:])
+	}
+}
+
+type pollConn struct {
+	fd      int
+	network string // "tcp" or "udp"
+	raddr   netip.AddrPort
+	closed  atomic.Bool
+	// deadlines in Unix nanoseconds, 0 for none
+	rdead, wdead atomic.Int64
+}
+
+// dialPoll opens a socket of the network's type and connects it to addr,
+// waiting with ppoll until ctx's deadline or its cancellation.
+func (o Options) dialPoll(ctx context.Context, network string, addr netip.AddrPort) (net.Conn, error) {
+	family, typ := unix.AF_INET, unix.SOCK_STREAM
+	if addr.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	if network == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	fail := func(op string, err error) error {
+		return &net.OpError{Op: "dial", Net: network, Addr: netAddr(network, addr), Err: os.NewSyscallError(op, err)}
+	}
+	fd, err := unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: socket: %v", ErrSetup, err)
+	}
+	c := &pollConn{fd: fd, network: network, raddr: addr}
+	if o.Mark != 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(o.Mark)); err != nil {
+			c.Close()
+			return nil, MarkError(o.Mark, err)
+		}
+	}
+	if o.Bind.IsValid() {
+		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(o.Bind, 0))); err != nil {
+			c.Close()
+			if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EAFNOSUPPORT) {
+				return nil, fmt.Errorf("%w: bind %s: %v", ErrSetup, o.Bind, err)
+			}
+			return nil, fail("bind", err)
+		}
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.wdead.Store(d.UnixNano())
+	}
+	// A cancelled context ends the wait for the connection at once.
+	stop := context.AfterFunc(ctx, func() { c.wdead.Store(1); wake() })
+	defer stop()
+	err = unix.Connect(fd, sockaddr(addr))
+	if err == unix.EINPROGRESS {
+		if err = c.wait(unix.POLLOUT, &c.wdead); err == nil {
+			var soerr int
+			if soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
+				err = unix.Errno(soerr)
+			}
+		} else if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		c.Close()
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: netAddr(network, addr), Err: err}
+		}
+		return nil, fail("connect", err)
+	}
+	c.wdead.Store(0)
+	return c, nil
+}
+
+// wait blocks until fd is ready for events, the deadline in dl passes, or
+// a wake; it returns os.ErrDeadlineExceeded when the deadline has passed.
+func (c *pollConn) wait(events int16, dl *atomic.Int64) error {
+	wfd, err := waker()
+	if err != nil {
+		return os.NewSyscallError("eventfd", err)
+	}
+	fds := [2]unix.PollFd{{Fd: int32(c.fd), Events: events}, {Fd: int32(wfd), Events: unix.POLLIN}}
+	waiting.Add(1)
+	defer waiting.Add(-1)
+	for {
+		if c.closed.Load() {
+			return net.ErrClosed
+		}
+		var ts *unix.Timespec
+		if d := dl.Load(); d != 0 {
+			left := d - time.Now().UnixNano()
+			if left <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			t := unix.NsecToTimespec(left)
+			ts = &t
+		}
+		fds[0].Revents, fds[1].Revents = 0, 0
+		_, err := unix.Ppoll(fds[:], ts, nil)
+		if err != nil && err != unix.EINTR {
+			return os.NewSyscallError("ppoll", err)
+		}
+		if fds[1].Revents != 0 {
+			var buf [8]byte
+			unix.Read(wfd, buf[:]) // drained; every waiter looks again
+		}
+		if fds[0].Revents != 0 {
+			return nil
+		}
+	}
+}
+
+func (c *pollConn) opError(op string, err error) error {
+	if err == io.EOF {
+		return err
+	}
+	if errno, ok := err.(unix.Errno); ok {
+		err = os.NewSyscallError(op, errno)
+	}
+	return &net.OpError{Op: op, Net: c.network, Addr: netAddr(c.network, c.raddr), Err: err}
+}
+
+func (c *pollConn) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(c.fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if err = c.wait(unix.POLLIN, &c.rdead); err != nil {
+				return 0, c.opError("read", err)
+			}
+			continue
+		case err != nil:
+			return 0, c.opError("read", err)
+		case n == 0 && len(b) > 0 && c.network == "tcp":
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (c *pollConn) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := unix.Write(c.fd, b[done:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if err = c.wait(unix.POLLOUT, &c.wdead); err != nil {
+				return done, c.opError("write", err)
+			}
+			continue
+		case err != nil:
+			return done, c.opError("write", err)
+		}
+		done += n
+		if c.network == "udp" {
+			break // one datagram per write
+		}
+	}
+	return done, nil
+}
+
+func (c *pollConn) Close() error {
+	if c.closed.Swap(true) {
+		return net.ErrClosed
+	}
+	wake() // a wait on the closed fd ends
+	return unix.Close(c.fd)
+}
+
+func (c *pollConn) LocalAddr() net.Addr  { return &localAddr{c} }
+func (c *pollConn) RemoteAddr() net.Addr { return netAddr(c.network, c.raddr) }
+
+func (c *pollConn) SetDeadline(t time.Time) error {
+	c.setDeadline(&c.rdead, t)
+	c.setDeadline(&c.wdead, t)
+	return nil
+}
+func (c *pollConn) SetReadDeadline(t time.Time) error  { c.setDeadline(&c.rdead, t); return nil }
+func (c *pollConn) SetWriteDeadline(t time.Time) error { c.setDeadline(&c.wdead, t); return nil }
+
+func (c *pollConn) setDeadline(dl *atomic.Int64, t time.Time) {
+	var ns int64
+	if !t.IsZero() {
+		if ns = t.UnixNano(); ns <= 0 {
+			ns = 1 // in the past, and not "none"
+		}
+	}
+	if dl.Swap(ns) != ns {
+		wake()
+	}
+}
+
+// localAddr asks the kernel only when printed: the probes name it in their
+// -v trace, which is usually off.
+type localAddr struct{ c *pollConn }
+
+func (a *localAddr) Network() string { return a.c.network }
+func (a *localAddr) String() string {
+	sa, err := unix.Getsockname(a.c.fd)
+	if err != nil {
+		return "?"
+	}
+	var ap netip.AddrPort
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		ap = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		ap = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return ap.String()
+}
+
+func netAddr(network string, a netip.AddrPort) net.Addr {
+	if network == "udp" {
+		return net.UDPAddrFromAddrPort(a)
+	}
+	return net.TCPAddrFromAddrPort(a)
+}
+
+// sockaddr is a for connect and bind; an IPv6 zone names the interface.
+func sockaddr(a netip.AddrPort) unix.Sockaddr {
+	if a.Addr().Is4() {
+		return &unix.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().As4()}
+	}
+	sa := &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16()}
+	if z := a.Addr().Zone(); z != "" {
+		if n, err := strconv.ParseUint(z, 10, 32); err == nil {
+			sa.ZoneId = uint32(n)
+		} else if ifi, err := net.InterfaceByName(z); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		}
+	}
+	return sa
+}

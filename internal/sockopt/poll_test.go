@@ -1,0 +1,167 @@
+package sockopt
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// closedPort is a loopback port nothing listens on (bound, never listening,
+// so no other test can take it while it is held).
+func closedPort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := syscall.Getsockname(fd)
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*syscall.SockaddrInet4).Port))
+}
+
+// TestPollConnLikeNet: what the probes rely on behaves the same in both
+// modes: data both ways, EOF, refusal, a read deadline, a deadline moved
+// into the past from another goroutine (a cancelled context), cancellation
+// of the connect itself, and UDP with ICMP port unreachable.
+func TestPollConnLikeNet(t *testing.T) {
+	for _, m := range modes {
+		o := Options{Poll: m.poll}
+		t.Run(m.name+"/exchange and EOF", func(t *testing.T) {
+			addr, accepted := listen(t)
+			c, err := o.DialTCP(context.Background(), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			peer := <-accepted
+			go func() {
+				buf := make([]byte, 5)
+				io.ReadFull(peer, buf)
+				peer.Write(append(buf, " back"...))
+				peer.Close()
+			}()
+			if _, err := c.Write([]byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(c)
+			if err != nil || string(got) != "hello back" {
+				t.Errorf("read %q, %v", got, err)
+			}
+		})
+		t.Run(m.name+"/refused", func(t *testing.T) {
+			_, err := o.DialTCP(context.Background(), closedPort(t))
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("err = %v, want ECONNREFUSED", err)
+			}
+			var op *net.OpError
+			if !errors.As(err, &op) || op.Op != "dial" {
+				t.Errorf("err = %#v, want a dial *net.OpError", err)
+			}
+		})
+		t.Run(m.name+"/read deadline", func(t *testing.T) {
+			addr, accepted := listen(t)
+			c, err := o.DialTCP(context.Background(), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			defer (<-accepted).Close()
+			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			start := time.Now()
+			_, err = c.Read(make([]byte, 10))
+			var ne net.Error
+			if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+				t.Errorf("err = %v, want a timeout", err)
+			}
+			if took := time.Since(start); took < 40*time.Millisecond || took > time.Second {
+				t.Errorf("read returned after %v, want about 50 ms", took)
+			}
+		})
+		t.Run(m.name+"/deadline moved by another goroutine", func(t *testing.T) {
+			addr, accepted := listen(t)
+			c, err := o.DialTCP(context.Background(), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			defer (<-accepted).Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+			defer stop()
+			time.AfterFunc(50*time.Millisecond, cancel)
+			start := time.Now()
+			_, err = c.Read(make([]byte, 10))
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("err = %v, want a timeout", err)
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("the blocked read ended %v after the cancel", took)
+			}
+		})
+		t.Run(m.name+"/connect cancelled", func(t *testing.T) {
+			// A full listen queue leaves a connect waiting: SYNs to it go
+			// unanswered.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			addr := netip.MustParseAddrPort(ln.Addr().String())
+			var held []net.Conn
+			defer func() {
+				for _, c := range held {
+					c.Close()
+				}
+			}()
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			start := time.Now()
+			for time.Since(start) < 5*time.Second {
+				c, err := o.DialTCP(ctx, addr)
+				if err != nil {
+					if ctx.Err() == nil {
+						t.Fatalf("dial: %v", err)
+					}
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("err = %v, want context.Canceled", err)
+					}
+					return
+				}
+				held = append(held, c)
+			}
+			t.Fatal("no connect ever waited")
+		})
+		t.Run(m.name+"/udp port unreachable", func(t *testing.T) {
+			c, err := o.DialUDP(context.Background(), closedUDP(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			c.Write([]byte("x"))
+			if _, err := c.Read(make([]byte, 10)); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("err = %v, want ECONNREFUSED (ICMP port unreachable)", err)
+			}
+		})
+	}
+}
+
+func closedUDP(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.MustParseAddrPort(pc.LocalAddr().String())
+	pc.Close()
+	return addr
+}
