@@ -106,6 +106,9 @@ func TestSession(t *testing.T) {
 		{"user 200 is not a login", Options{User: "u"}, false, []string{"220 x\r\n", "200 ok\r\n", "200 ok\r\n"}, exitcode.Critical, `answered USER with "200 ok", not a reply to USER`},
 		{"pass 200 is not a login", login, false, []string{"220 x\r\n", "331 pw\r\n", "200 ok\r\n", "200 ok\r\n"}, exitcode.Critical, `answered PASS with "200 ok", not a reply to PASS`},
 		{"user 530 refused", login, false, []string{"220 x\r\n", "530 not you\r\n"}, exitcode.Critical, `refused the login as u: "530 not you"`},
+		{"data after 234, before the handshake", Options{AuthTLS: true}, false, []string{"220 x\r\n", "234 go\r\n200 ok\r\n"}, exitcode.Critical, `sent more than its reply to AUTH TLS before the TLS handshake: "200 ok\r\n"`},
+		{"auth tls refused", Options{AuthTLS: true}, false, []string{"220 x\r\n", "534 no TLS here\r\n"}, exitcode.Critical, `192.0.2.1:21 refused AUTH TLS: "534 no TLS here"`},
+		{"auth tls answered 200", Options{AuthTLS: true}, false, []string{"220 x\r\n", "200 sure\r\n"}, exitcode.Critical, `192.0.2.1:21 answered AUTH TLS with "200 sure", not a reply to AUTH TLS`},
 		{"noop unanswered, quit answered", Options{}, false, []string{"220 x\r\n", "221 bye\r\n"}, exitcode.Critical, `answered "221 bye", not a reply to NOOP: the reply to QUIT (NOOP went unanswered?)`},
 
 		// Item 2: NOOP's reply is 200; SMTP's is 250.
