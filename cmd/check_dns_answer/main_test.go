@@ -82,7 +82,12 @@ func TestCheckDNS(t *testing.T) {
 		{"truncated, no expect", q("--name", "big.lab.test"), 0, `OK - NOERROR, \d+ answers \(A 198\.51\.100\.1, A 198\.51\.100\.2, \.\.\.\), truncated from .*/udp`},
 		{"truncated retried over tcp", q("--name", "big.lab.test", "--expect", "198.51.100.40"), 0, `OK - NOERROR, 40 answers .* from 127\.0\.0\.1:\d+/tcp`},
 		{"dnssec", q("--name", "signed.lab.test", "--dnssec"), 0, `OK - NOERROR, 2 answers \(A 192\.0\.2\.20, RRSIG A 13 `},
-		{"dnssec unsigned", q("--name", "www.lab.test", "--dnssec"), 2, `CRITICAL - NOERROR, 1 answer .*, no RRSIG in the answer`},
+		{"dnssec unsigned", q("--name", "www.lab.test", "--dnssec"), 2, `CRITICAL - NOERROR, 1 answer .*, unsigned: no RRSIG over www\.lab\.test\. A \|`},
+		{"dnssec unsigned nxdomain", q("--name", "missing.lab.test", "--rcode", "NXDOMAIN", "--dnssec"), 2, `CRITICAL - NXDOMAIN, no answers from .*, unsigned: no RRSIG over lab\.test\. SOA \|`},
+		// Issue 13, item 5: what miekg/dns unpacks leniently.
+		{"header claims 65535 answers", q("--name", "badcount.lab.test"), 2, `^DNS CRITICAL - malformed reply from 127\.0\.0\.1:\d+/udp: the header counts 65535 answers, 1 present \|`},
+		{"header claims 65535 answers over tcp", q("--tcp", "--name", "badcount.lab.test"), 2, `^DNS CRITICAL - malformed reply from 127\.0\.0\.1:\d+/tcp: the header counts 65535 answers, 1 present \|`},
+		{"bytes after the last record", q("--name", "trailing.lab.test"), 2, `^DNS CRITICAL - malformed reply from 127\.0\.0\.1:\d+/udp: 13 bytes after the last record \|`},
 		{"spoofed replies ignored", q("--name", "spoof.lab.test", "--expect", "192.0.2.30"), 0, `OK - NOERROR, 1 answer \(A 192\.0\.2\.30\)`},
 		{"spoofed replies over tcp", q("--tcp", "--name", "spoof.lab.test", "--expect", "192.0.2.30"), 0, `OK - NOERROR, 1 answer \(A 192\.0\.2\.30\) from .*/tcp`},
 		{"only spoofed replies", q("-t", "0.3", "--name", "spoofonly.lab.test"), 2, `^DNS CRITICAL - waiting for the answer from 127\.0\.0\.1:\d+/udp \(ignored 3 replies, last: a query, not a reply\): timed out after (2[6-9]\d|3\d\d)(\.\d+)? ms$`},
@@ -162,7 +167,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			// pflag keeps the last --name: a bad one in tt.args wins.
+			// The parser keeps the last --name: a bad one in tt.args wins.
 			code, out := check(t, append(append([]string{"--name", "silent.lab.test"}, tt.args...), srv...)...)
 			if code != 3 {
 				t.Errorf("exit %d, want 3", code)

@@ -87,6 +87,10 @@ func TestCheckFTPNoop(t *testing.T) {
 		{"attempts all fail", args(hp(f.Busy), "--attempts", "2", "--retry-delay", "0"), 2, `421 .*\(attempt 2 of 2\)`},
 		{"warning threshold", args(ok, "-w", "@0:10"), 1, `^FTP_NOOP WARNING - NOOP 200.*time outside warning range`},
 		{"exit style binary", args(hp(f.Busy), "--exit-style", "binary"), 1, `^FTP_NOOP CRITICAL`},
+		// A reply counts only if it came after its command (issue 13, item 1).
+		{"200 with the greeting", hp(f.Unasked), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ sent more than its greeting before any command: "200 x\\r\\n" \|`},
+		{"proxy greets twice", hp(f.TwoGreetings), 2, `^FTP_NOOP CRITICAL - .*"220 backend ready(\\r\\n)?"`},
+		{"login replies unasked", args(hp(f.LoginUnasked), "--user", "anonymous"), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ sent more than its greeting before any command: "230 Login successful\.\\r\\n200 NOOP ok\.\\r\\n" \|`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

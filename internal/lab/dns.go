@@ -28,6 +28,8 @@ import (
 //	                         question, a query, then the right answer
 //	spoofonly.lab.test       the wrong replies only
 //	garbage.lab.test         bytes that are no DNS message
+//	badcount.lab.test        A, in a header that claims 65535 answers
+//	trailing.lab.test        A, and bytes after the last record
 //	silent.lab.test          nothing at all
 //	anything else            NXDOMAIN
 type DNS struct {
@@ -206,6 +208,20 @@ func (d *DNS) answer(w dns.ResponseWriter, q *dns.Msg) {
 		add(name, dns.TypeA, "192.0.2.30")
 	case "garbage." + zone:
 		w.Write([]byte("\x00\x01SSH-2.0-OpenSSH_9.2\r\n"))
+		return
+	case "badcount." + zone, "trailing." + zone:
+		// Well-formed but for what a lenient parser lets through.
+		add(name, dns.TypeA, "192.0.2.40")
+		b, err := m.Pack()
+		if err != nil {
+			panic(err)
+		}
+		if name == "badcount."+zone {
+			b[6], b[7] = 0xff, 0xff
+		} else {
+			b = append(b, "trailing junk"...)
+		}
+		w.Write(b)
 		return
 	case "silent." + zone:
 		// Hold a TCP connection open until the client gives up.

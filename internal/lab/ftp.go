@@ -25,7 +25,11 @@ type FTP struct {
 	EndlessLine netip.AddrPort // one greeting line without end
 	Slow        netip.AddrPort // greets one byte a second
 	Silent      netip.AddrPort // accepts and never greets
-	CAFile      string         // PEM of the certificate AUTH TLS serves
+	// Replies nobody asked for, then a command loop that never reads.
+	Unasked      netip.AddrPort // greeting and "200 x" in one segment
+	TwoGreetings netip.AddrPort // a proxy's "220 proxy", then the backend's "220 backend"
+	LoginUnasked netip.AddrPort // "220", "230", "200" at once
+	CAFile       string         // PEM of the certificate AUTH TLS serves
 
 	tls *tls.Config
 	pool
@@ -70,6 +74,9 @@ func StartFTP() (_ *FTP, err error) {
 		{&f.EndlessLine, "tcp4", f.endless("aaaaaaaaaaaaaaaa")},
 		{&f.Slow, "tcp4", f.slow},
 		{&f.Silent, "tcp4", func(c net.Conn) { io.Copy(io.Discard, c) }},
+		{&f.Unasked, "tcp4", f.frozen("220 ready\r\n200 x\r\n")},
+		{&f.TwoGreetings, "tcp4", f.frozen("220 proxy ready\r\n", "220 backend ready\r\n")},
+		{&f.LoginUnasked, "tcp4", f.frozen("220 ready\r\n230 Login successful.\r\n200 NOOP ok.\r\n")},
 	} {
 		if *s.addr, err = f.serve(s.network, 30*time.Second, s.fn); err != nil {
 			return nil, err
@@ -85,7 +92,8 @@ func (f *FTP) Addrs() []Named {
 	var out []Named
 	for _, n := range []Named{{"ftp", f.OK}, {"ftp6", f.OK6}, {"ftp-login-first", f.LoginFirst}, {"ftp-not-ready", f.NotReady},
 		{"ftp-busy", f.Busy}, {"ftp-noop-refused", f.NoopRefused}, {"ftp-garbage", f.Garbage}, {"ftp-endless", f.Endless},
-		{"ftp-endless-line", f.EndlessLine}, {"ftp-slow", f.Slow}, {"ftp-silent", f.Silent}} {
+		{"ftp-endless-line", f.EndlessLine}, {"ftp-slow", f.Slow}, {"ftp-silent", f.Silent}, {"ftp-unasked", f.Unasked},
+		{"ftp-two-greetings", f.TwoGreetings}, {"ftp-login-unasked", f.LoginUnasked}} {
 		if n.Addr.IsValid() {
 			out = append(out, n)
 		}
@@ -163,6 +171,22 @@ func (f *FTP) greetOnly(greeting string) func(net.Conn) {
 		// does not reset the connection before the greeting is read.
 		c.SetReadDeadline(time.Now().Add(2 * time.Second))
 		io.Copy(io.Discard, c)
+	}
+}
+
+// frozen sends each write in turn, then never reads: a command loop that
+// hangs while its replies, or a proxy's, wait in the socket.
+func (f *FTP) frozen(writes ...string) func(net.Conn) {
+	return func(c net.Conn) {
+		for _, w := range writes {
+			if _, err := io.WriteString(c, w); err != nil {
+				return
+			}
+		}
+		select {
+		case <-f.stopping:
+		case <-time.After(5 * time.Second):
+		}
 	}
 }
 

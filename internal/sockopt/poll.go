@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -288,4 +289,38 @@ func sockaddr(a netip.AddrPort) unix.Sockaddr {
 		}
 	}
 	return sa
+}
+
+// SyscallConn gives the socket to code that needs a system call of its own
+// (a peek at what is queued), as *net.TCPConn does.
+func (c *pollConn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
+
+type rawConn struct{ c *pollConn }
+
+func (r rawConn) Control(f func(fd uintptr)) error {
+	if r.c.closed.Load() {
+		return net.ErrClosed
+	}
+	f(uintptr(r.c.fd))
+	return nil
+}
+
+// Read calls f until it reports done, waiting for input between calls.
+func (r rawConn) Read(f func(fd uintptr) bool) error {
+	for !f(uintptr(r.c.fd)) {
+		if err := r.c.wait(unix.POLLIN, &r.c.rdead); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write calls f until it reports done, waiting for room between calls.
+func (r rawConn) Write(f func(fd uintptr) bool) error {
+	for !f(uintptr(r.c.fd)) {
+		if err := r.c.wait(unix.POLLOUT, &r.c.wdead); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -165,3 +165,38 @@ func closedUDP(t *testing.T) netip.AddrPort {
 	pc.Close()
 	return addr
 }
+
+// TestPollConnSyscallConn: code that peeks at the socket itself (the FTP
+// probe's check for unasked replies) finds it in both modes.
+func TestPollConnSyscallConn(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			addr, accepted := listen(t)
+			c, err := Options{Poll: m.poll}.DialTCP(context.Background(), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			peer := <-accepted
+			defer peer.Close()
+			peer.Write([]byte("queued"))
+			sc, ok := c.(syscall.Conn)
+			if !ok {
+				t.Fatalf("%T is not a syscall.Conn", c)
+			}
+			rc, err := sc.SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf [16]byte
+			var n int
+			err = rc.Read(func(fd uintptr) bool {
+				n, _, err = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+				return err != syscall.EAGAIN
+			})
+			if err != nil || string(buf[:n]) != "queued" {
+				t.Errorf("peeked %q, %v", buf[:n], err)
+			}
+		})
+	}
+}

@@ -3,8 +3,10 @@
 package integration
 
 // check_dns_answer against unbound (zone lab.test, UDP/TCP on 53, DNS over TLS on
-// 853) and check_ftp_noop against vsftpd (21) and pyftpdlib (2121), all in
-// lbc-srv, started by netns.sh.
+// 853), and --dnssec against BIND 9.18 (5301) and Knot DNS (5302) signing
+// their zones; check_ftp_noop against vsftpd (21) and pyftpdlib (2121), and
+// against postfix (25), which is no FTP server; all in lbc-srv, started by
+// netns.sh.
 
 import (
 	"bytes"
@@ -137,7 +139,7 @@ func TestDNSUnbound(t *testing.T) {
 		{"nxdomain", a("--name", "missing.lab.test", srv4), exitCritical, `^DNS CRITICAL - NXDOMAIN from 10\.99\.0\.2:53/udp for missing\.lab\.test\. A, expected NOERROR`, 0},
 		{"nxdomain v6 tcp", a("--tcp", "--name", "missing.lab.test", srv6), exitCritical, `NXDOMAIN from \[fd00:99::2\]:53/tcp`, 0},
 		{"nxdomain accepted", a("--rcode", "NXDOMAIN", "--name", "missing.lab.test", srv4), exitOK, `OK - NXDOMAIN, no answers`, 0},
-		{"dnssec unsigned zone", a("--dnssec", "--name", "www.lab.test", srv4), exitCritical, `no RRSIG in the answer`, 0},
+		{"dnssec unsigned zone", a("--dnssec", "--name", "www.lab.test", srv4), exitCritical, `unsigned: no RRSIG over www\.lab\.test\. A`, 0},
 		{"dot v4", a("--tls", "--name", "www.lab.test", srv4), exitOK, `from 10\.99\.0\.2:853/tls`, 0},
 		{"dot v6 verified", a("--tls", "--ca-file", caFile(), "--sni", "www.lab.test", "--name", "www.lab.test", srv6), exitOK, `from \[fd00:99::2\]:853/tls`, 0},
 		{"dot wrong name", a("--tls", "--ca-file", caFile(), "--sni", "other.lab.test", srv4), exitCritical, `TLS handshake`, 0},
@@ -147,6 +149,50 @@ func TestDNSUnbound(t *testing.T) {
 		{"tcp closed port v6", a("--tcp", srv6, "84"), exitCritical, `refused`, time.Second},
 		{"unknown type", a("--type", "NOPE", srv4), exitUnknown, `--type`, 0},
 	})
+}
+
+// TestDNSSECSigned: --dnssec against zones that BIND (dnssec-policy) and
+// Knot sign themselves, with NSEC and with NSEC3: a positive answer, NODATA,
+// NXDOMAIN and referrals all carry their signatures, each kind where it
+// does (issue 13, item 6: every denial was CRITICAL); an unsigned zone
+// fails every kind.
+func TestDNSSECSigned(t *testing.T) {
+	bin := binaryFor(t, "check_dns_answer")
+	var cases []pcase
+	for _, z := range []struct{ server, port, zone, proof string }{
+		{"bind", "5301", "nsec.bind.test", "NSEC"},
+		{"bind", "5301", "nsec3.bind.test", "NSEC3"},
+		{"knot", "5302", "nsec.knot.test", "NSEC"},
+		{"knot", "5302", "nsec3.knot.test", "NSEC3"},
+	} {
+		q := func(name string, extra ...string) []string {
+			return append(extra, "--norecurse", "--dnssec", "--name", name+"."+z.zone, srv4, z.port)
+		}
+		at := regexp.QuoteMeta(srv4 + ":" + z.port)
+		proof := regexp.QuoteMeta(z.proof)
+		cases = append(cases,
+			pcase{z.zone + " positive", q("www"), exitOK, `^DNS OK - NOERROR, 2 answers \(A 10\.99\.0\.2, RRSIG A 13 .* from ` + at + `/udp `, 0},
+			pcase{z.zone + " positive v6 tcp", []string{"--tcp", "--norecurse", "--dnssec", "--type", "AAAA", "--name", "www." + z.zone, srv6, z.port}, exitOK, `^DNS OK - NOERROR, 2 answers \(AAAA fd00:99::2, RRSIG AAAA `, 0},
+			pcase{z.zone + " nodata", q("txt"), exitOK, `^DNS OK - NOERROR, no answers, signed denial \(` + proof + `\) from ` + at + `/udp `, 0},
+			pcase{z.zone + " nxdomain", q("missing", "--rcode", "NXDOMAIN"), exitOK, `^DNS OK - NXDOMAIN, no answers, signed denial \(` + proof + `\) from ` + at, 0},
+			pcase{z.zone + " nxdomain not accepted", q("missing"), exitCritical, `^DNS CRITICAL - NXDOMAIN from ` + at + `/udp for missing\.`, 0},
+			pcase{z.zone + " secure referral", q("host.secure"), exitOK, `^DNS OK - NOERROR, no answers, signed referral \(DS\) from ` + at, 0},
+			pcase{z.zone + " insecure referral", q("host.insecure"), exitOK, `^DNS OK - NOERROR, no answers, signed referral \(` + proof + `\) from ` + at, 0},
+		)
+	}
+	unsigned := func(name string, extra ...string) []string {
+		return append(extra, "--norecurse", "--dnssec", "--name", name+".unsigned.bind.test", srv4, "5301")
+	}
+	cases = append(cases,
+		pcase{"unsigned positive", unsigned("www"), exitCritical, `^DNS CRITICAL - NOERROR, 1 answer \(A 10\.99\.0\.2\) from 10\.99\.0\.2:5301/udp, unsigned: no RRSIG over www\.unsigned\.bind\.test\. A \|`, 0},
+		pcase{"unsigned nodata", unsigned("txt"), exitCritical, `^DNS CRITICAL - NOERROR, no answers from .*, unsigned: no RRSIG over unsigned\.bind\.test\. SOA \|`, 0},
+		pcase{"unsigned nxdomain", unsigned("missing", "--rcode", "NXDOMAIN"), exitCritical, `^DNS CRITICAL - NXDOMAIN, no answers from .*, unsigned: no RRSIG over unsigned\.bind\.test\. SOA \|`, 0},
+		pcase{"unsigned insecure referral", unsigned("host.insecure"), exitCritical, `unsigned: a referral without DS, NSEC or NSEC3 \|`, 0},
+		// BIND leaves an unsigned zone's DS out of its referrals.
+		pcase{"unsigned zone's delegation with a ds", unsigned("host.secure"), exitCritical, `unsigned: a referral without DS, NSEC or NSEC3 \|`, 0},
+		pcase{"unsigned without --dnssec", []string{"--norecurse", "--name", "www.unsigned.bind.test", srv4, "5301"}, exitOK, `^DNS OK - NOERROR, 1 answer \(A 10\.99\.0\.2\)`, 0},
+	)
+	runPlugin(t, bin, "DNS", cases)
 }
 
 func TestFTPServers(t *testing.T) {
@@ -171,5 +217,9 @@ func TestFTPServers(t *testing.T) {
 		{"closed port", a(srv4, "84"), exitCritical, `connect to 10\.99\.0\.2:84: connection refused`, time.Second},
 		{"closed port v6", a(srv6, "84"), exitCritical, `connection refused`, time.Second},
 		{"binary exit style", a("--exit-style", "binary", srv4, "84"), 1, `refused`, 0},
+		// Issue 13, item 2: SMTP answers NOOP with 250, which FTP never does.
+		{"smtp is not ftp", a(srv4, "25"), exitCritical, `^FTP_NOOP CRITICAL - NOOP at 10\.99\.0\.2:25 answered "250 2\.0\.0 Ok", not a reply to NOOP: an SMTP server\? \|`, 0},
+		{"smtp is not ftp v6", a(srv6, "25"), exitCritical, `an SMTP server\?`, 0},
+		{"smtp refuses the login", a("--user", "anonymous", srv4, "25"), exitCritical, `^FTP_NOOP CRITICAL - 10\.99\.0\.2:25 (answered USER with|refused the login as anonymous:) "5\d\d `, 0},
 	})
 }

@@ -54,7 +54,7 @@ func (o *Options) Flags(fs *cli.FlagSet) {
 	fs.StringVar(&o.Rcodes, "rcode", "NOERROR", "`LIST` of accepted rcodes, names or numbers: NOERROR,NXDOMAIN")
 	fs.StringArrayVar(&o.Expect, "expect", nil, "an answer record's data must equal `VALUE` (address, CNAME target, TXT string, '10 mx.example.org'); repeatable")
 	fs.BoolVar(&o.NoRecurse, "norecurse", false, "clear the RD bit: ask an authoritative server about its own zone")
-	fs.BoolVar(&o.DNSSEC, "dnssec", false, "set the DO bit; the answer must carry RRSIG records")
+	fs.BoolVar(&o.DNSSEC, "dnssec", false, "set the DO bit; the reply must be signed where its kind carries signatures: answer RRsets, or a denial's SOA and NSEC/NSEC3")
 }
 
 // DefaultPort is 53, or 853 with --tls.
@@ -263,6 +263,15 @@ func (p *run) exchange(conn net.Conn, where string, stream bool) (probe.Result, 
 			p.log.Printf(1, "< ignored %d bytes: not a DNS message (%s)", len(raw), probe.Clean(err.Error(), 80))
 			continue
 		}
+		// miekg/dns unpacks leniently (it stops where the message ends,
+		// whatever the header counts, and ignores what follows the last
+		// record): a reply of ours must be whole to be judged.
+		if m.Id == q.Id && m.Response {
+			if why := malformed(raw, m); why != "" {
+				p.log.Printf(1, "< malformed reply: %s", why)
+				return probe.Critical("malformed reply from %s: %s", where, why), nil
+			}
+		}
 		if why := mismatch(q, m); why != "" {
 			ignored, lastWhy = ignored+1, why
 			p.log.Printf(1, "< ignored a reply: %s", why)
@@ -346,22 +355,17 @@ func (p *run) judge(m *mdns.Msg, transport string) probe.Result {
 		}
 		p.log.Printf(1, "%s matches %s", probe.Quote([]byte(want), 60), rr)
 	}
-	if p.o.DNSSEC && !hasRRSIG(m.Answer) {
-		return probe.Critical("%s, %s from %s, no RRSIG in the answer", rcode, answers, where)
+	if p.o.DNSSEC {
+		kind, why := signatures(m)
+		if why != "" {
+			return probe.Critical("%s, %s from %s, unsigned: %s", rcode, answers, where, why)
+		}
+		answers += kind
 	}
 	if m.Truncated {
 		answers += ", truncated"
 	}
 	return probe.OK("%s, %s from %s in %s", rcode, answers, where, probe.Millis(time.Since(p.start)))
-}
-
-func hasRRSIG(rrs []mdns.RR) bool {
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == mdns.TypeRRSIG {
-			return true
-		}
-	}
-	return false
 }
 
 // describeAnswers names the count and the first two records' type and data.

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -184,8 +185,20 @@ func FuzzReply(f *testing.F) {
 	f.Add(packed(f, "www.example.", 3), uint8(0))
 	f.Add(packed(f, "other.example.", 0, "other.example. 1 IN A 192.0.2.1"), uint8(0))
 	f.Add([]byte("\x00\x00\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\xc0\x0c"), uint8(1))
+	// Issue 13: counts that lie, bytes after the end, signed denials.
+	lie := packed(f, "www.example.", 0, "www.example. 1 IN A 192.0.2.1")
+	lie[6], lie[7] = 0xff, 0xff
+	f.Add(lie, uint8(0))
+	f.Add(append(packed(f, "www.example.", 0, "www.example. 1 IN A 192.0.2.1"), "junk"...), uint8(0))
+	f.Add(reply(f, mdns.RcodeSuccess, nil, []string{soa, sigSOA, nsec3, sigNSEC3}, nil), uint8(2))
+	f.Add(reply(f, mdns.RcodeSuccess, []string{cname, sigCNAME, aWeb, sigAWeb}, nil, nil), uint8(3))
+	f.Add(reply(f, mdns.RcodeSuccess, nil, []string{delegNS, ds, sigDS}, nil), uint8(2))
+	f.Add(reply(f, mdns.RcodeNameError, nil, []string{soa, sigSOA, nsecWWW, sigNSEC, nsecApex, sigNSECA}, nil), uint8(6))
 	f.Fuzz(func(t *testing.T, answer []byte, mode uint8) {
 		o := Options{Name: "www.example.", Type: "A", Rcodes: "NOERROR"}
+		if mode&4 == 4 {
+			o.Rcodes = "NOERROR,NXDOMAIN"
+		}
 		if mode&1 == 1 {
 			o.Expect = []string{"192.0.2.1", "y"}
 		}
@@ -208,6 +221,44 @@ func FuzzReply(f *testing.F) {
 			if err := m.Unpack(answer); err != nil || !m.Response || len(m.Question) != 1 || !strings.EqualFold(m.Question[0].Name, "www.example.") {
 				t.Fatalf("OK for %q, not a reply to our question: %s", answer, r.Summary)
 			}
+			if why := wholeMessage(answer, m); why != "" {
+				t.Fatalf("OK for %q, %s: %s", answer, why, r.Summary)
+			}
+			if o.DNSSEC && !strings.Contains(m.String(), "RRSIG") {
+				t.Fatalf("OK with --dnssec for %q, no RRSIG anywhere: %s", answer, r.Summary)
+			}
 		}
 	})
+}
+
+// wholeMessage is the fuzz test's own reading of "well formed", through
+// miekg/dns's record by record API: the header counts are the records
+// there (with TC, at least them), and the last one ends the message.
+func wholeMessage(raw []byte, m *mdns.Msg) string {
+	counts := []int{len(m.Question), len(m.Answer), len(m.Ns), len(m.Extra)}
+	for i, n := range counts {
+		c := int(binary.BigEndian.Uint16(raw[4+2*i:]))
+		if c < n || c > n && !m.Truncated {
+			return fmt.Sprintf("section %d counts %d, holds %d", i, c, n)
+		}
+	}
+	off := 12
+	for range counts[0] {
+		_, end, err := mdns.UnpackDomainName(raw, off)
+		if err != nil || end+4 > len(raw) {
+			return "question cut short"
+		}
+		off = end + 4
+	}
+	for range counts[1] + counts[2] + counts[3] {
+		_, end, err := mdns.UnpackRR(raw, off)
+		if err != nil || end == off {
+			return "record cut short"
+		}
+		off = end
+	}
+	if off != len(raw) {
+		return fmt.Sprintf("%d bytes after the last record", len(raw)-off)
+	}
+	return ""
 }

@@ -3,9 +3,12 @@
 // in, send NOOP and QUIT in one write, judge the reply to NOOP.
 //
 // It replaces keepalived's FTP_CHECK and Nagios' check_ftp. A NOOP proves
-// the server's command loop, not just its accept(). vsftpd answers a NOOP
-// before login with 530: that is still the command loop answering, so it
-// passes (and the summary says so). No data connection is ever opened.
+// the server's command loop, not just its accept(): so a reply counts only
+// if it came after the command it answers (bytes queued before a command
+// are a protocol error), and only with a code that command can get (NOOP:
+// 200; SMTP's 250 is not FTP). vsftpd answers a NOOP before login with
+// 530: that is still the command loop answering, so it passes (and the
+// summary says so). No data connection is ever opened.
 package ftpnoop
 
 import (
@@ -17,7 +20,10 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
@@ -40,7 +46,7 @@ type Options struct {
 
 // Flags registers the options on fs.
 func (o *Options) Flags(fs *flags.FlagSet) {
-	fs.StringVar(&o.User, "user", "", "log in as `USER` before NOOP (e.g. anonymous); NOOP must then answer 2xx")
+	fs.StringVar(&o.User, "user", "", "log in as `USER` before NOOP (e.g. anonymous); NOOP must then answer 200")
 	fs.StringVar(&o.Password, "password", "", "`PASSWORD` for --user (visible in the process list: prefer an anonymous or check-only account)")
 	fs.BoolVar(&o.AuthTLS, "auth-tls", false, "explicit FTPS: AUTH TLS and a TLS handshake before login and NOOP; the certificate is not verified unless --verify or --ca-file")
 	o.Client.Flags(fs, "--auth-tls", true)
@@ -129,6 +135,9 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 	default:
 		return probe.Critical("greeting from %s is not 220: %s", p.addr, p.quote(greeting))
 	}
+	if r, bad := p.unasked("its greeting before any command"); bad {
+		return r
+	}
 
 	how := ""
 	if p.o.AuthTLS {
@@ -137,10 +146,13 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 			return p.failed("AUTH TLS at "+p.addr, rp, err)
 		}
 		if rp.code != 234 {
-			return probe.Critical("%s refused AUTH TLS: %s", p.addr, p.quote(rp))
+			return p.refused("AUTH TLS", rp, p.addr+" refused AUTH TLS")
 		}
-		// A server must not send more before the handshake; what it did
-		// send would be read as TLS and fail it, which is right.
+		// Bytes before our ClientHello would be read as TLS, or worse,
+		// as if they came inside it (the STARTTLS injection flaw).
+		if r, bad := p.unasked("its reply to AUTH TLS before the TLS handshake"); bad {
+			return r
+		}
 		tc := tls.Client(p.conn, p.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return probe.Fail("TLS handshake with "+p.addr, err)
@@ -152,27 +164,40 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 	}
 
 	if p.o.User != "" {
+		refused := fmt.Sprintf("%s refused the login as %s", p.addr, probe.Clean(p.o.User, 40))
 		rp, err := p.command("USER "+p.o.User, "USER "+p.o.User)
 		if err != nil {
 			return p.failed("login at "+p.addr, rp, err)
 		}
+		last := "USER"
 		if rp.code == 331 || rp.code == 332 {
+			if r, bad := p.unasked("its reply to USER before the next command"); bad {
+				return r
+			}
 			rp, err = p.command("PASS "+p.o.Password, "PASS ****")
 			if err != nil {
 				return p.failed("login at "+p.addr, rp, err)
 			}
+			last = "PASS"
+			if rp.code != 230 && rp.code != 202 {
+				return p.refused("PASS", rp, refused)
+			}
+		} else if rp.code != 230 {
+			return p.refused("USER", rp, refused)
 		}
-		if rp.code != 230 && rp.code != 202 {
-			return probe.Critical("%s refused the login as %s: %s", p.addr, probe.Clean(p.o.User, 40), p.quote(rp))
+		if r, bad := p.unasked("its reply to " + last + " before the next command"); bad {
+			return r
 		}
 		p.phase("login")
 		how += ", as " + probe.Clean(p.o.User, 40)
 	}
 
-	// QUIT goes in the same write as NOOP: NOOP's reply still proves the
-	// command loop, and the 221 comes back in the same round trip instead
-	// of one more (RFC 959 lets a client send the next command before the
-	// reply; servers read the control connection line by line).
+	// QUIT goes in the same write as NOOP: the 221 comes back in the same
+	// round trip instead of one more (RFC 959 lets a client send the next
+	// command before the reply; servers read the control connection line
+	// by line). The first reply is NOOP's: nothing was queued before it
+	// (unasked above), and a server that skipped NOOP gives QUIT's 221,
+	// which NOOP cannot get.
 	p.log.Printf(1, "> NOOP")
 	p.log.Printf(1, "> QUIT")
 	if _, err := io.WriteString(p.conn, "NOOP\r\nQUIT\r\n"); err != nil {
@@ -186,12 +211,93 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 	took := probe.Millis(time.Since(p.start))
 	p.awaitGoodbye()
 	switch {
-	case rp.code/100 == 2:
+	case rp.code == 200:
 		return probe.OK("NOOP %d from %s in %s%s; %s", rp.code, p.addr, took, how, p.quote(greeting))
 	case rp.code == 530 && p.o.User == "":
 		return probe.OK("NOOP %d (login needed; the command loop answers) from %s in %s%s; %s", rp.code, p.addr, took, how, p.quote(greeting))
 	}
+	if !canGet("NOOP", rp.code) {
+		return probe.Critical("NOOP at %s answered %s, not a reply to NOOP%s", p.addr, p.quote(rp), looksLike("NOOP", rp.code))
+	}
 	return probe.Critical("NOOP at %s answered %s", p.addr, p.quote(rp))
+}
+
+// refused is the verdict on a failed reply to cmd: said says so when the
+// code is one cmd can get, else the reply is named as out of place.
+func (p *run) refused(cmd string, rp reply, said string) probe.Result {
+	if canGet(cmd, rp.code) {
+		return probe.Critical("%s: %s", said, p.quote(rp))
+	}
+	return probe.Critical("%s answered %s with %s, not a reply to %s%s", p.addr, cmd, p.quote(rp), cmd, looksLike(cmd, rp.code))
+}
+
+// unasked is a verdict when the server sent more than the reply just read
+// before our next command: a reply counts only if it came after the
+// command it answers. Both what our buffer holds and what waits in the
+// kernel count; over TLS only the former (the records behind it may be
+// session tickets, which are no reply).
+func (p *run) unasked(after string) (probe.Result, bool) {
+	var extra []byte
+	if n := p.br.Buffered(); n > 0 {
+		extra, _ = p.br.Peek(min(n, 64))
+	} else if sc, ok := p.conn.(syscall.Conn); ok {
+		extra = peekQueued(sc)
+	}
+	if len(extra) == 0 {
+		return probe.Result{}, false
+	}
+	p.log.Printf(1, "< unasked: %s", probe.Quote(extra, 64))
+	return probe.Critical("%s sent more than %s: %s", p.addr, after, probe.Quote(extra, 48)), true
+}
+
+// peekQueued returns up to 64 bytes that wait on the socket, without
+// waiting or taking them: one non-blocking recv(MSG_PEEK).
+func peekQueued(sc syscall.Conn) []byte {
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var buf [64]byte
+	n := 0
+	rc.Read(func(fd uintptr) bool {
+		n, _, _ = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return true // whatever it found: never wait for more
+	})
+	if n <= 0 {
+		return nil // nothing, end of stream, or an error the next read will report
+	}
+	return buf[:n]
+}
+
+// canGet says whether code is a reply cmd can get: RFC 959 section 5.4,
+// RFC 2228 for AUTH, plus what servers are known to send (vsftpd's 530
+// to NOOP before login and to AUTH without TLS, 502 for a command not
+// implemented).
+func canGet(cmd string, code int) bool {
+	switch cmd {
+	case "USER":
+		return code == 230 || code == 331 || code == 332 || code == 421 || code == 500 || code == 501 || code == 530
+	case "PASS":
+		return code == 202 || code == 230 || code == 332 || code == 421 || code == 500 || code == 501 || code == 503 || code == 530
+	case "AUTH TLS":
+		return code == 234 || code == 334 || code == 421 || code == 431 || code == 530 || code == 534 || code >= 500 && code <= 504
+	case "NOOP":
+		return code == 200 || code == 421 || code == 500 || code == 502 || code == 530
+	}
+	return false
+}
+
+// looksLike names what a reply out of place suggests, as ": ..." or "".
+func looksLike(cmd string, code int) string {
+	switch {
+	case code == 250 && cmd == "NOOP":
+		return ": an SMTP server?" // SMTP answers NOOP 250; FTP answers 200
+	case code == 220:
+		return ": a second greeting (a proxy?)"
+	case code == 221 && cmd == "NOOP":
+		return ": the reply to QUIT (NOOP went unanswered?)"
+	}
+	return ""
 }
 
 // use makes c the control connection.

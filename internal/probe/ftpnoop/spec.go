@@ -15,8 +15,8 @@ var Spec = check.Spec{
 	PortHelp: "PORT defaults to 21.",
 	New:      func() check.Options { return &Options{} },
 	Examples: []check.Example{
-		{Command: "check_ftp_noop 10.0.0.5", What: "220 greeting, then NOOP answered 2xx (or vsftpd's 530 before login)"},
-		{Command: "check_ftp_noop --user anonymous --password probe@ 10.0.0.5", What: "log in first; NOOP must then answer 2xx"},
+		{Command: "check_ftp_noop 10.0.0.5", What: "220 greeting, then NOOP answered 200 (or vsftpd's 530 before login)"},
+		{Command: "check_ftp_noop --user anonymous --password probe@ 10.0.0.5", What: "log in first; NOOP must then answer 200"},
 		{Command: "check_ftp_noop --auth-tls --ca-file /etc/ssl/ftp-ca.pem --sni ftp.example.org 10.0.0.5", What: "explicit FTPS: AUTH TLS, verified certificate, then NOOP"},
 		{Command: "check_ftp_noop --exit-style binary -t 2 10.0.0.5 2121", What: "keepalived MISC_CHECK with misc_dynamic: exit 0 up, 1 down"},
 	},
