@@ -51,9 +51,10 @@ ensure_packages() {
 		[dig]=bind9-dnsutils
 		[vsftpd]=vsftpd
 		[postfix]=postfix
-		# the caller tests: Nagios Core 4, and gcc for their stand-in of
-		# Farmguardian's mark.so
+		# the caller tests: Nagios Core 4, Icinga 2, and gcc for their
+		# stand-in of Farmguardian's mark.so
 		[nagios4]=nagios4-core
+		[icinga2]=icinga2-bin
 		[gcc]=gcc
 		[setcap]=libcap2-bin
 	)
