@@ -116,7 +116,7 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 		echo 'object CheckCommand "none" { command = [ "/bin/true" ] }'
 		echo 'object Host "backend" { address = "10.99.0.2"; address6 = "fd00:99::2"; check_command = "none" }'
 		for c in "${checks[@]}"; do
-			echo "object Service \"$c\" { host_name = \"backend\"; check_command = \"lbcheck_${c#check_}\"; vars.lbcheck_port = 80 }"
+			echo "object Service \"$c\" { host_name = \"backend\"; check_command = \"lbcheck_${c#check_}\"; vars.lbcheck_${c#check_}_port = 80 }"
 		done
 	} >"$icinga/icinga2.conf"
 	out=$(icinga2 daemon -C -c "$icinga/icinga2.conf" 2>&1) || fail "icinga2 rejects the installed definitions: $out"

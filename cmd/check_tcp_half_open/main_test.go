@@ -102,13 +102,13 @@ func TestVerdicts(t *testing.T) {
 		code int
 		line string // regexp for the first line
 	}{
-		{"open", hp(open4), 0, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 127\.0\.0\.1:\d+ in [0-9.]+ ms \| time=[0-9.]+s;;;0;5$`},
-		{"open ipv6", hp(open6), 0, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on \[::1\]:\d+ in`},
+		{"open", hp(open4), 0, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 127\.0\.0\.1:\d+, [0-9.]+ ms after the SYN \| time=[0-9.]+s;;;0;5$`},
+		{"open ipv6", hp(open6), 0, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on \[::1\]:\d+, [0-9.]+ ms after the SYN`},
 		{"open host:port", []string{open4.String()}, 0, `OK - port open`},
 		{"open -H -p", []string{"-H", "127.0.0.1", "-p", fmt.Sprint(open4.Port())}, 0, `OK - port open`},
 		{"open haproxy argv", []string{"NOT_USED", "NOT_USED", "127.0.0.1", fmt.Sprint(open4.Port())}, 0, `OK - port open`},
 		{"open with thresholds", append([]string{"-w", "0.000001", "-c", "10"}, hp(open4)...), 1, `^TCP_HALF_OPEN WARNING - port open .*; time outside warning range \| time=[0-9.]+s;0\.000001;10;0;5$`},
-		{"closed", hp(closed4), 2, `^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 127\.0\.0\.1:\d+ in [0-9.]+ ms \| time=`},
+		{"closed", hp(closed4), 2, `^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 127\.0\.0\.1:\d+, [0-9.]+ ms after the SYN \| time=`},
 		{"closed binary style", append([]string{"--exit-style", "binary"}, hp(closed4)...), 1, `CRITICAL - port closed`},
 		{"dropped", []string{"-t", "0.3", "127.0.0.1", strconv.Itoa(dropped)}, 2, `^TCP_HALF_OPEN CRITICAL - no answer \(filtered\?\) from 127\.0\.0\.1:1081 to 2 SYNs after 3\d\d\.\d ms$`},
 		{"dropped, timeout-state warning", []string{"-t", "0.2", "--timeout-state", "warning", "::1", strconv.Itoa(dropped)}, 1, `^TCP_HALF_OPEN WARNING - no answer \(filtered\?\) from \[::1\]:1081`},

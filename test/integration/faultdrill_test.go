@@ -438,7 +438,7 @@ func TestFaultDrill(t *testing.T) {
 		return drillWant{exitCritical, re, drillTimeout - 50*ms, drillTimeout + 100*ms}
 	}
 	healthy := map[string]drillWant{
-		"check_tcp_half_open": ok(`^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:9180 `),
+		"check_tcp_half_open": ok(`^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:9180, `),
 		"check_ssl_hello":     ok(`^SSL_HELLO OK - TLSv1\.[23] \S+ from 10\.99\.0\.2:9143 `),
 		"check_dns_answer":    ok(`^DNS OK - NOERROR, 1 answer \(A 10\.99\.0\.2\) from 10\.99\.0\.2:9153/udp `),
 		"check_ftp_noop":      ok(`^FTP_NOOP OK - NOOP 530 .*from 10\.99\.0\.2:9121 `),
@@ -455,7 +455,7 @@ func TestFaultDrill(t *testing.T) {
 			enter: func(t *testing.T) {}, want: healthy},
 		{name: "service stopped", how: "SIGTERM to nginx, unbound and vsftpd; the test waits until they have exited",
 			enter: b.stopAll, want: map[string]drillWant{
-				"check_tcp_half_open": fast(`^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 10\.99\.0\.2:9180 `),
+				"check_tcp_half_open": fast(`^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 10\.99\.0\.2:9180, `),
 				"check_ssl_hello":     fast(`^SSL_HELLO CRITICAL - .*refused`),
 				"check_dns_answer":    fast(`^DNS CRITICAL - .*9153/udp: connection refused`),
 				"check_ftp_noop":      fast(`^FTP_NOOP CRITICAL - connect to 10\.99\.0\.2:9121: connection refused`),
@@ -481,7 +481,7 @@ func TestFaultDrill(t *testing.T) {
 				b.signalAll(t, syscall.SIGSTOP)
 			}, want: map[string]drillWant{
 				// the documented limit of a SYN: the kernel answers for a frozen server
-				"check_tcp_half_open": ok(`^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:9180 `),
+				"check_tcp_half_open": ok(`^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:9180, `),
 				"check_ssl_hello":     timeout(`^SSL_HELLO CRITICAL - .*timed out`),
 				"check_dns_answer":    timeout(`^DNS CRITICAL - .*timed out`),
 				"check_ftp_noop":      timeout(`^FTP_NOOP CRITICAL - waiting for the greeting from 10\.99\.0\.2:9121: timed out`),

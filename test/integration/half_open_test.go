@@ -96,14 +96,14 @@ func TestHalfOpenVerdicts(t *testing.T) {
 		code int
 		line string
 	}{
-		{"nginx ipv4", []string{srv4, "80"}, exitOK, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:80 in [0-9.]+ ms \| time=[0-9.]+s;;;0;5$`},
-		{"nginx ipv6", []string{srv6, "80"}, exitOK, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on \[fd00:99::2\]:80 in`},
+		{"nginx ipv4", []string{srv4, "80"}, exitOK, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:80, [0-9.]+ ms after the SYN \| time=[0-9.]+s;;;0;5$`},
+		{"nginx ipv6", []string{srv6, "80"}, exitOK, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on \[fd00:99::2\]:80, [0-9.]+ ms after the SYN`},
 		{"name", []string{"www.lab.test", "443"}, exitOK, `on (10\.99\.0\.2|\[fd00:99::2\]):443`},
 		{"name, -6", []string{"-6", "www.lab.test", "443"}, exitOK, `on \[fd00:99::2\]:443`},
 		{"name, -4", []string{"-4", "www.lab.test", "443"}, exitOK, `on 10\.99\.0\.2:443`},
 		{"bind ipv4", []string{"-b", cli4, srv4, "80"}, exitOK, `OK - port open`},
 		{"bind ipv6", []string{"-b", cli6, srv6, "80"}, exitOK, `OK - port open`},
-		{"closed", []string{srv4, "84"}, exitCritical, `^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 10\.99\.0\.2:84 in`},
+		{"closed", []string{srv4, "84"}, exitCritical, `^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 10\.99\.0\.2:84, [0-9.]+ ms after the SYN`},
 		{"closed ipv6", []string{srv6, "84"}, exitCritical, `CRITICAL - port closed \(RST\) on \[fd00:99::2\]:84`},
 		{"nft tcp reset", []string{srv4, "83"}, exitCritical, `CRITICAL - port closed \(RST\) on 10\.99\.0\.2:83`},
 		{"nft drop", []string{"-t", "1", srv4, "81"}, exitCritical, `^TCP_HALF_OPEN CRITICAL - no answer \(filtered\?\) from 10\.99\.0\.2:81 to 3 SYNs after 1\.0\d s$`},

@@ -39,9 +39,9 @@ func nagiosServices() []nagiosService {
 	closed := strconv.Itoa(bePortClosed)
 	return []nagiosService{
 		{"half-open ok", "lbcheck_tcp_half_open!" + strconv.Itoa(bePortHTTP) + "!-t 2", 0,
-			`^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:9180 in [0-9.]+ ms$`, tperf + `$`},
+			`^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 10\.99\.0\.2:9180, [0-9.]+ ms after the SYN$`, tperf + `$`},
 		{"half-open broken", "lbcheck_tcp_half_open!" + closed + "!-t 2", 2,
-			`^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 10\.99\.0\.2:9199 `, tperf + `$`},
+			`^TCP_HALF_OPEN CRITICAL - port closed \(RST\) on 10\.99\.0\.2:9199, `, tperf + `$`},
 		{"ssl hello ok", "lbcheck_ssl_hello!" + strconv.Itoa(bePortTLS) + "!-t 2 --cn www.lab.test --cert-days 2,1", 0,
 			`^SSL_HELLO OK - TLSv1\.[23] .*from 10\.99\.0\.2:9143 .*CN=www\.lab\.test`, tperf + ` days_left=[0-9.]+;2:;1:$`},
 		{"ssl hello broken", "lbcheck_ssl_hello!" + closed + "!-t 2", 2,

@@ -54,9 +54,10 @@ ensure_packages() {
 		# signed zones for check_dns_answer --dnssec
 		[named]=bind9
 		[knotd]=knot
-		# the caller tests: Nagios Core 4, and gcc for their stand-in of
-		# Farmguardian's mark.so
+		# the caller tests: Nagios Core 4, Icinga 2, and gcc for their
+		# stand-in of Farmguardian's mark.so
 		[nagios4]=nagios4-core
+		[icinga2]=icinga2-bin
 		[gcc]=gcc
 		[setcap]=libcap2-bin
 	)

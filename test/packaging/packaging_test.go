@@ -1,6 +1,8 @@
 // Package packaging checks the files in packaging/ against the binaries they
 // describe: the Icinga 2 CheckCommands must offer every option an operator
-// would set, and name none that the binary does not parse; the copyright
+// would set, and name none that the binary does not parse, and each reads
+// its own variables except a few shared ones (TestIcingaVariablesArePerCommand;
+// test/integration's TestIcinga runs them live); the copyright
 // file must name exactly the Go modules linked into the binaries; the HAProxy
 // wrappers must exec their check with options it parses. The option lists
 // come from each binary's own man page (--man), which is generated from the
@@ -144,6 +146,94 @@ func TestIcingaCheckCommandsMatchTheBinaries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedVars are the variables every lbcheck command reads: properties of
+// the host, or of how checks run there, right for every check. Anything else
+// a command reads is its own (lbcheck_<check>_*), so that a value set on a
+// host for one check never reaches another check of that host: a shared
+// lbcheck_port once sent the half-open host check's port to every service.
+var sharedVars = map[string]bool{
+	"lbcheck_address": true, "lbcheck_ipv4": true, "lbcheck_ipv6": true, "lbcheck_bind": true,
+	"lbcheck_mark": true, "lbcheck_timeout_state": true, "lbcheck_verbose": true,
+}
+
+// sharedDefaults are the per-command variables that default to a shared
+// one: lbcheck_<check>_timeout to lbcheck_timeout, and so on.
+var sharedDefaults = []string{"timeout", "attempts", "retry_delay"}
+
+func TestIcingaVariablesArePerCommand(t *testing.T) {
+	src, err := os.ReadFile("../../packaging/icinga2/lbcheck.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := regexp.MustCompile(`(?m)^(?:object|template) CheckCommand "([^"]+)" \{$`)
+	macro := regexp.MustCompile(`\$(lbcheck_[a-z0-9_]+)\$`)
+	heads := head.FindAllSubmatchIndex(src, -1)
+	if len(heads) == 0 {
+		t.Fatal("no CheckCommand in lbcheck.conf")
+	}
+	header := string(src[:heads[0][0]])
+	blocks := map[string]string{}
+	for i, h := range heads {
+		end := len(src)
+		if i+1 < len(heads) {
+			end = heads[i+1][0]
+		}
+		blocks[string(src[h[2]:h[3]])] = string(src[h[1]:end])
+	}
+
+	t.Run("lbcheck-common", func(t *testing.T) {
+		for _, m := range macro.FindAllStringSubmatch(blocks["lbcheck-common"], -1) {
+			if !sharedVars[m[1]] {
+				t.Errorf("the template reads $%s$, which then reaches every command: make it per command", m[1])
+			}
+		}
+	})
+	for _, c := range commands {
+		name := "lbcheck_" + strings.TrimPrefix(c, "check_")
+		t.Run(name, func(t *testing.T) {
+			block, ok := blocks[name]
+			if !ok {
+				t.Fatalf("no object CheckCommand %q", name)
+			}
+			defaults := map[string]bool{}
+			for _, d := range sharedDefaults {
+				line := fmt.Sprintf("\tvars.%s_%s = \"$lbcheck_%s$\"\n", name, d, d)
+				if !strings.Contains(block, line) {
+					t.Errorf("%s lacks %q", name, strings.TrimSpace(line))
+				}
+				defaults["lbcheck_"+d] = true
+			}
+			for _, m := range macro.FindAllStringSubmatch(block, -1) {
+				v := m[1]
+				if strings.HasPrefix(v, name+"_") || sharedVars[v] {
+					continue
+				}
+				if defaults[v] && strings.Contains(block, fmt.Sprintf("_%s = \"$%s$\"\n", strings.TrimPrefix(v, "lbcheck_"), v)) {
+					continue // lbcheck_<check>_timeout = "$lbcheck_timeout$"
+				}
+				t.Errorf("%s reads $%s$, shared with other commands: want %s_*", name, v, name)
+			}
+			for _, a := range []string{"port", "warning", "critical", "attempts", "retry_delay"} {
+				if !strings.Contains(block, fmt.Sprintf("value = \"$%s_%s$\"", name, a)) {
+					t.Errorf("%s passes no argument from %s_%s", name, name, a)
+				}
+			}
+		})
+	}
+	t.Run("header", func(t *testing.T) {
+		for v := range sharedVars {
+			if !strings.Contains(header, v) {
+				t.Errorf("the header does not list the shared variable %s", v)
+			}
+		}
+		for _, d := range sharedDefaults {
+			if !strings.Contains(header, fmt.Sprintf("lbcheck_<check>_%s", d)) || !strings.Contains(header, "lbcheck_"+d+"\n") {
+				t.Errorf("the header does not say lbcheck_<check>_%s defaults to lbcheck_%s", d, d)
+			}
+		}
+	})
 }
 
 // TestCopyrightNamesTheLinkedModules: the binaries are static, so the

@@ -336,18 +336,29 @@ func (x *exchange) judge(b []byte, from unix.Sockaddr) *probe.Result {
 	case open:
 		x.t.Log.Printf(1, "SYN+ACK from %s seq=%d ack=%d", remote, s.Seq, s.Ack)
 		x.reset()
-		r := probe.OK("port open (SYN+ACK) on %s in %s", remote, probe.Millis(rtt))
+		r := probe.OK("%s", answered("port open (SYN+ACK)", remote, rtt, x.syns))
 		r.Phases = []probe.Phase{{Name: "syn-ack", Duration: rtt}}
 		return &r
 	case closed:
 		x.t.Log.Printf(1, "RST from %s seq=%d ack=%d", remote, s.Seq, s.Ack)
-		r := probe.Critical("port closed (RST) on %s in %s", remote, probe.Millis(rtt))
+		r := probe.Critical("%s", answered("port closed (RST)", remote, rtt, x.syns))
 		r.Err = ErrClosed
 		r.Phases = []probe.Phase{{Name: "rst", Duration: rtt}}
 		return &r
 	}
 	x.t.Log.Printf(2, "ignored %s -> %s flags %s", s.Src, s.Dst, s.flags())
 	return nil
+}
+
+// answered is the summary of a SYN+ACK or RST. Its time is the round trip
+// from our first SYN, and says so: the perfdata's time beside it is the
+// whole run.
+func answered(what string, remote netip.AddrPort, rtt time.Duration, syns int) string {
+	syn := "the SYN"
+	if syns > 1 {
+		syn = fmt.Sprintf("the first of %d SYNs", syns)
+	}
+	return fmt.Sprintf("%s on %s, %s after %s", what, remote, probe.Millis(rtt), syn)
 }
 
 // reset answers a SYN+ACK with our own RST. The kernel sends one too (it
