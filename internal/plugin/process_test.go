@@ -145,3 +145,41 @@ func TestSignals(t *testing.T) {
 		})
 	}
 }
+
+func TestStatStartTime(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		stat string
+		want uint64
+		ok   bool
+	}{
+		{"plain", "1234 (check_x) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 100 0\n", 98765, true},
+		{"name with spaces and parentheses", "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 555 1000\n", 555, true},
+		{"cut short", "1234 (check_x) S 1 1234", 0, false},
+		{"no name", "garbage", 0, false},
+		{"not a number", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 soon 1\n", 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := statStartTime([]byte(tt.stat))
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("got %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// TestStartedIsThisProcess: the start time read back for this (long
+// running) test process is in the past, and not in the future for a
+// process that just began.
+func TestStartedIsThisProcess(t *testing.T) {
+	time.Sleep(30 * time.Millisecond) // older than the 10 ms tick for sure
+	var p process
+	got, ok := p.started()
+	now := time.Now()
+	if !ok || !got.Before(now) {
+		t.Errorf("started %v, not before now %v, though the test binary has run a while", got, now)
+	}
+	if now.Sub(got) > time.Hour {
+		t.Errorf("started %v before now: absurd", now.Sub(got))
+	}
+}

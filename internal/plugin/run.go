@@ -54,7 +54,15 @@ func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.
 	}
 
 	cmd.Socket.Poll = true // one probe at a time: ppoll, not the netpoller
-	ctx, cancel := context.WithTimeout(ctx, cmd.Deadline)
+	// The caller's clock started when it spawned us: under load the
+	// process may get the CPU long after, and the deadline counts from then.
+	start := time.Now()
+	if out.proc != nil {
+		if t, ok := out.proc.started(); ok {
+			start = t
+		}
+	}
+	ctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Deadline))
 	defer cancel()
 	log := probe.NewLog(cmd.Verbose)
 	if out.proc != nil {
