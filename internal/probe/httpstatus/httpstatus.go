@@ -74,7 +74,7 @@ func (o *Options) Flags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Headers, "header", nil, "extra request `HEADER`, 'Name: value'; repeatable")
 	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression `RE` (RE2)")
 	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex `DIGEST` (keepalived HTTP_GET digest, genhash)")
-	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body `BYTES` read, for --body-regex (kept in memory), --digest and size")
+	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body `BYTES` read, for --digest, the size and --body-regex (which keeps them: at most 16 MiB)")
 }
 
 // DefaultPort is 80, or 443 with --tls.
