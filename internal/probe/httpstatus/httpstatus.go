@@ -426,10 +426,10 @@ func (p *run) readBody(body io.Reader, length int64) (kept []byte, n int64, dige
 const smallBody = 4 << 10
 
 // readUpTo reads r to its end or to max bytes, into one buffer. A body
-// longer than smallBody moves at once to a buffer of max bytes (at most
-// maxKeptBody): its untouched pages cost nothing, where growing step by
-// step would leave a trail of copies for the collector (one-byte chunks
-// once peaked at 12 MiB that way).
+// longer than smallBody moves at once to a buffer of max bytes (Validate
+// keeps that within maxKeptBody+1): its untouched pages cost nothing,
+// where growing step by step would leave a trail of copies for the
+// collector (one-byte chunks once peaked at 12 MiB that way).
 func readUpTo(r io.Reader, max, length int64) ([]byte, error) {
 	size := min(max, smallBody)
 	if length >= 0 {

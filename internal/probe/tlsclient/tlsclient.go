@@ -61,12 +61,13 @@ func (o *Options) Validate(on bool) error {
 	if o.CAFile == "" {
 		return nil
 	}
+	// The path comes from argv: what reaches the line is made printable.
 	pem, err := ReadCAFile(o.CAFile)
 	if err != nil {
-		return fmt.Errorf("--ca-file %s: %v", o.CAFile, err)
+		return fmt.Errorf("--ca-file %s: %v", probe.Clean(o.CAFile, 120), err)
 	}
 	if o.roots, err = certPool(pem); err != nil {
-		return fmt.Errorf("--ca-file %s: %v", o.CAFile, err)
+		return fmt.Errorf("--ca-file %s: %v", probe.Clean(o.CAFile, 120), err)
 	}
 	o.Verify = true
 	return nil

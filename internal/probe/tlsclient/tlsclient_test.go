@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/lbcheck/lbcheck/internal/probe"
 )
 
 func testCert(t *testing.T, ips ...net.IP) *x509.Certificate {
@@ -66,6 +68,9 @@ func TestCAFile(t *testing.T) {
 	big.Write(pemBytes)
 	big.Truncate(MaxCAFile + 1)
 	big.Close()
+	if err := os.WriteFile(path("a\tb\x1b[31m|c"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := syscall.Mkfifo(path("fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +95,8 @@ func TestCAFile(t *testing.T) {
 		{"character device", "/dev/null", "not a regular file but a character device"},
 		{"directory", dir, "not a regular file but a directory"},
 		{"socket", path("sock"), "not a regular file but a socket"},
+		// argv reaches the first line printable only
+		{"control characters", path("a\tb\x1b[31m|c"), "--ca-file " + path("a?b?[31m?c") + ": no PEM certificate in it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +118,7 @@ func TestCAFile(t *testing.T) {
 				t.Errorf("no roots, or not verifying, after a good --ca-file")
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("error %v, want one containing %q", err, tt.want)
-			case tt.want != "" && !strings.Contains(err.Error(), "--ca-file "+tt.file):
+			case tt.want != "" && !strings.Contains(err.Error(), "--ca-file "+probe.Clean(tt.file, 120)):
 				t.Errorf("error %v does not name --ca-file %s", err, tt.file)
 			}
 		})
