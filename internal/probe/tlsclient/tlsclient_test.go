@@ -18,8 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 )
 
@@ -101,7 +100,7 @@ func TestCAFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &Options{CAFile: tt.file}
-			o.Flags(pflag.NewFlagSet("x", pflag.ContinueOnError), "--tls", false)
+			o.Flags(flags.NewFlagSet("x"), "--tls", false)
 			o.CAFile = tt.file
 			done := make(chan error, 1)
 			go func() { done <- o.Validate(true) }()
@@ -150,7 +149,7 @@ func TestExplain(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &Options{}
-			o.Flags(pflag.NewFlagSet("x", pflag.ContinueOnError), "--tls", tt.sni)
+			o.Flags(flags.NewFlagSet("x"), "--tls", tt.sni)
 			got := o.Explain(tt.err)
 			if !strings.Contains(got.Error(), tt.want) {
 				t.Errorf("%q, want it to contain %q", got, tt.want)
