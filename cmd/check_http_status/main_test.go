@@ -89,12 +89,26 @@ func TestCheckHTTPStatus(t *testing.T) {
 		{"big body not read without need", args(http, "-u", "/big"), 0, `OK - 200 OK.*, 2097152 B`},
 		{"big body regex bounded", args(http, "-u", "/big", "--max-body", "1000", "--body-regex", "^x+$"), 0, `OK .* size=1000B`},
 		{"big body digest over limit", args(http, "-u", "/big", "--max-body", "1000", "--digest", md5hex("x")), 2, `CRITICAL - .*longer than --max-body 1000 B`},
+		// Issue 13 item 17: a cut body was searched in part only; say so.
+		{"big body regex over limit names it", args(http, "-u", "/big", "--max-body", "1000", "--body-regex", "y"), 2,
+			`CRITICAL - 200 OK from .*, body does not match "y" in its first 1000 B \(--max-body\) \| .*size=1000B`},
+		// Item 8: the largest --max-body reads the body, not nothing.
+		{"max-body int64 max", args(http, "-u", "/chunked", "--max-body", "9223372036854775807", "--digest", md5hex("chunk 0\nchunk 1\nchunk 2\n")), 0, `OK - 200 OK from .*, 24 B in`},
 		{"tls", args(https, "--tls"), 0, `^HTTP_STATUS OK - 200 OK from 127\.0\.0\.1:`},
 		{"tls verify by ip san", args(https, "--tls", "--ca-file", l.CAFile), 0, `OK - 200 OK`},
 		{"tls verify vhost", args(https, "--tls", "--ca-file", l.CAFile, "--vhost", lab.CertName), 0, `OK - 200 OK`},
 		{"tls verify wrong name", args(https, "--tls", "--ca-file", l.CAFile, "--vhost", "other.example"), 2, `CRITICAL - TLS handshake with .*other\.example`},
 		{"tls verify system roots", args(https, "--tls", "--verify"), 2, `CRITICAL - TLS handshake with .*certificate`},
 		{"tls on plain port", args(http, "--tls"), 2, `CRITICAL - TLS handshake with`},
+		// Item 20: an address the certificate does not carry; name the server.
+		{"tls verify address not in certificate", args(hp(l.HTTPSOther), "--tls", "--ca-file", l.CAFile), 2,
+			`^HTTP_STATUS CRITICAL - TLS handshake with 127\.0\.0\.2:\d+: certificate is valid for 127\.0\.0\.1, ::1, not 127\.0\.0\.2; name the server with --vhost NAME \|`},
+		{"tls verify address named by vhost", args(hp(l.HTTPSOther), "--tls", "--ca-file", l.CAFile, "--vhost", lab.CertName), 0, `OK - 200 OK`},
+		// Item 16: a server that demands a client certificate says so.
+		{"tls 1.2 client certificate demanded", args(hp(l.HTTPSAuth12), "--tls"), 2,
+			`^HTTP_STATUS CRITICAL - TLS handshake with 127\.0\.0\.1:\d+: server asked for a client certificate, we sent none: tls: \w+`},
+		{"tls 1.3 client certificate demanded", args(hp(l.HTTPSAuth13), "--tls"), 2,
+			`^HTTP_STATUS CRITICAL - reading the answer from 127\.0\.0\.1:\d+: server asked for a client certificate, we sent none: tls: certificate required`},
 		// Go's TLS server answers plain HTTP with a real 400, as nginx does.
 		{"plain on tls port", https, 2, `CRITICAL - 400 Bad Request from`},
 		{"refused", hp(l.Closed), 2, `^HTTP_STATUS CRITICAL - connect to 127\.0\.0\.1:\d+: connection refused`},
@@ -177,6 +191,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad method", append([]string{"--method", "GE T"}, http...), "--method"},
 		{"verify without tls", append([]string{"--verify"}, http...), "need --tls"},
 		{"missing ca file", append([]string{"--tls", "--ca-file", "/nonexistent"}, http...), "--ca-file"},
+		{"ca file not a file", append([]string{"--tls", "--ca-file", "/dev/null"}, http...), "--ca-file /dev/null: not a regular file but a character device"},
+		{"max-body unbounded with regex", append([]string{"--max-body", "9223372036854775807", "--body-regex", "x"}, http...),
+			"--max-body 9223372036854775807 with --body-regex: at most 16777216 (16 MiB)"},
+		{"max-body not a number", append([]string{"--max-body", "2e18"}, http...), `invalid argument "2e18" for "--max-body"`},
 		{"both families", append([]string{"-4", "-6"}, http...), "exclude each other"},
 		{"bind family", []string{"-6", "-b", "127.0.0.1", "localhost", http[1]}, "not an IPv6"},
 		{"bad bind", append([]string{"-b", "nowhere"}, http...), "not an IP address"},

@@ -42,6 +42,12 @@ type Lab struct {
 	Closed  netip.AddrPort // nothing listens here
 	CAFile  string         // PEM of the certificate HTTPS serves
 
+	HTTPSAuth12 netip.AddrPort // HTTPS, TLS 1.2, demands a client certificate
+	HTTPSAuth13 netip.AddrPort // HTTPS, TLS 1.3, demands a client certificate
+	HTTPSOther  netip.AddrPort // HTTPS on 127.0.0.2, an address its certificate does not carry
+	Chunks      netip.AddrPort // 200, then one-byte chunks without end
+	Trailers    netip.AddrPort // 200, a chunked body of one byte, then trailers without end
+
 	healthy atomic.Bool
 	pool
 }
@@ -85,6 +91,19 @@ func Start() (_ *Lab, err error) {
 	}
 	// IPv6 is optional: some CI containers have no ::1.
 	l.HTTP6, _ = serve("tcp6", "[::1]:0", nil)
+	for _, s := range []struct {
+		addr *netip.AddrPort
+		on   string
+		cfg  *tls.Config
+	}{
+		{&l.HTTPSAuth12, "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12, ClientAuth: tls.RequireAnyClientCert}},
+		{&l.HTTPSAuth13, "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13, ClientAuth: tls.RequireAnyClientCert}},
+		{&l.HTTPSOther, "127.0.0.2:0", &tls.Config{Certificates: []tls.Certificate{cert}}},
+	} {
+		if *s.addr, err = serve("tcp4", s.on, s.cfg); err != nil {
+			return nil, err
+		}
+	}
 
 	raw := []struct {
 		addr *netip.AddrPort
@@ -95,6 +114,8 @@ func Start() (_ *Lab, err error) {
 		{&l.Endless, l.endless},
 		{&l.Slow, l.slow},
 		{&l.Reset, reset},
+		{&l.Chunks, l.endlessChunked("", "1\r\nx\r\n")},
+		{&l.Trailers, l.endlessChunked("1\r\nx\r\n0\r\n", "X-Trailer: y\r\n")},
 	}
 	for _, r := range raw {
 		if *r.addr, err = l.serve("tcp4", 0, r.fn); err != nil {
@@ -267,6 +288,28 @@ func (l *Lab) slow(c net.Conn) {
 	}
 }
 
+// endlessChunked answers 200 with a chunked body that starts with head
+// and then repeats unit until the client goes: one-byte chunks, or
+// trailers, that cost a reader per line what it allocates per line.
+func (l *Lab) endlessChunked(head, unit string) func(net.Conn) {
+	block := []byte(strings.Repeat(unit, 4096))
+	return func(c net.Conn) {
+		go io.Copy(io.Discard, c) // the request
+		w := bufio.NewWriterSize(c, 64<<10)
+		w.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + head)
+		for {
+			if _, err := w.Write(block); err != nil {
+				return
+			}
+			select {
+			case <-l.stopping:
+				return
+			default:
+			}
+		}
+	}
+}
+
 func reset(c net.Conn) {
 	c.(*net.TCPConn).SetLinger(0) // close sends RST
 }
@@ -276,6 +319,8 @@ func (l *Lab) Addrs() []Named {
 	list := []Named{
 		{"http", l.HTTP}, {"http6", l.HTTP6}, {"https", l.HTTPS}, {"silent", l.Silent},
 		{"garbage", l.Garbage}, {"endless", l.Endless}, {"slow", l.Slow}, {"reset", l.Reset}, {"closed", l.Closed},
+		{"https-auth12", l.HTTPSAuth12}, {"https-auth13", l.HTTPSAuth13}, {"https-other", l.HTTPSOther},
+		{"chunks", l.Chunks}, {"trailers", l.Trailers},
 	}
 	out := list[:0]
 	for _, n := range list {

@@ -395,7 +395,15 @@ func TestBig(t *testing.T) {
 		{"digest needs more than max-body", a("-u", "/big", "--digest", fullMD5, srv4), exitCritical, `(?i)max-body`},
 		{"digest of whole body with larger max-body", a("-u", "/big", "--digest", fullMD5, "--max-body", "3000000", srv4), exitOK, `\b200 OK\b.* \| .*size=2097152B`},
 		{"digest of first MiB is not the body's", a("-u", "/big", "--digest", md5hex(big[:1<<20]), "--max-body", "3000000", srv6), exitCritical, `(?i)md5|digest`},
-		{"regex beyond max-body does not match", a("--vhost", "www.lab.test", "-u", "/chunked", "--max-body", "100", "--body-regex", "chunk line 200", srv4), exitCritical, `(?i)regex|match|max-body`},
+		// Issue 13 item 17: the first line says where the regex looked.
+		{"regex beyond max-body does not match", a("--vhost", "www.lab.test", "-u", "/chunked", "--max-body", "100", "--body-regex", "chunk line 200", srv4), exitCritical,
+			`body does not match "chunk line 200" in its first 100 B \(--max-body\) \|.* size=100B`},
+		// Item 8: the largest --max-body reads the whole body (it once read none).
+		{"digest with the largest max-body", a("-u", "/big", "--digest", fullMD5, "--max-body", "9223372036854775807", srv4), exitOK, `\b200 OK\b.*, 2097152 B in .* \| .*size=2097152B`},
+		{"chunked size with the largest max-body", a("--vhost", "www.lab.test", "-u", "/chunked", "--max-body", "9223372036854775807", srv6), exitOK,
+			fmt.Sprintf(`\b200 OK\b.*, %[1]d B in .* \| .*size=%[1]dB`, len(chunkedBody()))},
+		{"regex with an unbounded max-body is a bad argument", a("-u", "/big", "--body-regex", ".", "--max-body", "9223372036854775807", srv4), exitUnknown,
+			`--max-body 9223372036854775807 with --body-regex: at most 16777216 \(16 MiB\)`},
 		{"regex at end of chunked body", a("--vhost", "www.lab.test", "-u", "/chunked", "--body-regex", "chunk line 200 bar\n$", srv4), exitOK, `\b200 OK\b`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -422,9 +430,28 @@ func TestTLS(t *testing.T) {
 		{"tls verify with ca name as host", a("--tls", "--verify", "--ca-file", ca, "-4", "--body-regex", "^www", "www.lab.test"), exitOK, `\b200 OK\b`, perfHTTP},
 		{"tls verify without ca", a("--tls", "--verify", "--vhost", "www.lab.test", srv4), exitCritical, `(?i)certificate|x509|unknown authority|verif`, perfAny},
 		{"tls verify name mismatch", a("--tls", "--verify", "--ca-file", ca, "--vhost", "other.lab.test", srv4), exitCritical, `(?i)certificate|x509|name|verif`, perfAny},
-		{"tls verify ip not in cert", a("--tls", "--verify", "--ca-file", ca, srv4), exitCritical, `(?i)certificate|x509|verif|ip`, perfAny},
+		// Issue 13 item 20: the certificate names hosts, not addresses.
+		{"tls verify ip not in cert", a("--tls", "--verify", "--ca-file", ca, srv4), exitCritical,
+			`TLS handshake with 10\.99\.0\.2:443: cannot validate certificate for 10\.99\.0\.2 because it doesn't contain any IP SANs; name the server with --vhost NAME \|`, perfT},
+		{"tls verify ip not in cert v6", a("--tls", "--ca-file", ca, srv6), exitCritical, `fd00:99::2 because .*; name the server with --vhost NAME \|`, perfT},
 		{"tls 404", a("--tls", "--vhost", "www.lab.test", "-u", "/missing", srv4), exitCritical, `\b404 Not Found\b.*expected (200-299|2xx)\b`, perfT},
 		{"tls to plain port", a("--tls", "-t", "2", srv4, "80"), exitCritical, `(?i)tls|handshake`, perfAny},
+	})
+}
+
+// TestClientCertificateDemanded: a server that demands a client
+// certificate is named as such (issue 13, item 16): openssl s_server
+// -Verify 1 ends a TLS 1.2 handshake with a bare handshake_failure and
+// fails a TLS 1.3 one at the first read; nginx with ssl_verify_client on
+// completes the handshake and answers 400.
+func TestClientCertificateDemanded(t *testing.T) {
+	const asked = `server asked for a client certificate, we sent none`
+	runCases(t, []tcase{
+		{"s_server tls 1.2", a("--tls", srv4, "4433"), exitCritical, `^HTTP_STATUS CRITICAL - TLS handshake with 10\.99\.0\.2:4433: ` + asked + `: tls: handshake failure \|`, perfT},
+		{"s_server tls 1.3", a("--tls", srv4, "4434"), exitCritical, `^HTTP_STATUS CRITICAL - reading the answer from 10\.99\.0\.2:4434: ` + asked + `: tls: certificate required \|`, perfT},
+		{"nginx ssl_verify_client on", a("--tls", srv4, "8443"), exitCritical, `^HTTP_STATUS CRITICAL - 400 Bad Request from 10\.99\.0\.2:8443, expected (200-299|2xx) \(` + asked + `\) \|`, perfT},
+		{"nginx ssl_verify_client on v6", a("--tls", srv6, "8443"), exitCritical, `400 Bad Request .*\(` + asked + `\)`, perfT},
+		{"nginx 400 expected", a("--tls", "-e", "400", srv4, "8443"), exitOK, `^HTTP_STATUS OK - 400 Bad Request from 10\.99\.0\.2:8443, \d+ B in`, perfHTTP},
 	})
 }
 

@@ -284,6 +284,15 @@ http {
 		location = / { return 200 "alt\n"; }
 		location = /big { }
 	}
+
+	# 8443 demands a client certificate: without one, nginx completes the
+	# handshake and answers 400 (check_http_status names the request)
+	server {
+		listen $SRV4:8443 ssl; listen [$SRV6]:8443 ssl;
+		ssl_verify_client on;
+		ssl_client_certificate $STATE/ca.pem;
+		location / { return 200 "client certificate seen\n"; }
+	}
 }
 NGINX
 }

@@ -213,7 +213,7 @@ func (p *run) ask(ctx context.Context, transport string) (probe.Result, *mdns.Ms
 	if transport == "tls" {
 		tc := tls.Client(conn, p.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return probe.Fail("TLS handshake with "+where, err), nil
+			return probe.Fail("TLS handshake with "+where, p.o.Client.Explain(err)), nil
 		}
 		cs := tc.ConnectionState()
 		p.log.Printf(1, "TLS %s %s in %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), probe.Millis(p.phase("tls")))

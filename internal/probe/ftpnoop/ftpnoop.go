@@ -155,7 +155,7 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 		}
 		tc := tls.Client(p.conn, p.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return probe.Fail("TLS handshake with "+p.addr, err)
+			return probe.Fail("TLS handshake with "+p.addr, p.o.Client.Explain(err))
 		}
 		cs := tc.ConnectionState()
 		p.log.Printf(1, "TLS %s %s in %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), probe.Millis(p.phase("tls")))

@@ -5,8 +5,10 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"io"
+	"math"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,7 @@ func TestExchange(t *testing.T) {
 		{"chunked size only", Options{}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", exitcode.OK, ", 3 B"},
 		{"chunk without crlf", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n", exitcode.Critical, "reading body after 3 B"},
 		{"chunked cut short", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", exitcode.Critical, "connection closed by peer"},
+		{"http/1.0 has no chunking", Options{BodyRegex: "^3\r\nabc\r\n0\r\n\r\n$"}, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", exitcode.OK, ", 13 B"},
 		{"other encoding runs to close", Options{}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabcd", exitcode.OK, ", 4 B"},
 		{"conflicting lengths", Options{}, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", exitcode.Critical, "bad HTTP answer"},
 		{"same length twice", Options{}, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", exitcode.OK, ", 2 B"},
@@ -68,6 +71,29 @@ func TestExchange(t *testing.T) {
 		{"endless chunk line", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1", 10000), exitcode.Critical, "chunk line longer than 4096 bytes"},
 		{"body cut at max-body", Options{MaxBody: 10, BodyRegex: "^a+$"}, "HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("a", 50), exitcode.OK, ", over 10 B"},
 		{"http/2 preface is not http/1", Options{}, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", exitcode.Critical, "not HTTP"},
+		// Issue 13, item 8: bounds made from --max-body once overflowed.
+		{"max-body int64 max, digest", Options{MaxBody: math.MaxInt64, Digest: md5hex("ok")}, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", exitcode.OK, "200 OK from 192.0.2.1:80, 2 B"},
+		{"max-body int64 max, chunked size", Options{MaxBody: math.MaxInt64}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", exitcode.OK, ", 3 B"},
+		{"max-body int64 max, close delimited", Options{MaxBody: math.MaxInt64 - 1, Digest: md5hex("abc")}, "HTTP/1.0 200 OK\r\n\r\nabc", exitcode.OK, ", 3 B"},
+		{"max-body at the regex bound", Options{MaxBody: maxKeptBody, BodyRegex: "^abc$"}, "HTTP/1.0 200 OK\r\n\r\nabc", exitcode.OK, ", 3 B"},
+		// Item 17: a regex that fails on a cut body says where it looked.
+		{"regex on a cut body names the bound", Options{MaxBody: 10, BodyRegex: "b"}, "HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("a", 50) + "b",
+			exitcode.Critical, `body does not match "b" in its first 10 B (--max-body)`},
+		{"regex on a whole body says no more", Options{MaxBody: 10, BodyRegex: "b"}, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + strings.Repeat("a", 10),
+			exitcode.Critical, `body does not match "b"$`},
+		// Item 18: trailers past our bound say so, not "connection closed".
+		{"endless trailers name the limit", Options{MaxBody: 100, Digest: md5hex("x")},
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n" + strings.Repeat("X-T: y\r\n", 20000),
+			exitcode.Critical, "reading body after 1 B: chunked trailers longer than 64 KiB, our limit"},
+		{"trailers within the limit", Options{MaxBody: 100, Digest: md5hex("x")},
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n" + strings.Repeat("X-T: y\r\n", 1000) + "\r\n",
+			exitcode.OK, ", 1 B"},
+		{"chunk framing past our bound says so", Options{MaxBody: 100, BodyRegex: "x"},
+			"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1;"+strings.Repeat("e", 4000)+"\r\nx\r\n", 50),
+			exitcode.Critical, "chunked body with its framing longer than 70238 B, our limit"},
+		{"chunk size hex, upper case, leading zeros", Options{BodyRegex: "^x{26}$"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n001A\r\n" + strings.Repeat("x", 26) + "\r\n0\r\n\r\n", exitcode.OK, ", 26 B"},
+		{"chunk size too large", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\nx", exitcode.Critical, "chunk size"},
+		{"chunk size signed", Options{BodyRegex: "x"}, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+1\r\nx\r\n0\r\n\r\n", exitcode.Critical, "chunk size"},
 		{"bad version", Options{}, "HTTP/2 200\r\n\r\n", exitcode.Critical, "bad HTTP answer"},
 	}
 	for _, tt := range tests {
@@ -84,7 +110,11 @@ func TestExchange(t *testing.T) {
 				o.expectText = "200-299"
 			}
 			r := exchangeWith(t, &o, []byte(tt.answer))
-			if r.State != tt.state || !strings.Contains(r.Summary, tt.summary) {
+			contains := strings.Contains(r.Summary, tt.summary)
+			if want, ok := strings.CutSuffix(tt.summary, "$"); ok { // the end of the summary
+				contains = strings.HasSuffix(r.Summary, want)
+			}
+			if r.State != tt.state || !contains {
 				t.Errorf("got %v %q, want %v containing %q", r.State, r.Summary, tt.state, tt.summary)
 			}
 		})
@@ -103,14 +133,25 @@ func FuzzExchange(f *testing.F) {
 		"HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n",
 		"\x16\x03\x01\x00\x05hello",
 		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\no\r\n1;x=y\r\nk\r\n0\r\nT: 1\r\nU: 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0002\r\nok\r\n0\r\n" + strings.Repeat("T: 1\r\n", 200),
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFF\r\nok",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 \t;a\r\nok\n0\n\n",
 	} {
-		f.Add([]byte(s), uint8(0))
-		f.Add([]byte(s), uint8(1))
+		for mode := range uint8(4) {
+			f.Add([]byte(s), mode)
+		}
 	}
 	f.Fuzz(func(t *testing.T, answer []byte, mode uint8) {
 		o := Options{Path: "/", Method: "GET", expectText: "200-299", MaxBody: 64}
 		if mode&1 == 1 {
 			o.BodyRegex, o.Digest = "o", "444bcb3a3fcf8389296c49467f27e1d6"
+		}
+		if mode&2 == 2 { // the largest --max-body each way allows
+			o.MaxBody = math.MaxInt64
+			if o.BodyRegex != "" {
+				o.MaxBody = maxKeptBody
+			}
 		}
 		start := time.Now()
 		r := exchangeWith(t, &o, answer)
@@ -125,6 +166,22 @@ func FuzzExchange(f *testing.F) {
 		}
 		if r.State == exitcode.OK && !strings.HasPrefix(string(answer), "HTTP/") {
 			t.Fatalf("OK for a non-HTTP answer %q: %s", answer, r.Summary)
+		}
+	})
+}
+
+// FuzzChunkSize: the chunk-size parser agrees with strconv on every input
+// it takes, and takes every hex number below its bound.
+func FuzzChunkSize(f *testing.F) {
+	for _, s := range []string{"0", "1", "a", "F", "00001", "fffffffffffffff", "1000000000000000", "+1", "-1", "0x1", "1_0", "", " 1", "g"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, ok := parseChunkSize(b)
+		ref, err := strconv.ParseUint(string(b), 16, 64)
+		want := err == nil && ref < 1<<60
+		if ok != want || (ok && uint64(n) != ref) {
+			t.Fatalf("%q: %d %v, strconv %d %v", b, n, ok, ref, err)
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"hash"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"net/textproto"
 	"net/url"
@@ -37,6 +38,10 @@ import (
 
 // maxHeaderBytes bounds the status line and headers together.
 const maxHeaderBytes = 64 << 10
+
+// maxKeptBody bounds --max-body with --body-regex, whose body is held in
+// memory: 16 times the default, far more than a health page.
+const maxKeptBody = 16 << 20
 
 // Options are check_http_status's own options.
 type Options struct {
@@ -68,7 +73,7 @@ func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringArrayVar(&o.Headers, "header", nil, "extra request `HEADER`, 'Name: value'; repeatable")
 	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression `RE` (RE2)")
 	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex `DIGEST` (keepalived HTTP_GET digest, genhash)")
-	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body `BYTES` read, for --body-regex, --digest and size")
+	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body `BYTES` read, for --digest, the size and --body-regex (which keeps them: at most 16 MiB)")
 }
 
 // DefaultPort is 80, or 443 with --tls.
@@ -127,6 +132,11 @@ func (o *Options) Validate() error {
 	if o.MaxBody < 0 {
 		return fmt.Errorf("--max-body %d: want 0 or more bytes", o.MaxBody)
 	}
+	// --digest and the size stream the body, so any --max-body will do;
+	// --body-regex keeps it, so it bounds our memory.
+	if o.bodyRE != nil && o.MaxBody > maxKeptBody {
+		return fmt.Errorf("--max-body %d with --body-regex: at most %d (%d MiB), the body is kept in memory to be searched", o.MaxBody, maxKeptBody, maxKeptBody>>20)
+	}
 	if err := o.Client.Validate(o.TLS); err != nil {
 		return err
 	}
@@ -169,6 +179,8 @@ type run struct {
 	start  time.Time
 	phases []probe.Phase
 	mark   time.Time
+	// certAsked: the server asked for a client certificate (we send none).
+	certAsked bool
 }
 
 // phase records the time since the previous phase ended.
@@ -188,7 +200,10 @@ func (p *run) do(ctx context.Context) probe.Result {
 		return probe.Fail("connect to "+addr, err)
 	}
 	defer conn.Close()
-	p.log.Printf(1, "connected to %s from %s in %s", addr, conn.LocalAddr(), probe.Millis(p.phase("connect", time.Now())))
+	d := p.phase("connect", time.Now())
+	if p.log.Enabled(1) {
+		p.log.Printf(1, "connected to %s from %s in %s", addr, conn.LocalAddr(), probe.Millis(d))
+	}
 	return p.exchange(ctx, conn)
 }
 
@@ -204,27 +219,31 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
 
 	if p.o.TLS {
-		tc := tls.Client(conn, p.tlsConfig())
+		cfg := p.tlsConfig()
+		cfg.GetClientCertificate = p.clientCertificate
+		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return probe.Fail("TLS handshake with "+addr, err)
+			return p.fail("TLS handshake with "+addr, p.o.Client.Explain(err))
 		}
 		p.phase("tls", time.Now())
-		cs := tc.ConnectionState()
-		p.log.Printf(1, "TLS %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
-		if len(cs.PeerCertificates) > 0 {
-			c := cs.PeerCertificates[0]
-			p.log.Printf(1, "certificate %s, expires %s", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
+		if p.log.Enabled(1) {
+			cs := tc.ConnectionState()
+			p.log.Printf(1, "TLS %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
+			if len(cs.PeerCertificates) > 0 {
+				c := cs.PeerCertificates[0]
+				p.log.Printf(1, "certificate %s, expires %s", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
+			}
 		}
 		conn = tc
 	}
 
 	req := p.request()
 	if _, err := conn.Write(req); err != nil {
-		return probe.Fail("sending request to "+addr, err)
+		return p.fail("sending request to "+addr, err)
 	}
 
 	fb := &firstBytes{r: conn}
-	limit := &io.LimitedReader{R: fb, N: maxHeaderBytes}
+	limit := &budget{r: fb, n: maxHeaderBytes}
 	br := bufio.NewReaderSize(limit, 4096)
 	resp, err := p.readResponse(textproto.NewReader(br))
 	if err != nil {
@@ -236,10 +255,10 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		switch {
 		case probe.IsTimeout(err):
 			return probe.Fail("waiting for the answer from "+addr, err)
-		case limit.N <= 0:
+		case limit.n <= 0:
 			return probe.Critical("%s sent more than %d KiB of headers", addr, maxHeaderBytes>>10)
 		case len(fb.first) == 0:
-			return probe.Fail("reading the answer from "+addr, err)
+			return p.fail("reading the answer from "+addr, err)
 		case !looksLikeHTTP(fb.first):
 			return probe.Critical("not HTTP from %s: %s", addr, probe.Quote(fb.first, 32))
 		}
@@ -251,7 +270,9 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	if resp.reason != "" {
 		status += " " + probe.Clean(resp.reason, 40)
 	}
-	p.log.Printf(1, "< %s %s", resp.proto, status)
+	if p.log.Enabled(1) {
+		p.log.Printf(1, "< %s %s", resp.proto, status)
+	}
 	if p.log.Enabled(2) {
 		for _, name := range slices.Sorted(maps.Keys(resp.header)) {
 			for _, v := range resp.header[name] {
@@ -266,7 +287,12 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		location = " (Location: " + probe.Clean(loc, 60) + ")"
 	}
 	if !p.o.Expect.Contains(resp.code) {
-		return p.withSize(probe.Critical("%s from %s, expected %s%s", status, addr, p.o.Expect, location), resp.bodyLength)
+		// nginx with ssl_verify_client on answers 400 when none came.
+		asked := ""
+		if p.certAsked {
+			asked = " (" + certAskedText + ")"
+		}
+		return p.withSize(probe.Critical("%s from %s, expected %s%s%s", status, addr, p.o.Expect, location, asked), resp.bodyLength)
 	}
 
 	// The body is read only when a check needs it, or to learn its size
@@ -282,13 +308,21 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	sizeNote := "" // "over " when the body was cut at --max-body
 	if needBody || (size < 0 && resp.hasBody(p.o.Method)) {
 		// The decoded body is cut at --max-body in readBody; the raw stream
-		// also carries chunk framing, up to 5 bytes per byte of data when
-		// a server sends one-byte chunks. Chunk lines are bounded apart.
-		limit.N = 6*p.o.MaxBody + maxHeaderBytes
-		body, n, digest, err := p.readBody(resp.body(br, p.o.Method))
-		p.log.Printf(1, "< %d bytes of body", n)
+		// also carries chunk framing, 5 bytes per byte of data when a
+		// server sends one-byte chunks, and trailers (bounded apart, as
+		// are chunk lines). Saturating: --max-body may be any int64.
+		limit.n = satAdd(satMul(satAdd(p.o.MaxBody, 1), 6), maxTrailerBytes+4096)
+		limit.body = limit.n
+		length := resp.bodyLength
+		if !resp.hasBody(p.o.Method) {
+			length = 0
+		}
+		body, n, digest, err := p.readBody(resp.body(br, p.o.Method), length)
+		if p.log.Enabled(1) {
+			p.log.Printf(1, "< %d bytes of body", n)
+		}
 		if err != nil {
-			return probe.Fail(fmt.Sprintf("%s from %s, reading body after %d B", status, addr, n), err)
+			return p.fail(fmt.Sprintf("%s from %s, reading body after %d B", status, addr, n), err)
 		}
 		size = n
 		truncated := n > p.o.MaxBody
@@ -305,7 +339,11 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 			}
 		}
 		if p.o.bodyRE != nil && !p.o.bodyRE.Match(body) {
-			return p.withSize(probe.Critical("%s from %s, body does not match %s", status, addr, probe.Quote([]byte(p.o.BodyRegex), 40)), size)
+			where := ""
+			if truncated {
+				where = fmt.Sprintf(" in its first %d B (--max-body)", p.o.MaxBody)
+			}
+			return p.withSize(probe.Critical("%s from %s, body does not match %s%s", status, addr, probe.Quote([]byte(p.o.BodyRegex), 40), where), size)
 		}
 	}
 	sizeText := ""
@@ -338,23 +376,43 @@ func (p *run) readResponse(r *textproto.Reader) (*response, error) {
 	}
 }
 
-// readBody reads up to MaxBody+1 bytes, keeping them only for the regex,
-// and hashing them only for the digest.
-func (p *run) readBody(body io.Reader) (kept []byte, n int64, digest string, err error) {
+// fail is probe.Fail, saying so when the server had asked for a client
+// certificate: without one, a server that demands it ends the handshake
+// with a bare handshake_failure (TLS 1.2) or fails the first read (1.3).
+func (p *run) fail(what string, err error) probe.Result {
+	if p.certAsked && !probe.IsTimeout(err) {
+		what += ": " + certAskedText
+	}
+	return probe.Fail(what, err)
+}
+
+const certAskedText = "server asked for a client certificate, we sent none"
+
+// clientCertificate answers a server's request for a client certificate:
+// we have none and send none, but note that it asked.
+func (p *run) clientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	p.certAsked = true
+	return &tls.Certificate{}, nil
+}
+
+// readBody reads the body up to one byte past --max-body, to know whether
+// it is longer. length is the Content-Length, or -1. The bytes are kept
+// only for the regex, hashed only for the digest, else only counted.
+func (p *run) readBody(body io.Reader, length int64) (kept []byte, n int64, digest string, err error) {
 	var h hash.Hash
 	w := io.Discard
 	if p.o.Digest != "" {
 		h = md5.New()
 		w = h
 	}
-	r := io.LimitReader(body, p.o.MaxBody+1)
+	want := satAdd(p.o.MaxBody, 1)
 	if p.o.bodyRE != nil {
-		kept, err = io.ReadAll(r)
+		kept, err = readUpTo(body, want, length)
 		n = int64(len(kept))
 		w.Write(kept)
-		kept = kept[:min(int64(len(kept)), p.o.MaxBody)]
+		kept = kept[:min(n, p.o.MaxBody)]
 	} else {
-		n, err = io.Copy(w, r)
+		n, err = io.Copy(w, io.LimitReader(body, want))
 	}
 	if h != nil {
 		digest = hex.EncodeToString(h.Sum(nil))
@@ -362,22 +420,108 @@ func (p *run) readBody(body io.Reader) (kept []byte, n int64, digest string, err
 	return kept, n, digest, err
 }
 
+// smallBody is the first buffer for a body kept for the regex whose
+// length is not known (chunked, or ended by close): most health pages fit.
+const smallBody = 4 << 10
+
+// readUpTo reads r to its end or to max bytes, into one buffer. A body
+// longer than smallBody moves at once to a buffer of max bytes (Validate
+// keeps that within maxKeptBody+1): its untouched pages cost nothing,
+// where growing step by step would leave a trail of copies for the
+// collector (one-byte chunks once peaked at 12 MiB that way).
+func readUpTo(r io.Reader, max, length int64) ([]byte, error) {
+	size := min(max, smallBody)
+	if length >= 0 {
+		size = min(max, length)
+	}
+	b := make([]byte, 0, size)
+	for int64(len(b)) < max {
+		if len(b) == cap(b) {
+			if length >= 0 && int64(len(b)) >= length {
+				break // all of it; the reader checks that no less came
+			}
+			b = slices.Grow(b, int(max)-len(b))
+		}
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// satAdd and satMul compute bounds from --max-body (never negative)
+// without overflow: 9223372036854775807 means that much, not a negative
+// bound that reads a healthy body as empty.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+func satMul(a, k int64) int64 {
+	if a > math.MaxInt64/k {
+		return math.MaxInt64
+	}
+	return a * k
+}
+
+// budget reads at most n more bytes from r. Running out of it in the
+// headers reads as their end (the caller checks n); in the body, the
+// error names the bound, which would otherwise read as the peer closing.
+type budget struct {
+	r    io.Reader
+	n    int64
+	body int64 // the bound set for the body; 0 before it
+}
+
+func (b *budget) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		if b.body > 0 {
+			return 0, &limitError{what: "chunked body with its framing", max: b.body}
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	return n, err
+}
+
 // request is the request's bytes. "Connection: close" because a health
 // check makes one request; the server need not keep anything for us.
 func (p *run) request() []byte {
-	var b strings.Builder
+	// One buffer, and trace lines only when tracing: boxing their
+	// arguments costs allocations on every call otherwise.
+	trace := p.log.Enabled(2)
+	b := make([]byte, 0, 192)
 	line := func(name, value string) {
-		b.WriteString(name)
-		b.WriteString(": ")
-		b.WriteString(value)
-		b.WriteString("\r\n")
-		p.log.Printf(2, "> %s: %s", name, value)
+		b = append(b, name...)
+		b = append(b, ": "...)
+		b = append(b, value...)
+		b = append(b, "\r\n"...)
+		if trace {
+			p.log.Printf(2, "> %s: %s", name, value)
+		}
 	}
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", p.o.Method, p.o.Path)
 	host := p.hostHeader()
-	p.log.Printf(1, "> %s %s HTTP/1.1", p.o.Method, p.o.Path)
-	p.log.Printf(1, "> Host: %s", host)
-	b.WriteString("Host: " + host + "\r\n")
+	if p.log.Enabled(1) {
+		p.log.Printf(1, "> %s %s HTTP/1.1", p.o.Method, p.o.Path)
+		p.log.Printf(1, "> Host: %s", host)
+	}
+	b = append(b, p.o.Method...)
+	b = append(b, ' ')
+	b = append(b, p.o.Path...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
 	has := func(name string) bool {
 		return slices.ContainsFunc(p.o.header, func(h [2]string) bool { return h[0] == name })
 	}
@@ -398,8 +542,7 @@ func (p *run) request() []byte {
 	if !has("Connection") {
 		line("Connection", "close")
 	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
+	return append(b, "\r\n"...)
 }
 
 // hostHeader is --vhost, else HOST with the port unless it is the
@@ -444,8 +587,9 @@ func looksLikeHTTP(b []byte) bool {
 type firstBytes struct {
 	r     io.Reader
 	at    time.Time
-	first []byte
-	err   error // the last read error
+	first []byte // in buf
+	err   error  // the last read error
+	buf   [64]byte
 }
 
 func (f *firstBytes) Read(b []byte) (int, error) {
@@ -455,7 +599,7 @@ func (f *firstBytes) Read(b []byte) (int, error) {
 	}
 	if n > 0 && f.first == nil {
 		f.at = time.Now()
-		f.first = append([]byte(nil), b[:min(n, 64)]...)
+		f.first = f.buf[:copy(f.buf[:], b[:n])]
 	}
 	return n, err
 }

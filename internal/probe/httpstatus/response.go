@@ -2,6 +2,7 @@ package httpstatus
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +65,9 @@ func readResponse(r *textproto.Reader) (*response, error) {
 
 // framing works out how the body is delimited (RFC 9112 section 6.3).
 func (r *response) framing() error {
-	if te := r.header.Values("Transfer-Encoding"); len(te) > 0 {
+	// HTTP/1.0 has no Transfer-Encoding (RFC 9112 section 6.1 calls such
+	// framing faulty): ignore it, as net/http does, and read to the close.
+	if te := r.header.Values("Transfer-Encoding"); len(te) > 0 && r.proto != "HTTP/1.0" {
 		// Only a final "chunked" delimits; anything else runs to close.
 		last := strings.TrimSpace(te[len(te)-1])
 		if i := strings.LastIndexByte(last, ','); i >= 0 {
@@ -123,7 +126,31 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// chunkedReader decodes a chunked body and reads its trailers.
+// maxTrailerBytes bounds a chunked body's trailer section, as
+// maxHeaderBytes bounds the header block: trailers are headers too.
+const maxTrailerBytes = maxHeaderBytes
+
+// errTrailers says that our bound on trailers ran out, not the peer's
+// data: an endless trailer section once read as "connection closed".
+var errTrailers = &limitError{what: "chunked trailers", max: maxTrailerBytes}
+
+// limitError is a bound of ours that the answer went past. Its text is
+// made when it is reported, not at start-up.
+type limitError struct {
+	what string
+	max  int64
+}
+
+func (e *limitError) Error() string {
+	if e.max%1024 == 0 {
+		return fmt.Sprintf("%s longer than %d KiB, our limit", e.what, e.max>>10)
+	}
+	return fmt.Sprintf("%s longer than %d B, our limit", e.what, e.max)
+}
+
+// chunkedReader decodes a chunked body and reads its trailers. It reads
+// lines in place from the bufio buffer: a peer sending one-byte chunks or
+// endless trailer lines costs no allocation per line.
 type chunkedReader struct {
 	r    *bufio.Reader
 	left int64 // bytes left in the current chunk
@@ -161,53 +188,88 @@ func (c *chunkedReader) next() error {
 	if err != nil {
 		return err
 	}
-	size, _, _ := strings.Cut(line, ";") // chunk extensions are ignored
-	size = strings.TrimRight(size, " \t")
-	n, err := strconv.ParseUint(size, 16, 62)
-	if err != nil || size == "" || strings.HasPrefix(size, "+") {
-		return fmt.Errorf("%w: chunk size %q", errMalformed, probe.Clean(size, 32))
+	size := line
+	if i := bytes.IndexByte(size, ';'); i >= 0 {
+		size = size[:i] // chunk extensions are ignored
+	}
+	size = bytes.TrimRight(size, " \t")
+	n, ok := parseChunkSize(size)
+	if !ok {
+		return fmt.Errorf("%w: chunk size %q", errMalformed, probe.Clean(string(size), 32))
 	}
 	if n > 0 {
-		c.left = int64(n)
+		c.left = n
 		return nil
 	}
-	for { // trailers, up to the empty line
+	for read := 0; ; { // trailers, up to the empty line
 		line, err := c.line()
 		if err != nil {
 			return err
 		}
-		if line == "" {
+		if len(line) == 0 {
 			c.done = true
 			return nil
 		}
+		if read += len(line) + 2; read > maxTrailerBytes {
+			return errTrailers
+		}
 	}
 }
 
-// line reads one chunk-size or trailer line. A line longer than the
-// bufio buffer is an error, so an endless one cannot grow memory.
-func (c *chunkedReader) line() (string, error) {
+// parseChunkSize reads a chunk size: hex digits only (no sign, no
+// prefix), at most 2^60-1, which no --max-body comes near.
+func parseChunkSize(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, d := range b {
+		switch {
+		case '0' <= d && d <= '9':
+			d -= '0'
+		case 'a' <= d && d <= 'f':
+			d -= 'a' - 10
+		case 'A' <= d && d <= 'F':
+			d -= 'A' - 10
+		default:
+			return 0, false
+		}
+		if n >= 1<<56 {
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+	return n, true
+}
+
+// line reads one chunk-size or trailer line, without its line end, as a
+// slice of the bufio buffer valid until the next read. A line longer than
+// the buffer is an error, so an endless one cannot grow memory.
+func (c *chunkedReader) line() ([]byte, error) {
 	line, err := c.r.ReadSlice('\n')
 	switch {
 	case err == bufio.ErrBufferFull:
-		return "", fmt.Errorf("%w: chunk line longer than %d bytes", errMalformed, c.r.Size())
+		return nil, fmt.Errorf("%w: chunk line longer than %d bytes", errMalformed, c.r.Size())
 	case err == io.EOF:
-		return "", io.ErrUnexpectedEOF
+		return nil, io.ErrUnexpectedEOF
 	case err != nil:
-		return "", err
+		return nil, err
 	}
-	return strings.TrimRight(string(line), "\r\n"), nil
+	return bytes.TrimRight(line, "\r\n"), nil
 }
 
 func (c *chunkedReader) crlf() error {
-	var b [2]byte
-	if _, err := io.ReadFull(c.r, b[:]); err != nil {
+	for _, want := range [2]byte{'\r', '\n'} {
+		b, err := c.r.ReadByte()
 		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+			return io.ErrUnexpectedEOF
 		}
-		return err
-	}
-	if b != [2]byte{'\r', '\n'} {
-		return fmt.Errorf("%w: no CRLF after chunk", errMalformed)
+		if err != nil {
+			return err
+		}
+		if b != want {
+			return fmt.Errorf("%w: no CRLF after chunk", errMalformed)
+		}
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ func FuzzResponseAgreesWithNetHTTP(f *testing.F) {
 		"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
 		"HTTP/1.1 301 Moved\r\nLocation: /\r\nContent-Length: 0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00A\r\n0123456789\r\n1 ;x\r\n!\r\n0\r\nT: 1\r\nU: 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}

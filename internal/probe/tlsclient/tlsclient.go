@@ -10,7 +10,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
+	"net/netip"
+	"strings"
 
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
@@ -25,6 +26,15 @@ type Options struct {
 	with  string // the option that turns TLS on, for messages: "--tls"
 	sni   bool   // --sni is registered
 	roots *x509.CertPool
+}
+
+// nameOption is the option that names the server: --sni, or
+// check_http_status's --vhost when --sni is not registered.
+func (o *Options) nameOption() string {
+	if o.sni {
+		return "--sni"
+	}
+	return "--vhost"
 }
 
 // Flags registers --verify and --ca-file, and --sni when sni is true
@@ -50,16 +60,25 @@ func (o *Options) Validate(on bool) error {
 	if o.CAFile == "" {
 		return nil
 	}
-	pem, err := os.ReadFile(o.CAFile)
+	// The path comes from argv: what reaches the line is made printable.
+	pem, err := ReadCAFile(o.CAFile)
 	if err != nil {
-		return fmt.Errorf("--ca-file: %v", err)
+		return fmt.Errorf("--ca-file %s: %v", probe.Clean(o.CAFile, 120), err)
 	}
-	o.roots = x509.NewCertPool()
-	if !o.roots.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+	if o.roots, err = certPool(pem); err != nil {
+		return fmt.Errorf("--ca-file %s: %v", probe.Clean(o.CAFile, 120), err)
 	}
 	o.Verify = true
 	return nil
+}
+
+// certPool is the CAs of a PEM bundle read by ReadCAFile.
+func certPool(pem []byte) (*x509.CertPool, error) {
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	return roots, nil
 }
 
 // Config is the client configuration for t. The server name sent and
@@ -85,3 +104,32 @@ func (o *Options) Config(t probe.Target, name string, nextProtos ...string) *tls
 	}
 	return cfg
 }
+
+// Explain adds what the operator can do to a handshake error: a
+// certificate checked against an address (HOST was one, and no name was
+// given) fails for want of the name it was issued for.
+func (o *Options) Explain(err error) error {
+	var he x509.HostnameError
+	if !errors.As(err, &he) {
+		return err
+	}
+	if _, perr := netip.ParseAddr(he.Host); perr != nil {
+		return err
+	}
+	return &nameHint{err: err, text: strings.TrimPrefix(he.Error(), "x509: "), option: o.nameOption()}
+}
+
+// nameHint is a certificate name error checked against an address, with
+// the option that names the server. Its text leaves out the wrapping
+// ("tls: failed to verify certificate: x509: ") so that the hint fits the
+// first line.
+type nameHint struct {
+	err          error
+	text, option string
+}
+
+func (e *nameHint) Error() string {
+	return e.text + "; name the server with " + e.option + " NAME"
+}
+
+func (e *nameHint) Unwrap() error { return e.err }
