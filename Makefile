@@ -23,6 +23,8 @@ FUZZTIME    ?= 20s
 NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.0
 NFPM_BIN    := bin/tools/nfpm
 CHECKS      := check_tcp_half_open check_ssl_hello check_dns_answer check_ftp_noop check_http_status
+# The checks and lbcheck, which they exec for the parts they leave out.
+BINARIES    := $(CHECKS) lbcheck
 ARCHES      ?= amd64 arm64
 
 # Installation directories, GNU style. The plugin directory is where
@@ -96,7 +98,7 @@ package: build $(NFPM_BIN)
 	@rm -rf dist && mkdir -p dist
 	@set -e; for arch in $(ARCHES); do \
 		rm -rf dist/stage && mkdir -p dist/stage/bin dist/stage/man dist/stage/examples; \
-		GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/bin/ $(addprefix ./cmd/,$(CHECKS)); \
+		GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/bin/ $(addprefix ./cmd/,$(BINARIES)); \
 		for c in $(CHECKS); do gzip -9n < bin/man/$$c.1 > dist/stage/man/$$c.1.gz; done; \
 		for d in $(EXAMPLES); do cp -r $$d dist/stage/examples/; done; \
 		{ echo "lbcheck ($(VERSION)) unstable; urgency=medium"; echo; \
@@ -118,7 +120,7 @@ package-test: package
 # capability, as the packages do; if that fails it says how to do it.
 install: build
 	$(INSTALL) -d $(DESTDIR)$(plugindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(docdir)/examples
-	$(INSTALL) -m 0755 $(addprefix bin/,$(CHECKS)) $(DESTDIR)$(plugindir)/
+	$(INSTALL) -m 0755 $(addprefix bin/,$(BINARIES)) $(DESTDIR)$(plugindir)/
 	$(INSTALL) -m 0644 $(addprefix bin/man/,$(addsuffix .1,$(CHECKS))) $(DESTDIR)$(man1dir)/
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(docdir)/
 	for d in $(EXAMPLES); do \
@@ -133,7 +135,7 @@ install: build
 	fi
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(plugindir)/,$(CHECKS))
+	rm -f $(addprefix $(DESTDIR)$(plugindir)/,$(BINARIES))
 	rm -f $(addprefix $(DESTDIR)$(man1dir)/,$(addsuffix .1,$(CHECKS)))
 	rm -rf $(DESTDIR)$(docdir)
 

@@ -55,6 +55,7 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 		grep -qx "/usr/lib64/nagios/plugins/$c" <<<"$files" || fail "rpm lacks /usr/lib64/nagios/plugins/$c"
 		grep -qx "/usr/share/man/man1/$c.1.gz" <<<"$files" || fail "rpm lacks the man page of $c"
 	done
+	grep -qx /usr/lib64/nagios/plugins/lbcheck <<<"$files" || fail "rpm lacks lbcheck, which the checks exec"
 	# captured first: with pipefail, grep -q leaving early could fail the pipe
 	scripts=$(rpm -qp --scripts "$rpm" 2>/dev/null)
 	requires=$(rpm -qp --requires "$rpm" 2>/dev/null)
@@ -167,6 +168,7 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 		[[ -x $stage/usr/lib/nagios/plugins/$c ]] || fail "make install: no $c"
 		[[ -f $stage/usr/share/man/man1/$c.1 ]] || fail "make install: no man page for $c"
 	done
+	[[ -x $stage/usr/lib/nagios/plugins/lbcheck ]] || fail "make install: no lbcheck"
 	[[ -f $stage/usr/share/doc/lbcheck/examples/icinga2/lbcheck.conf ]] || fail "make install: no examples"
 	make --no-print-directory install DESTDIR="$stage" PREFIX=/opt/lbc plugindir=/opt/lbc/plugins >/dev/null
 	[[ -x $stage/opt/lbc/plugins/check_dns_answer ]] || fail "make install: plugindir is not honoured"
@@ -201,6 +203,9 @@ run 0 check_dns_answer --name www.lab.test 10.99.0.2
 run 0 check_ftp_noop 10.99.0.2 21
 run 0 check_http_status 10.99.0.2 80
 run 2 check_http_status 10.99.0.2 84
+# handed over to lbcheck, installed beside the checks
+run 0 check_http_status --tls 10.99.0.2 443
+run 0 check_ftp_noop --auth-tls 10.99.0.2 21
 # The capability is gone once the socket is open: a nobody process holds none.
 out=$(ip netns exec lbc-cli setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	"$plugins/check_tcp_half_open" -vv 10.99.0.2 80)

@@ -10,7 +10,7 @@ import (
 // real process shows: file descriptors, signals, and the exit itself.
 
 // built is the binary under test; buildBinary builds it once into binDir.
-var built = proctest.Binary{Name: "check_ftp_noop"}
+var built = proctest.Binary{Name: "check_ftp_noop", Beside: []string{"../lbcheck"}}
 
 func buildBinary(t *testing.T) string {
 	return built.Path(t, binDir)

@@ -21,7 +21,7 @@ import (
 
 // built is the binary under test, built as it ships (static, no cgo);
 // buildBinary builds it once into binDir.
-var built = proctest.Binary{Name: "check_http_status", Env: []string{"CGO_ENABLED=0"}}
+var built = proctest.Binary{Name: "check_http_status", Env: []string{"CGO_ENABLED=0"}, Beside: []string{"../lbcheck"}}
 
 func buildBinary(t *testing.T) string {
 	return built.Path(t, binDir)
@@ -155,4 +155,70 @@ func TestCAFileNeverHangs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHandOver: a command line that needs a part the binary leaves out
+// (TLS, a regular expression, MD5) is run by lbcheck from the same
+// directory, in the same process: the caller still has one process, the
+// one it signals, and one verdict. Without lbcheck beside it, the check is
+// UNKNOWN (it could not check), never CRITICAL.
+func TestHandOver(t *testing.T) {
+	bin := buildBinary(t)
+	l := theLab
+	for _, tt := range []struct {
+		name string
+		args []string
+		line string
+	}{
+		{"tls", append([]string{"--tls"}, hp(l.HTTPS)...), `^HTTP_STATUS OK - 200 OK from `},
+		{"body regex", append([]string{"--body-regex", "lab"}, hp(l.HTTP)...), `^HTTP_STATUS OK - 200 OK from `},
+		{"digest", append([]string{"--digest", md5hex("nope")}, hp(l.HTTP)...), `^HTTP_STATUS CRITICAL - 200 OK from .*, body MD5 `},
+		{"bad usage first", []string{"--tls", "--expect", "abc", "127.0.0.1"}, `^HTTP_STATUS UNKNOWN - bad argument: --expect`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _ := exec.Command(bin, tt.args...).Output()
+			if !regexp.MustCompile(tt.line).Match(out) {
+				t.Errorf("%q, want %s", out, tt.line)
+			}
+		})
+	}
+
+	t.Run("same process", func(t *testing.T) {
+		cmd := exec.Command(bin, append([]string{"--tls", "-t", "10"}, hp(l.Silent)...)...)
+		var stdout strings.Builder
+		cmd.Stdout = &stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		time.Sleep(time.Second) // past the 50 ms before signals are handled, on a loaded machine too
+		pid := strconv.Itoa(cmd.Process.Pid)
+		exe, err := os.Readlink("/proc/" + pid + "/exe")
+		if err != nil || exe != filepath.Join(filepath.Dir(bin), "lbcheck") {
+			t.Errorf("the process runs %q (%v), want lbcheck beside the check", exe, err)
+		}
+		if children, _ := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); len(children) > 0 {
+			t.Errorf("the check has children: %s", children)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		err = cmd.Wait()
+		if code := proctest.ExitCode(t, err); code != 2 || !strings.Contains(stdout.String(), "interrupted by terminated") {
+			t.Errorf("after SIGTERM: exit %d, %q", code, stdout.String())
+		}
+	})
+
+	t.Run("no lbcheck beside it", func(t *testing.T) {
+		alone := filepath.Join(t.TempDir(), "check_http_status")
+		src, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(alone, src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(alone, append([]string{"--tls"}, hp(l.HTTPS)...)...).Output()
+		if code := proctest.ExitCode(t, err); code != 3 || !strings.HasPrefix(string(out), "HTTP_STATUS UNKNOWN - --tls needs lbcheck beside check_http_status") {
+			t.Errorf("exit %d, %q", code, out)
+		}
+	})
 }

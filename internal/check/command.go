@@ -160,7 +160,8 @@ func parse(spec *Spec, args []string) (*Command, error) {
 		}
 	}
 	if err := c.Options.Validate(); err != nil {
-		if errors.Is(err, ErrUsage) {
+		var m *Missing
+		if errors.Is(err, ErrUsage) || errors.As(err, &m) {
 			return nil, err
 		}
 		return nil, usage(err.Error())

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lbcheck/lbcheck/internal/check"
+	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
 )
 
 // armSignals is how long after start the signal handlers are installed.
@@ -81,6 +85,32 @@ func (p *process) watch(at time.Time, late func() check.Verdict, out *output) (s
 		os.Exit(c)
 	})
 	return func() { t.Stop() }
+}
+
+// lbcheck is the binary with every part linked, beside the check binaries.
+const lbcheck = "lbcheck"
+
+// handOver runs a command line that needs a part this binary was built
+// without in lbcheck, from the same directory, by exec: the same process,
+// so the caller's signals, timeout and exit code apply to it unchanged,
+// and its deadline still counts from this process's start (the kernel's
+// start time survives exec). Nothing is sent before. Outside a process of
+// its own (a test calling Run) there is nothing to exec: UNKNOWN.
+func (o *output) handOver(command string, m *check.Missing, args []string) int {
+	why := "no process to hand it over in"
+	if o.proc != nil {
+		exe, err := os.Executable()
+		if err == nil {
+			path := filepath.Join(filepath.Dir(exe), lbcheck)
+			err = syscall.Exec(path, append([]string{path, command}, args...), os.Environ())
+			// Exec returns only when it failed.
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+		why = err.Error()
+	}
+	r := probe.Result{State: exitcode.Unknown, Err: m,
+		Summary: m.Option + " needs " + lbcheck + " beside " + command + ", which runs it: " + why}
+	return o.print(check.Verdict{Result: r})
 }
 
 // started is when the process began, as far as the kernel can tell: its

@@ -68,39 +68,7 @@ func TestStdoutFull(t *testing.T) {
 		{"stuck probe", []string{"--mode", "stuck"}, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			// Fill the pipe: nothing more fits until someone reads. (Fd
-			// makes the file blocking, so it is called once.)
-			fd := int(w.Fd())
-			syscall.SetNonblock(fd, true)
-			chunk := make([]byte, 4096)
-			for {
-				if _, err := syscall.Write(fd, chunk); err != nil {
-					break
-				}
-			}
-			syscall.SetNonblock(fd, false)
-			defer w.Close()
-			// Best of three, as proctest.Deadline: one late wake-up on a
-			// loaded machine is not a broken bound.
-			best := time.Hour
-			for range 3 {
-				cmd := exec.Command(bin, append(tt.args, "-t", "0.5", "127.0.0.1")...)
-				cmd.Stdout = w
-				start := time.Now()
-				err := cmd.Run()
-				best = min(best, time.Since(start))
-				if code := proctest.ExitCode(t, err); code != tt.code {
-					t.Errorf("exit %d, want %d", code, tt.code)
-				}
-			}
-			if best > 600*time.Millisecond {
-				t.Errorf("exit after %v at best; want within 0.5 s + 100 ms", best)
-			}
+			proctest.StdoutFull(t, tt.code, bin, append(tt.args, "-t", "0.5", "127.0.0.1")...)
 		})
 	}
 }
@@ -113,17 +81,8 @@ func TestStdoutClosedEarly(t *testing.T) {
 		args []string
 		code int
 	}{{[]string{"--mode", "slow"}, 0}, {[]string{"--mode", "wait", "-t", "0.2"}, 2}} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Close()
-		cmd := exec.Command(bin, append(tt.args, "127.0.0.1")...)
-		cmd.Stdout = w
-		err = cmd.Run()
-		w.Close()
-		if code := proctest.ExitCode(t, err); code != tt.code {
-			t.Errorf("%v: exit %d (%v), want %d", tt.args, code, err, tt.code)
+		if code := proctest.StdoutClosed(t, bin, append(tt.args, "127.0.0.1")...); code != tt.code {
+			t.Errorf("%v: exit %d, want %d", tt.args, code, tt.code)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -34,6 +35,10 @@ func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.
 	}()
 
 	cmd, err := check.Parse(&spec, args)
+	var missing *check.Missing
+	if errors.As(err, &missing) {
+		return out.handOver(spec.Command, missing, args)
+	}
 	if err != nil {
 		return out.usageError(spec.Command, err)
 	}

@@ -28,6 +28,9 @@ type Binary struct {
 	Name string   // file name: "check_dns_answer"
 	Env  []string // added to the build's environment: "CGO_ENABLED=0"
 	Pkg  string   // the package to build; "." (the test's own) if empty
+	// Beside are packages built into the same directory: "../lbcheck",
+	// which a check binary execs for the parts it leaves out.
+	Beside []string
 
 	once sync.Once
 	path string
@@ -43,10 +46,17 @@ func (b *Binary) Path(t testing.TB, dir string) string {
 		if pkg == "" {
 			pkg = "."
 		}
-		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, pkg)
-		cmd.Env = append(os.Environ(), b.Env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build: %v\n%s", err, out)
+		for _, p := range append([]string{pkg}, b.Beside...) {
+			out := b.path
+			if p != pkg {
+				out = filepath.Join(dir, filepath.Base(p))
+			}
+			cmd := exec.Command("go", "build", "-trimpath", "-o", out, p)
+			cmd.Env = append(os.Environ(), b.Env...)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				b.err = fmt.Errorf("go build %s: %v\n%s", p, err, msg)
+				return
+			}
 		}
 	})
 	if b.err != nil {
@@ -95,7 +105,7 @@ func NoSpawning(t testing.TB) {
 }
 
 // Terminate starts bin against a peer that never answers, sends SIGTERM
-// after 300 ms (keepalived's misc_timeout, HAProxy's check timeout) and
+// after a second (keepalived's misc_timeout, HAProxy's check timeout) and
 // returns the exit code, the output and how long the exit took after the
 // signal. The check must answer at once instead of dying mute.
 func Terminate(t testing.TB, bin string, args ...string) (code int, out string, took time.Duration) {
@@ -113,7 +123,9 @@ func Signal(t testing.TB, sig syscall.Signal, bin string, args ...string) (code 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// A check installs its signal handlers 50 ms after it starts (see
+	// internal/plugin): a second leaves room for a loaded machine.
+	time.Sleep(time.Second)
 	sent := time.Now()
 	cmd.Process.Signal(sig)
 	code = ExitCode(t, cmd.Wait())
@@ -137,6 +149,59 @@ func Deadline(t testing.TB, want int, bin string, args ...string) {
 	}
 	if best > 600*time.Millisecond {
 		t.Errorf("process took %v at best, want within 0.5 s + 100 ms", best)
+	}
+}
+
+// StdoutClosed runs bin with a stdout whose reader has gone away and
+// returns the exit code: a check must not die of SIGPIPE (141).
+func StdoutClosed(t testing.TB, bin string, args ...string) int {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = w
+	return ExitCode(t, cmd.Run())
+}
+
+// StdoutFull runs bin (whose args hold -t 0.5) with a stdout pipe that is
+// full and never read, three times, and fails unless it exits with want,
+// within 0.5 s + 100 ms at best: a caller that does not read cannot hold
+// the check past its deadline.
+func StdoutFull(t testing.TB, want int, bin string, args ...string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	// Fd makes the file blocking, so it is called once.
+	fd := int(w.Fd())
+	syscall.SetNonblock(fd, true)
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := syscall.Write(fd, chunk); err != nil {
+			break
+		}
+	}
+	syscall.SetNonblock(fd, false)
+	best := time.Hour
+	for range 3 {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout = w
+		start := time.Now()
+		err := cmd.Run()
+		best = min(best, time.Since(start))
+		if code := ExitCode(t, err); code != want {
+			t.Errorf("exit %d with stdout full, want %d", code, want)
+		}
+	}
+	if best > 600*time.Millisecond {
+		t.Errorf("exit after %v at best with stdout full, want within 0.5 s + 100 ms", best)
 	}
 }
 
@@ -181,6 +246,12 @@ type Check struct {
 // by its deadline, no way to fork, and all of it again in the binary exit
 // style keepalived's misc_dynamic needs.
 func (c Check) Test(t *testing.T) {
+	t.Run("stdout closed early", func(t *testing.T) {
+		// check_x | head -c0: the verdict's exit code, not SIGPIPE's 141
+		if got := StdoutClosed(t, c.Bin, c.Up...); got != 0 {
+			t.Errorf("%v with its reader gone: exit %d, want 0", c.Up, got)
+		}
+	})
 	t.Run("closed stdio", func(t *testing.T) {
 		for _, tt := range []struct {
 			args []string
@@ -198,12 +269,20 @@ func (c Check) Test(t *testing.T) {
 	}{{"nagios", nil, 2}, {"binary", []string{"--exit-style", "binary"}, 1}} {
 		t.Run(style.name+" style", func(t *testing.T) {
 			opts := func(more ...string) []string { return append(append(slices.Clone(style.args), more...), c.Silent...) }
-			t.Run("SIGTERM", func(t *testing.T) {
-				code, out, took := Terminate(t, c.Bin, opts("-t", "10")...)
-				if code != style.critical || !strings.HasPrefix(out, c.Label+" CRITICAL - ") ||
-					!strings.Contains(out, "interrupted by terminated") || !strings.Contains(out, c.SilentSays) || took > time.Second {
-					t.Errorf("exit %d after %v: %q; want %d and a CRITICAL verdict at once", code, took, out, style.critical)
-				}
+			for _, sig := range []struct {
+				sig  syscall.Signal
+				name string
+			}{{syscall.SIGTERM, "terminated"}, {syscall.SIGHUP, "hangup"}} {
+				t.Run(strings.ToUpper(sig.sig.String()[:1])+sig.sig.String()[1:], func(t *testing.T) {
+					code, out, took := Signal(t, sig.sig, c.Bin, opts("-t", "10")...)
+					if code != style.critical || !strings.HasPrefix(out, c.Label+" CRITICAL - ") ||
+						!strings.Contains(out, "interrupted by "+sig.name) || !strings.Contains(out, c.SilentSays) || took > time.Second {
+						t.Errorf("exit %d after %v: %q; want %d and a CRITICAL verdict at once", code, took, out, style.critical)
+					}
+				})
+			}
+			t.Run("stdout full", func(t *testing.T) {
+				StdoutFull(t, style.critical, c.Bin, opts(append([]string{"-t", "0.5"}, c.Deadline...)...)...)
 			})
 			t.Run("deadline", func(t *testing.T) {
 				Deadline(t, style.critical, c.Bin, opts(append([]string{"-t", "0.5"}, c.Deadline...)...)...)

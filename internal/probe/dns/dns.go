@@ -11,7 +11,6 @@ package dns
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -211,12 +210,11 @@ func (p *run) ask(ctx context.Context, transport string) (probe.Result, *mdns.Ms
 	}
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
 	if transport == "tls" {
-		tc := tls.Client(conn, p.tlsConfig())
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return probe.Fail("TLS handshake with "+where, p.o.Client.Explain(err)), nil
+		tc, info, err := p.o.Client.Handshake(ctx, conn, p.t, "", "dot")
+		if err != nil {
+			return probe.Fail("TLS handshake with "+where, err), nil
 		}
-		cs := tc.ConnectionState()
-		p.log.Printf(1, "TLS %s %s in %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), probe.Millis(p.phase("tls")))
+		p.log.Printf(1, "TLS %s %s in %s", info.Version, info.Cipher, probe.Millis(p.phase("tls")))
 		conn = tc
 	}
 	return p.exchange(conn, where, transport != "udp")
@@ -414,9 +412,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// tlsConfig is the shared client configuration, asking for DoT's ALPN.
-func (p *run) tlsConfig() *tls.Config {
-	return p.o.Client.Config(p.t, "", "dot")
 }

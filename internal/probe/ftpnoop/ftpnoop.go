@@ -14,7 +14,6 @@ package ftpnoop
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -153,14 +152,13 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 		if r, bad := p.unasked("its reply to AUTH TLS before the TLS handshake"); bad {
 			return r
 		}
-		tc := tls.Client(p.conn, p.tlsConfig())
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return probe.Fail("TLS handshake with "+p.addr, p.o.Client.Explain(err))
+		tc, info, err := p.o.Client.Handshake(ctx, p.conn, p.t, "")
+		if err != nil {
+			return probe.Fail("TLS handshake with "+p.addr, err)
 		}
-		cs := tc.ConnectionState()
-		p.log.Printf(1, "TLS %s %s in %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite), probe.Millis(p.phase("tls")))
+		p.log.Printf(1, "TLS %s %s in %s", info.Version, info.Cipher, probe.Millis(p.phase("tls")))
 		p.use(tc)
-		how += ", " + tls.VersionName(cs.Version)
+		how += ", " + info.Version
 	}
 
 	if p.o.User != "" {
@@ -353,9 +351,4 @@ func (p *run) quote(rp reply) string {
 		more = fmt.Sprintf(" (+%d lines)", len(rp.lines)-1)
 	}
 	return probe.Quote(rp.first(), 60) + more
-}
-
-// tlsConfig is the shared client configuration.
-func (p *run) tlsConfig() *tls.Config {
-	return p.o.Client.Config(p.t, "")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlsclient/gotls"
 )
 
 // trickle hands the probe one byte per read, so that nothing past a reply
@@ -28,6 +29,7 @@ func (c trickle) Read(b []byte) (int, error) { return c.TCPConn.Read(b[:min(len(
 // than one. After the last it half-closes and reads until the probe
 // closes.
 func sessionWith(t testing.TB, o *Options, oneByte bool, replies ...string) probe.Result {
+	o.Client.TLS = gotls.TLS{} // every part, as lbcheck has them
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}

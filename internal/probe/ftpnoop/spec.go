@@ -5,6 +5,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
 // Spec is check_ftp_noop: what it is called, what it proves, and its options.
@@ -13,7 +14,7 @@ var Spec = check.Spec{
 	Command:  "check_ftp_noop",
 	Purpose:  "an FTP server greets with 220 and answers NOOP",
 	PortHelp: "PORT defaults to 21.",
-	New:      func() check.Options { return &Options{} },
+	New:      func() check.Options { return NewOptions(nil) },
 	Examples: []check.Example{
 		{Command: "check_ftp_noop 10.0.0.5", What: "220 greeting, then NOOP answered 200 (or vsftpd's 530 before login)"},
 		{Command: "check_ftp_noop --user anonymous --password probe@ 10.0.0.5", What: "log in first; NOOP must then answer 200"},
@@ -24,3 +25,11 @@ var Spec = check.Spec{
 
 // Probe runs one attempt of the check: the probe with these options.
 func (o *Options) Probe(ctx context.Context, t probe.Target) probe.Result { return Probe(ctx, t, o) }
+
+// NewOptions returns the options of one command line. tls does --auth-tls;
+// cmd/check_ftp_noop has none (lbcheck runs --auth-tls for it).
+func NewOptions(tls tlsclient.TLS) *Options {
+	o := &Options{}
+	o.Client.TLS = tls
+	return o
+}

@@ -44,7 +44,7 @@ func BenchmarkExchange(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			o := bc.o
 			o.Path, o.Method, o.expectText, o.MaxBody = "/", "GET", "200-299", 1<<20
-			if err := o.Validate(); err != nil {
+			if err := validate(&o); err != nil {
 				b.Fatal(err)
 			}
 			t := probe.Target{Host: "10.0.0.5", Addr: netip.MustParseAddrPort("10.0.0.5:80")}
@@ -91,7 +91,7 @@ func TestAllocationsDoNotGrowWithTheAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := tt.o
 			o.Path, o.Method, o.expectText, o.MaxBody = "/", "GET", "200-299", 1<<20
-			if err := o.Validate(); err != nil {
+			if err := validate(&o); err != nil {
 				t.Fatal(err)
 			}
 			target := probe.Target{Host: "10.0.0.5", Addr: netip.MustParseAddrPort("10.0.0.5:80")}

@@ -20,7 +20,7 @@ import (
 // exchangeWith runs the probe's exchange against a peer that answers with
 // the given bytes and then closes.
 func exchangeWith(t testing.TB, o *Options, answer []byte) probe.Result {
-	if err := o.Validate(); err != nil {
+	if err := validate(o); err != nil {
 		t.Fatal(err)
 	}
 	client, server := net.Pipe()
@@ -214,7 +214,7 @@ func TestRequestBytes(t *testing.T) {
 			}
 			o.expectText = "2xx"
 			o.SetVersion("test")
-			if err := o.Validate(); err != nil {
+			if err := validate(&o); err != nil {
 				t.Fatal(err)
 			}
 			ip := netip.MustParseAddr("192.0.2.1")

@@ -14,8 +14,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -25,16 +23,20 @@ import (
 	"net"
 	"net/textproto"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
+
+// md5Size is the length of an MD5 sum (crypto/md5's Size, which a plain
+// binary does not link).
+const md5Size = 16
 
 // maxHeaderBytes bounds the status line and headers together.
 const maxHeaderBytes = 64 << 10
@@ -58,8 +60,32 @@ type Options struct {
 
 	expectText string
 	header     [][2]string // name, value; in the order given
-	bodyRE     *regexp.Regexp
+	bodyRE     Matcher
 	userAgent  string
+	parts      Parts
+}
+
+// Parts are what some options need from packages whose start-up a plain
+// HTTP check should not pay on every call: TLS (--tls), regular
+// expressions (--body-regex) and MD5 (--digest). cmd/check_http_status has
+// none of them, and hands a command line that needs one to lbcheck, which
+// has them all (internal/checks).
+type Parts struct {
+	TLS    tlsclient.TLS
+	Regexp func(expr string) (Matcher, error)
+	MD5    func() hash.Hash
+}
+
+// Matcher is a compiled --body-regex.
+type Matcher interface{ Match(b []byte) bool }
+
+// NewOptions returns the options of one command line, with the parts the
+// binary has and the User-Agent naming the build.
+func NewOptions(p Parts, version string) *Options {
+	o := &Options{parts: p}
+	o.Client.TLS = p.TLS
+	o.SetVersion(version)
+	return o
 }
 
 // Flags registers the options on fs.
@@ -119,13 +145,19 @@ func (o *Options) Validate() error {
 		o.header = append(o.header, [2]string{textproto.CanonicalMIMEHeaderKey(name), value})
 	}
 	if o.BodyRegex != "" {
-		if o.bodyRE, err = regexp.Compile(o.BodyRegex); err != nil {
+		if o.parts.Regexp == nil {
+			return &check.Missing{Option: "--body-regex"}
+		}
+		if o.bodyRE, err = o.parts.Regexp(o.BodyRegex); err != nil {
 			return fmt.Errorf("--body-regex: %v", err)
 		}
 	}
 	if o.Digest != "" {
-		if b, err := hex.DecodeString(o.Digest); err != nil || len(b) != md5.Size {
+		if b, err := hex.DecodeString(o.Digest); err != nil || len(b) != md5Size {
 			return fmt.Errorf("--digest %q: want 32 hex digits (an MD5)", o.Digest)
+		}
+		if o.parts.MD5 == nil {
+			return &check.Missing{Option: "--digest"}
 		}
 		o.Digest = strings.ToLower(o.Digest)
 	}
@@ -219,20 +251,15 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })()
 
 	if p.o.TLS {
-		cfg := p.tlsConfig()
-		cfg.GetClientCertificate = p.clientCertificate
-		tc := tls.Client(conn, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return p.fail("TLS handshake with "+addr, p.o.Client.Explain(err))
+		tc, info, err := p.o.Client.Handshake(ctx, conn, p.t, hostOnly(p.o.VHost), "http/1.1")
+		p.certAsked = info.CertRequested
+		if err != nil {
+			return p.fail("TLS handshake with "+addr, err)
 		}
 		p.phase("tls", time.Now())
-		if p.log.Enabled(1) {
-			cs := tc.ConnectionState()
-			p.log.Printf(1, "TLS %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
-			if len(cs.PeerCertificates) > 0 {
-				c := cs.PeerCertificates[0]
-				p.log.Printf(1, "certificate %s, expires %s", c.Subject, c.NotAfter.UTC().Format(time.DateOnly))
-			}
+		p.log.Printf(1, "TLS %s %s", info.Version, info.Cipher)
+		if info.CertSubject != "" {
+			p.log.Printf(1, "certificate %s, expires %s", info.CertSubject, info.CertExpiry.UTC().Format(time.DateOnly))
 		}
 		conn = tc
 	}
@@ -388,13 +415,6 @@ func (p *run) fail(what string, err error) probe.Result {
 
 const certAskedText = "server asked for a client certificate, we sent none"
 
-// clientCertificate answers a server's request for a client certificate:
-// we have none and send none, but note that it asked.
-func (p *run) clientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-	p.certAsked = true
-	return &tls.Certificate{}, nil
-}
-
 // readBody reads the body up to one byte past --max-body, to know whether
 // it is longer. length is the Content-Length, or -1. The bytes are kept
 // only for the regex, hashed only for the digest, else only counted.
@@ -402,7 +422,7 @@ func (p *run) readBody(body io.Reader, length int64) (kept []byte, n int64, dige
 	var h hash.Hash
 	w := io.Discard
 	if p.o.Digest != "" {
-		h = md5.New()
+		h = p.o.parts.MD5()
 		w = h
 	}
 	want := satAdd(p.o.MaxBody, 1)
@@ -560,12 +580,6 @@ func (p *run) hostHeader() string {
 		return host
 	}
 	return net.JoinHostPort(host, strconv.Itoa(int(port)))
-}
-
-// tlsConfig names the server by --vhost (without its port), else as the
-// shared client options do, and asks for HTTP/1.1.
-func (p *run) tlsConfig() *tls.Config {
-	return p.o.Client.Config(p.t, hostOnly(p.o.VHost), "http/1.1")
 }
 
 func hostOnly(hostport string) string {

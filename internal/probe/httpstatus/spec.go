@@ -14,7 +14,7 @@ var Spec = check.Spec{
 	Command:  "check_http_status",
 	Purpose:  "an HTTP(S) endpoint answers with an expected status",
 	PortHelp: "PORT defaults to 80, or 443 with --tls.",
-	New:      func() check.Options { return NewOptions() },
+	New:      func() check.Options { return NewOptions(Parts{}, version.Version) },
 	Examples: []check.Example{
 		{Command: "check_http_status 10.0.0.5 80", What: "any 2xx answer to GET / is OK"},
 		{Command: "check_http_status -u /haproxy-health 10.0.0.5 8080", What: "HAProxy monitor-uri: 200 is OK, 503 (monitor fail) CRITICAL"},
@@ -27,11 +27,3 @@ var Spec = check.Spec{
 
 // Probe runs one attempt of the check: the probe with these options.
 func (o *Options) Probe(ctx context.Context, t probe.Target) probe.Result { return Probe(ctx, t, o) }
-
-// NewOptions returns the options of one command line, with the User-Agent
-// naming this build.
-func NewOptions() *Options {
-	o := &Options{}
-	o.SetVersion(version.Version)
-	return o
-}

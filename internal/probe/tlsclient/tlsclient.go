@@ -1,18 +1,23 @@
 // Package tlsclient is the client side of TLS that check_http_status,
-// check_dns_answer and check_ftp_noop share: the --verify, --ca-file and --sni
-// options, checked once before anything is sent, and the tls.Config they
-// make. It offers TLS 1.0 up, as every check here: they test liveness,
-// not policy.
+// check_dns_answer and check_ftp_noop share: the --verify, --ca-file and
+// --sni options, checked once before anything is sent, and the handshake
+// they ask for.
+//
+// The options and this package import no crypto: a check binary that does
+// not speak TLS on most calls must not pay crypto's start-up on every one.
+// The handshake is a TLS implementation given to the options
+// (tlsclient/gotls, on Go's crypto/tls); a binary built without one reports
+// check.Missing for a command line that needs it, and lbcheck runs it.
 package tlsclient
 
 import (
-	"crypto/tls"
-	"crypto/x509"
+	"context"
 	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
+	"net"
+	"time"
 
+	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 )
@@ -23,14 +28,49 @@ type Options struct {
 	CAFile string // verify against these CAs (implies Verify)
 	SNI    string // server name to send and verify
 
-	with  string // the option that turns TLS on, for messages: "--tls"
-	sni   bool   // --sni is registered
-	roots *x509.CertPool
+	// TLS does the handshakes; nil in a binary built without crypto/tls.
+	TLS TLS
+
+	with   string // the option that turns TLS on, for messages: "--tls"
+	sni    bool   // --sni is registered
+	client Client // from TLS.Prepare
 }
 
-// nameOption is the option that names the server: --sni, or
+// TLS is an implementation of the client side of TLS.
+type TLS interface {
+	// Prepare reads what the options name (the --ca-file bundle) once,
+	// before anything is sent; its error is bad usage.
+	Prepare(o *Options) (Client, error)
+}
+
+// Client runs handshakes with prepared options.
+type Client interface {
+	// Handshake runs TLS as a client over conn within ctx. The server name
+	// sent and verified is name if given (--vhost), else --sni, else HOST
+	// when it is a name; an address sends none, and when verifying the
+	// certificate must then carry the address. A failure's error says
+	// what the operator can do about it where that is known.
+	Handshake(ctx context.Context, conn net.Conn, t probe.Target, name string, alpn ...string) (net.Conn, Info, error)
+}
+
+// Info is what a handshake tells about the session, for summaries and the
+// -v trace.
+type Info struct {
+	Version string // "TLS 1.3"
+	Cipher  string // "TLS_AES_128_GCM_SHA256"
+	// CertSubject and CertExpiry describe the server's certificate, when
+	// one was received.
+	CertSubject string
+	CertExpiry  time.Time
+	// CertRequested: the server asked for a client certificate (none is
+	// sent). It is set even when the handshake failed, since that is
+	// often why.
+	CertRequested bool
+}
+
+// NameOption is the option that names the server: --sni, or
 // check_http_status's --vhost when --sni is not registered.
-func (o *Options) nameOption() string {
+func (o *Options) NameOption() string {
 	if o.sni {
 		return "--sni"
 	}
@@ -49,7 +89,9 @@ func (o *Options) Flags(fs *flags.FlagSet, with string, sni bool) {
 	}
 }
 
-// Validate refuses the options when TLS is off and reads the CA file.
+// Validate refuses the options when TLS is off, and when it is on has the
+// implementation read the CA file. Without an implementation it returns
+// *check.Missing.
 func (o *Options) Validate(on bool) error {
 	if (o.Verify || o.CAFile != "" || o.SNI != "") && !on {
 		if o.sni {
@@ -57,79 +99,28 @@ func (o *Options) Validate(on bool) error {
 		}
 		return errors.New("--verify and --ca-file need " + o.with)
 	}
-	if o.CAFile == "" {
+	if !on {
 		return nil
 	}
-	// The path comes from argv: what reaches the line is made printable.
-	pem, err := ReadCAFile(o.CAFile)
+	if o.TLS == nil {
+		return &check.Missing{Option: o.with}
+	}
+	if o.CAFile != "" {
+		o.Verify = true
+	}
+	c, err := o.TLS.Prepare(o)
 	if err != nil {
+		// The path comes from argv: what reaches the line is made printable.
 		return fmt.Errorf("--ca-file %s: %v", probe.Clean(o.CAFile, 120), err)
 	}
-	if o.roots, err = certPool(pem); err != nil {
-		return fmt.Errorf("--ca-file %s: %v", probe.Clean(o.CAFile, 120), err)
-	}
-	o.Verify = true
+	o.client = c
 	return nil
 }
 
-// certPool is the CAs of a PEM bundle read by ReadCAFile.
-func certPool(pem []byte) (*x509.CertPool, error) {
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, errors.New("no PEM certificate in it")
+// Handshake runs TLS over conn as the options say (see Client).
+func (o *Options) Handshake(ctx context.Context, conn net.Conn, t probe.Target, name string, alpn ...string) (net.Conn, Info, error) {
+	if o.client == nil {
+		return nil, Info{}, errors.New("tlsclient: Handshake before Validate")
 	}
-	return roots, nil
+	return o.client.Handshake(ctx, conn, t, name, alpn...)
 }
-
-// Config is the client configuration for t. The server name sent and
-// verified is name if given (--vhost), else --sni, else HOST when it is
-// a name; an address sends none, and when verifying the certificate must
-// then carry the address as a SAN.
-func (o *Options) Config(t probe.Target, name string, nextProtos ...string) *tls.Config {
-	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS10,
-		NextProtos:         nextProtos,
-		InsecureSkipVerify: !o.Verify,
-		RootCAs:            o.roots,
-	}
-	switch {
-	case name != "":
-		cfg.ServerName = name
-	case o.SNI != "":
-		cfg.ServerName = o.SNI
-	case t.IsName:
-		cfg.ServerName = t.Host
-	case o.Verify:
-		cfg.ServerName = t.Addr.Addr().WithZone("").String()
-	}
-	return cfg
-}
-
-// Explain adds what the operator can do to a handshake error: a
-// certificate checked against an address (HOST was one, and no name was
-// given) fails for want of the name it was issued for.
-func (o *Options) Explain(err error) error {
-	var he x509.HostnameError
-	if !errors.As(err, &he) {
-		return err
-	}
-	if _, perr := netip.ParseAddr(he.Host); perr != nil {
-		return err
-	}
-	return &nameHint{err: err, text: strings.TrimPrefix(he.Error(), "x509: "), option: o.nameOption()}
-}
-
-// nameHint is a certificate name error checked against an address, with
-// the option that names the server. Its text leaves out the wrapping
-// ("tls: failed to verify certificate: x509: ") so that the hint fits the
-// first line.
-type nameHint struct {
-	err          error
-	text, option string
-}
-
-func (e *nameHint) Error() string {
-	return e.text + "; name the server with " + e.option + " NAME"
-}
-
-func (e *nameHint) Unwrap() error { return e.err }
