@@ -26,6 +26,7 @@ const grace = 20 * time.Millisecond
 
 // Run is the whole life of a check binary: it returns the exit code.
 func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.Writer) (code int) {
+	growStack()
 	format, style := prescan(args)
 	out := &output{name: spec.Name, w: stdout, format: format, style: style, proc: processOf(ctx)}
 	defer func() {
@@ -129,3 +130,17 @@ func prescan(args []string) (format string, style exitcode.Style) {
 
 // usageText puts an argument error on one line.
 func usageText(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+// growStack makes the goroutine's stack as large as a check needs, once,
+// while it is shallow. A goroutine starts small and doubles its stack each
+// time a call would overflow it, copying every frame it holds; a check
+// going down to a TLS handshake or a name lookup would do that four or
+// five times, each copy deeper than the last.
+//
+//go:noinline
+func growStack() {
+	var pad [32 << 10]byte
+	stackSink = pad[len(pad)-1]
+}
+
+var stackSink byte
