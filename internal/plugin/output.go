@@ -29,7 +29,8 @@ type printer struct {
 
 // usageError reports bad arguments: UNKNOWN, one line, with a hint.
 func (p *printer) usageError(err error) int {
-	text := usageText(err)
+	// pflag repeats an unknown option raw: keep argv's bytes off the line.
+	text := probe.Clean(usageText(err), 300)
 	if !errors.Is(err, target.ErrUsage) {
 		text = "bad argument: " + text
 	}
