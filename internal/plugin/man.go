@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/lbcheck/lbcheck/internal/version"
 )
 
 // The man page is written by the binary itself (hidden option --man) from
@@ -37,7 +39,7 @@ func manPage(spec *Spec, fs *pflag.FlagSet) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
-	w(".TH %s 1 \"\" \"lbcheck %s\" \"lbcheck health checks\"\n", strings.ToUpper(roffEscape(spec.Command)), roffEscape(Version))
+	w(".TH %s 1 \"\" \"lbcheck %s\" \"lbcheck health checks\"\n", strings.ToUpper(roffEscape(spec.Command)), roffEscape(version.Of(Version)))
 	w(".SH NAME\n%s \\- %s\n", roffEscape(spec.Command), roffText(spec.Purpose))
 
 	port := "[\\fIPORT\\fR]"

@@ -20,9 +20,11 @@ import (
 	"github.com/lbcheck/lbcheck/internal/sockopt"
 	"github.com/lbcheck/lbcheck/internal/target"
 	"github.com/lbcheck/lbcheck/internal/threshold"
+	"github.com/lbcheck/lbcheck/internal/version"
 )
 
 // Version is set at build time: -ldflags "-X github.com/lbcheck/lbcheck/internal/plugin.Version=1.2.3".
+// Left "dev", --version and --man fall back to the go command's build info.
 var Version = "dev"
 
 // Spec describes one check binary.
@@ -95,7 +97,7 @@ func Run(ctx context.Context, spec Spec, args []string, stdout, stderr io.Writer
 		return 0
 	}
 	if h.common.version {
-		fmt.Fprintf(stdout, "%s %s\n", spec.Command, Version)
+		fmt.Fprintf(stdout, "%s %s\n", spec.Command, version.Of(Version))
 		return 0
 	}
 	if h.common.man {
