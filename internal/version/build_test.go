@@ -11,8 +11,9 @@ import (
 )
 
 // The binaries as people build them without make: --version must name the
-// build, not "dev". Each subtest builds check_tcp_half_open (the fewest
-// dependencies) from a copy of this module, offline.
+// build, not "dev". Each test builds check_tcp_half_open (the fewest
+// dependencies) from a copy of this module, offline, as a release is built
+// (CGO_ENABLED=0, -trimpath).
 const (
 	module = "github.com/lbcheck/lbcheck"
 	check  = "check_tcp_half_open"
@@ -32,7 +33,7 @@ func TestPlainGoBuild(t *testing.T) {
 	sha := strings.TrimSpace(run(t, src, nil, "git", "rev-parse", "--short=12", "HEAD"))
 	bin := filepath.Join(t.TempDir(), check)
 	// -buildvcs=true: the default (auto) may be switched off in GOFLAGS.
-	run(t, src, nil, "go", "build", "-buildvcs=true", "-trimpath", "-o", bin, "./cmd/"+check)
+	run(t, src, []string{"CGO_ENABLED=0"}, "go", "build", "-buildvcs=true", "-trimpath", "-o", bin, "./cmd/"+check)
 	got := strings.TrimSpace(run(t, src, nil, bin, "--version"))
 	if !strings.HasPrefix(got, check+" ") || !strings.Contains(got, sha) {
 		t.Errorf("--version = %q, want it to name commit %s", got, sha)
@@ -64,7 +65,7 @@ func TestGoInstallAtVersion(t *testing.T) {
 		"GOBIN=" + filepath.Join(tmp, "bin"),
 		"GOMODCACHE=" + filepath.Join(tmp, "modcache"),
 		"GOPROXY=file://" + filepath.Join(tmp, "proxy") + ",file://" + filepath.Join(cache, "cache", "download"),
-		"GOSUMDB=off", "GOFLAGS=-modcacherw -trimpath", "GOTOOLCHAIN=local",
+		"GOSUMDB=off", "GOFLAGS=-modcacherw -trimpath", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
 	}
 	run(t, tmp, env, "go", "install", module+"/cmd/"+check+"@"+v)
 	got := strings.TrimSpace(run(t, tmp, nil, filepath.Join(tmp, "bin", check), "--version"))
