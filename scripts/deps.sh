@@ -22,7 +22,9 @@ read -r -d '' table <<'EOF' || true
 build          make               make
 build          git                git
 build          ca-certificates    /etc/ssl/certs/ca-certificates.crt
+# -race needs cgo; apt-get without recommends gives gcc no C library headers
 test           gcc                gcc
+test           libc6-dev          /usr/include/stdio.h
 test           nftables           nft
 test           util-linux         setpriv
 test           libcap2-bin        setcap
@@ -82,7 +84,7 @@ done
 
 all=() missing=() provides=()
 while read -r group pkg what; do
-	[[ $groups == *" $group "* ]] || continue
+	[[ $group != \#* && $groups == *" $group "* ]] || continue
 	[[ " ${all[*]} " == *" $pkg "* ]] && continue
 	all+=("$pkg")
 	if ! present "$what"; then
@@ -107,12 +109,13 @@ for g in "$@"; do
 	package) names+=("make package-test") ;;
 	esac
 done
-targets=$(IFS=/; echo "${names[*]}")
+targets=$(IFS=/; echo "${names[*]}") needs=needs
+((${#names[@]} == 1)) || needs=need
 if [[ $action == check || $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-	how="as root; $targets run as root installs them itself"
+	how="as root; or run $targets as root, which does it"
 	command -v apt-get >/dev/null 2>&1 || how="no apt-get here: install whatever provides them"
 	# One line: what is missing, and the command that installs it.
-	printf '%s needs %s: apt-get install %s (%s)\n' "$targets" "${provides[*]}" "${missing[*]}" "$how" >&2
+	printf '%s %s %s: apt-get install %s (%s)\n' "$targets" "$needs" "${provides[*]}" "${missing[*]}" "$how" >&2
 	exit 1
 fi
 
