@@ -11,9 +11,10 @@
 #   make install       binaries, man pages and examples under DESTDIR/PREFIX
 
 GO          ?= go
-# What --version prints and the packages carry (scripts/version.sh).
+# What --version prints and the packages carry (scripts/version.sh), worked
+# out when a recipe needs it: make demo may install git first.
 VERSION     ?= $(shell scripts/version.sh)
-LDFLAGS     := -s -w -X github.com/lbcheck/lbcheck/internal/plugin.Version=$(VERSION)
+LDFLAGS      = -s -w -X github.com/lbcheck/lbcheck/internal/plugin.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
 # nfpm, pinned, installed with go install into bin/tools, so the main go.mod

@@ -126,9 +126,10 @@ export DEBIAN_FRONTEND=noninteractive
 if [[ " ${missing[*]} " == *" postfix "* ]]; then
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 fi
-# apt's chatter goes to stderr: callers keep stdout for their own output.
-apt-get update -qq >&2
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# apt's progress is dropped, its errors (stderr) kept: callers keep stdout
+# for their own output.
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 for d in "${daemons[@]}"; do
 	if [[ " ${missing[*]} " == *" $d "* ]] && command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now "$d" >/dev/null 2>&1 || true
