@@ -13,7 +13,7 @@
 # and the CA certificates the Go module proxy needs), test (make test, with
 # build too), integration (make integration), package (make package-test).
 # When everything is present it only looks at the file system: no apt-get,
-# no network, a few milliseconds.
+# no network, tens of milliseconds.
 set -euo pipefail
 
 # group        package            present when (a command on PATH, in
