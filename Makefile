@@ -11,9 +11,10 @@
 #   make install       binaries, man pages and examples under DESTDIR/PREFIX
 
 GO          ?= go
-# What --version prints and the packages carry (scripts/version.sh).
+# What --version prints and the packages carry (scripts/version.sh), worked
+# out when a recipe needs it: make demo may install git first.
 VERSION     ?= $(shell scripts/version.sh)
-LDFLAGS     := -s -w -X github.com/lbcheck/lbcheck/internal/version.Version=$(VERSION)
+LDFLAGS      = -s -w -X github.com/lbcheck/lbcheck/internal/version.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 20s
 # nfpm, pinned, installed with go install into bin/tools, so the main go.mod
@@ -41,7 +42,7 @@ EXAMPLES    := $(wildcard packaging/haproxy packaging/keepalived packaging/farmg
 
 export CGO_ENABLED = 0
 
-.PHONY: all build man demo test lint unit integration fuzz bench package package-test install uninstall clean
+.PHONY: all build build-deps man demo test test-deps lint unit integration fuzz bench package package-test install uninstall clean
 
 all: build
 
@@ -55,10 +56,21 @@ man:
 	@mkdir -p bin/man
 	@for c in $(CHECKS); do bin/$$c --man > bin/man/$$c.1 || exit 1; done
 
-demo: build
+demo: build-deps build
 	@scripts/demo.sh bin
 
-test: lint unit
+test: test-deps lint unit
+
+# What make test needs beside Go, from the one list in scripts/deps.sh:
+# installed with apt-get when run as root, else named in one line. When all
+# of it is present this only looks at the file system.
+test-deps:
+	@scripts/deps.sh install build test
+
+# make demo's (git, which go build runs in a clone; the CA certificates Go
+# fetches modules with).
+build-deps:
+	@scripts/deps.sh install build
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -67,9 +79,10 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(STATICCHECK) -tags integration ./test/...
 
-# The race detector needs cgo; everything else is built without it.
-unit:
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+# The race detector needs cgo; everything else is built without it. The
+# tests run nft and setcap, which Debian keeps in /usr/sbin, off a user's PATH.
+unit: test-deps
+	PATH="$$PATH:/usr/sbin:/sbin" CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 # In a sandbox of its own (scripts/sandbox.sh): runs beside another
 # integration or bench run, and nothing it starts outlives it.

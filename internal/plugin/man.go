@@ -21,7 +21,7 @@ func manPage(cmd *check.Command) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
-	w(".TH %s 1 \"\" \"lbcheck %s\" \"lbcheck health checks\"\n", strings.ToUpper(roffEscape(spec.Command)), roffEscape(version.Version))
+	w(".TH %s 1 \"\" \"lbcheck %s\" \"lbcheck health checks\"\n", strings.ToUpper(roffEscape(spec.Command)), roffEscape(version.String()))
 	w(".SH NAME\n%s \\- %s\n", roffEscape(spec.Command), roffText(spec.Purpose))
 
 	port := "[\\fIPORT\\fR]"

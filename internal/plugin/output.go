@@ -30,7 +30,8 @@ type output struct {
 
 // usageError reports bad arguments: UNKNOWN, one line, with a hint.
 func (o *output) usageError(command string, err error) int {
-	text := usageText(err)
+	// The parser repeats an unknown option raw: keep argv's bytes off the line.
+	text := probe.Clean(usageText(err), 300)
 	if !errors.Is(err, target.ErrUsage) {
 		text = "bad argument: " + text
 	}

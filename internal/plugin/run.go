@@ -48,7 +48,7 @@ func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.
 		io.WriteString(stdout, help(cmd))
 		return 0
 	case cmd.Version:
-		io.WriteString(stdout, spec.Command+" "+version.Version+"\n")
+		io.WriteString(stdout, spec.Command+" "+version.String()+"\n")
 		return 0
 	case cmd.Man:
 		io.WriteString(stdout, manPage(cmd))

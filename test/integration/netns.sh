@@ -36,60 +36,9 @@ need_root() {
 
 # ---------------------------------------------------------------- packages
 ensure_packages() {
-	# command -> Debian package
-	local -A pkgs=(
-		[nginx]=nginx
-		[haproxy]=haproxy
-		[keepalived]=keepalived
-		[nft]=nftables
-		[ip]=iproute2
-		[openssl]=openssl
-		[curl]=curl
-		[socat]=socat
-		[ping]=iputils-ping
-		[unbound]=unbound
-		[dig]=bind9-dnsutils
-		[vsftpd]=vsftpd
-		[postfix]=postfix
-		# signed zones for check_dns_answer --dnssec
-		[named]=bind9
-		[knotd]=knot
-		# the caller tests: Nagios Core 4, Icinga 2, and gcc for their
-		# stand-in of Farmguardian's mark.so
-		[nagios4]=nagios4-core
-		[icinga2]=icinga2-bin
-		[gcc]=gcc
-		[setcap]=libcap2-bin
-	)
-	local missing=() cmd
-	for cmd in "${!pkgs[@]}"; do
-		if ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$cmd && ! -x /sbin/$cmd ]]; then
-			missing+=("${pkgs[$cmd]}")
-		fi
-	done
-	# The second FTP server: every Debian FTP daemon (vsftpd, proftpd,
-	# pure-ftpd) conflicts with the others as "ftp-server", so beside vsftpd
-	# it is pyftpdlib, run by the system's python3 (not a pyenv shim).
-	/usr/bin/python3 -c 'import pyftpdlib, OpenSSL' >/dev/null 2>&1 || missing+=(python3-pyftpdlib python3-openssl)
-	if ((${#missing[@]})); then
-		log "installing: ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		# postfix unconfigured: no /etc/postfix/main.cf, nothing started on
-		# the host; the tests run their own instance in lbc-srv
-		if [[ " ${missing[*]} " == *" postfix "* ]]; then
-			echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-		fi
-		# apt's chatter goes to stderr: stdout carries only the summary line
-		apt-get update >&2
-		apt-get install -y --no-install-recommends "${missing[@]}" >&2
-		# the Debian packages start their own instances on the host: we do not want them
-		local svc
-		for svc in nginx haproxy keepalived unbound vsftpd postfix named knot; do
-			if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1; then
-				systemctl disable --now "$svc" >/dev/null 2>&1 || true
-			fi
-		done
-	fi
+	# The list and the installer are scripts/deps.sh's, shared with make
+	# test and .ci/run; it also leaves the packages' own daemons stopped.
+	"$(dirname "${BASH_SOURCE[0]}")/../../scripts/deps.sh" install integration
 	export PATH=$PATH:/usr/sbin:/sbin
 }
 
