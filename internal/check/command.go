@@ -220,6 +220,9 @@ func (c *Command) run(ctx context.Context, tg target.Spec, log *probe.Log) Verdi
 		r := c.Options.Probe(actx, t)
 		took := time.Since(start)
 		cancel()
+		if r.Took > 0 && !r.Timeout {
+			took = r.Took // the time the summary states
+		}
 		v.Result, v.Took, v.Attempt = r, took, i
 		v.Measured = !r.Timeout && r.State != exitcode.Unknown
 		if r.Timeout {

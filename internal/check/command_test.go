@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 	"testing"
 
 	"github.com/lbcheck/lbcheck/internal/check"
@@ -85,5 +86,25 @@ func TestModule(t *testing.T) {
 		if _, err := check.ParseModule(&spec.Spec, bad); err == nil {
 			t.Errorf("module %q accepted", bad)
 		}
+	}
+}
+
+// TestTimeIsTheSummarys: a probe that states its response time in the
+// summary has that time reported and graded, not the harness's own
+// measure of the call around it: one line, one value.
+func TestTimeIsTheSummarys(t *testing.T) {
+	spec := checktest.New(func(context.Context, probe.Target) probe.Result {
+		r := probe.OK("answered in 1.50 ms")
+		r.Took = 1500 * time.Microsecond
+		time.Sleep(20 * time.Millisecond) // the call itself takes longer
+		return r
+	})
+	cmd, err := check.Parse(&spec.Spec, []string{"-w", "0.01", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := cmd.Run(context.Background(), cmd.Target, nil)
+	if line := v.Line("FAKE"); !strings.HasPrefix(line, "FAKE OK - answered in 1.50 ms | time=0.001500s;0.01;;0;5") {
+		t.Errorf("line %q: want the summary's 1.5 ms as time, graded OK under -w 0.01", line)
 	}
 }

@@ -66,6 +66,11 @@ type Result struct {
 	// Timeout is set when the probe ran out of time; the harness then
 	// reports --timeout-state instead of State.
 	Timeout bool
+	// Took is the response time the summary states ("in 1.21 ms"), when
+	// it states one: the harness then reports and grades it as the check's
+	// time, so the line never shows two values of one thing. Zero: the
+	// harness times the attempt itself.
+	Took time.Duration
 	// Err is the underlying failure, for JSON output and tests.
 	Err error
 }

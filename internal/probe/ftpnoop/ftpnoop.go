@@ -206,13 +206,16 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 		return p.failed("NOOP at "+p.addr, rp, err)
 	}
 	p.phase("noop")
-	took := probe.Millis(time.Since(p.start))
+	took := time.Since(p.start)
 	p.awaitGoodbye()
-	switch {
-	case rp.code == 200:
-		return probe.OK("NOOP %d from %s in %s%s; %s", rp.code, p.addr, took, how, p.quote(greeting))
-	case rp.code == 530 && p.o.User == "":
-		return probe.OK("NOOP %d (login needed; the command loop answers) from %s in %s%s; %s", rp.code, p.addr, took, how, p.quote(greeting))
+	if rp.code == 200 || rp.code == 530 && p.o.User == "" {
+		note := ""
+		if rp.code == 530 {
+			note = " (login needed; the command loop answers)"
+		}
+		r := probe.OK("NOOP %d%s from %s in %s%s; %s", rp.code, note, p.addr, probe.Millis(took), how, p.quote(greeting))
+		r.Took = took
+		return r
 	}
 	if !canGet("NOOP", rp.code) {
 		return probe.Critical("NOOP at %s answered %s, not a reply to NOOP%s", p.addr, p.quote(rp), looksLike("NOOP", rp.code))

@@ -377,7 +377,10 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	if size >= 0 {
 		sizeText = ", " + sizeNote + strconv.FormatInt(size, 10) + " B"
 	}
-	return p.withSize(probe.OK("%s from %s%s in %s%s", status, addr, sizeText, probe.Millis(time.Since(p.start)), location), size)
+	took := time.Since(p.start)
+	r := probe.OK("%s from %s%s in %s%s", status, addr, sizeText, probe.Millis(took), location)
+	r.Took = took
+	return p.withSize(r, size)
 }
 
 func (p *run) withSize(r probe.Result, size int64) probe.Result {
