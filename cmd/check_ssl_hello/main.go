@@ -1,10 +1,5 @@
-// A liveness check accepts what an old server still signs with: Go 1.25
-// stopped accepting SHA-1 signatures in TLS 1.2 by default.
-
-//go:debug tlssha1=1
-
 // Command check_ssl_hello checks that a TLS endpoint answers a ClientHello,
-// then ends the handshake with a fatal alert, for load balancers and
+// then leaves the handshake with a close_notify, for load balancers and
 // monitoring systems.
 package main
 
@@ -25,7 +20,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return plugin.Run(ctx, plugin.Spec{
 		Name:        "SSL_HELLO",
 		Command:     "check_ssl_hello",
-		Purpose:     "a TLS endpoint answers a ClientHello (the handshake is then ended with an alert)",
+		Purpose:     "a TLS endpoint answers a ClientHello (the handshake is then left with a close_notify)",
 		PortHelp:    "PORT defaults to 443.",
 		DefaultPort: o.DefaultPort,
 		Flags:       o.Flags,
