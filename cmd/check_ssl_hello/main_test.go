@@ -179,7 +179,7 @@ func TestVerboseTrace(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{hp(tlsLab.TLS12Auth), []string{"> ClientHello, TLS 1.0 to 1.3, ", " cipher suites, key shares P-256, no SNI",
+		{hp(tlsLab.TLS12Auth), []string{"> ClientHello, TLS 1.0 to 1.3, ", " cipher suites, key shares X25519 P-256, no SNI",
 			"< ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone (",
 			"ServerKeyExchange signature (ecdsa_secp256r1_sha256) verified with the certificate's key",
 			"> alert close_notify (0), in the clear", "certificate CN=tls.lab.test"}},
