@@ -144,7 +144,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	p.log.Printf(1, "< %s (%d bytes in %d records)", res.FlightText(), res.Bytes, res.Records)
 	if err == nil || errors.Is(err, handshake.ErrKeyMismatch) {
 		// The server waits for our second flight: leave quietly.
-		what, werr := c.End(conn, handshake.Quiet)
+		what, werr := c.End(conn, p.ending(res))
 		if werr != nil {
 			what += ": " + probe.Describe(werr)
 		}
@@ -155,6 +155,25 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		return p.failure(ctx, res, err)
 	}
 	return p.judge(res)
+}
+
+// ending is how to leave the server, the quietest way measured (README,
+// check_ssl_hello; internal/probe/tlshello/endings): a close_notify, which
+// every server but GnuTLS-based ones (exim) takes without an error line;
+// but after STARTTLS under TLS 1.3, with no client certificate asked for,
+// our Finished and then a close_notify. Completing the handshake is the
+// one ending exim does not log, and leaves postfix and dovecot no TLS
+// error; after STARTTLS the server is the application itself, so it
+// reaches nothing new. On a TLS port it is not done: a terminator such as
+// stunnel opens its backend connection once the handshake completes, a
+// connection per probe reaching the service behind it. With a
+// certificate request, finishing would send no certificate, which a
+// server that requires one logs as an error.
+func (p *run) ending(res *handshake.Result) handshake.Ending {
+	if p.o.StartTLS != "" && res.Version >= 0x0304 && !res.CertRequested {
+		return handshake.Finish
+	}
+	return handshake.CloseNotify
 }
 
 // failure explains a handshake that did not get as far as it should.
