@@ -132,6 +132,7 @@ func TestSSLHello(t *testing.T) {
 		// What a hello cannot tell (README): RSA key exchange signs nothing.
 		{"s_server tls1.2 rsa key exchange wrong key", a(srv4, "4440"), exitOK, `^SSL_HELLO OK - TLSv1\.2 TLS_RSA_WITH_AES_128_GCM_SHA256 from 10\.99\.0\.2:4440 `},
 		{"s_server chacha20 only", a(srv4, "4441"), exitOK, `^SSL_HELLO OK - TLSv1\.3 TLS_CHACHA20_POLY1305_SHA256 from 10\.99\.0\.2:4441 in [\d.]+ ms, ` + cert},
+		{"stunnel", a(srv4, "4470"), exitOK, `^SSL_HELLO OK - TLSv1\.3 .*from 10\.99\.0\.2:4470 .*` + cert},
 		{"gnutls-serv tls1.3", a(srv4, "4451"), exitOK, `^SSL_HELLO OK - TLSv1\.3 TLS_AES_\S+ from 10\.99\.0\.2:4451 in [\d.]+ ms, client certificate requested, ` + cert},
 		{"cn san tls1.2", a("--cn", "alt.lab.test", srv4, "4433"), exitOK, `^SSL_HELLO OK - TLSv1\.2`},
 		{"cn tls1.3", a("--cn", "www.lab.test", srv4, "4434"), exitOK, `^SSL_HELLO OK - TLSv1\.3`},
@@ -249,6 +250,10 @@ func TestSSLHelloQuiet(t *testing.T) {
 		{"s_server tls1.3 client cert", logs("s_server-4434.log"), []quiet{{"close_notify", a(srv4, "4434"), 0, `.`}}},
 		{"s_server tls1.3", logs("s_server-4441.log"), []quiet{{"close_notify", a(srv4, "4441"), 0, `.`}}},
 		{"s_server tls1.2", logs("s_server-4436.log"), []quiet{{"close_notify", a(srv4, "4436"), 0, `.`}}},
+		// A TLS port may be a terminator: a completed handshake would make
+		// stunnel open its backend connection, reaching the service
+		// behind it.
+		{"stunnel backend", logs("stunnel-backend.log"), []quiet{{"close_notify", a(srv4, "4470"), 0, `.`}}},
 		{"gnutls-serv", logs("gnutls-4451.out"), []quiet{
 			// accepted, "Error in handshake: Peer has terminated the connection", a blank line
 			{"tls1.3", a(srv4, "4451"), 3, `fatal alert|Received alert`},

@@ -168,9 +168,10 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 // stunnel opens its backend connection once the handshake completes, a
 // connection per probe reaching the service behind it. With a
 // certificate request, finishing would send no certificate, which a
-// server that requires one logs as an error.
+// server that requires one logs as an error. Nor after a flight that
+// failed its checks (Done unset): there is no transcript to finish.
 func (p *run) ending(res *handshake.Result) handshake.Ending {
-	if p.o.StartTLS != "" && res.Version >= 0x0304 && !res.CertRequested {
+	if p.o.StartTLS != "" && res.Version >= 0x0304 && !res.CertRequested && res.Done {
 		return handshake.Finish
 	}
 	return handshake.CloseNotify

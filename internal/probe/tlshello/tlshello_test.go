@@ -14,6 +14,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlshello/handshake"
 )
 
 // rec is a record of type typ carrying body.
@@ -146,5 +147,35 @@ func TestMatches(t *testing.T) {
 		if got := matches(tt.c, tt.host); got != tt.want {
 			t.Errorf("%s: matches %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestEnding: the handshake is completed only where that reaches nothing
+// new and a server logs it least: TLS 1.3 after STARTTLS, no client
+// certificate asked for, the flight checked. Everywhere else a
+// close_notify (the figures are in the README).
+func TestEnding(t *testing.T) {
+	tests := []struct {
+		name     string
+		starttls string
+		version  uint16
+		certReq  bool
+		done     bool
+		want     handshake.Ending
+	}{
+		{"starttls tls1.3", "smtp", 0x0304, false, true, handshake.Finish},
+		{"tls port tls1.3: may be a terminator", "", 0x0304, false, true, handshake.CloseNotify},
+		{"starttls tls1.2: no key exchange to finish", "imap", 0x0303, false, true, handshake.CloseNotify},
+		{"starttls tls1.3 with a certificate request", "smtp", 0x0304, true, true, handshake.CloseNotify},
+		{"starttls tls1.3, flight failed its checks", "smtp", 0x0304, false, false, handshake.CloseNotify},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &run{o: &Options{StartTLS: tt.starttls}}
+			res := &handshake.Result{Version: tt.version, CertRequested: tt.certReq, Done: tt.done}
+			if got := p.ending(res); got != tt.want {
+				t.Errorf("ending %s, want %s", handshake.EndingName(got), handshake.EndingName(tt.want))
+			}
+		})
 	}
 }

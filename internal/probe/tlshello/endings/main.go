@@ -65,6 +65,7 @@ func main() {
 		{"openssl s_server", "10.99.0.2:4441", "", []uint16{v13}, logs("s_server-4441.log")},
 		{"openssl s_server", "10.99.0.2:4436", "", []uint16{v12}, logs("s_server-4436.log")},
 		{"gnutls-serv 3.7, client cert requested", "10.99.0.2:4451", "", []uint16{v13, v12}, logs("gnutls-4451.out")},
+		{"stunnel 5.68, and the backend behind it", "10.99.0.2:4470", "", []uint16{v13, v12}, logs("stunnel.log", "stunnel-backend.log")},
 	}
 	endings := []handshake.Ending{handshake.FatalAlert, handshake.CloseNotify, handshake.UserCanceled, handshake.Finish,
 		handshake.TCPClose, handshake.TCPReset, handshake.PlainCloseNotify}
