@@ -9,8 +9,8 @@
 // ServerHello is encrypted: a real client key schedule (X25519 or an
 // ECDHE share, HKDF, AES-GCM or ChaCha20-Poly1305) decrypts it, and the
 // CertificateVerify signature over the transcript and the server's
-// Finished are checked. Then End closes the handshake without finishing
-// it (see Ending).
+// Finished are checked. Then End leaves the server one of the ways
+// Ending names (the probe picks the one that server logs least).
 //
 // crypto/tls is not used: it cannot offer suites it does not implement
 // (DHE, CAMELLIA, ARIA), and it is not linked into the binary, which
