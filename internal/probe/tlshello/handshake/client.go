@@ -266,7 +266,10 @@ func (c *Client) offeredSuites() []uint16 {
 }
 
 func (c *Client) offered(id uint16) bool {
-	for _, s := range c.offeredSuites() {
+	if c.cfg.Suites == nil {
+		return lookupSuite(id) != nil
+	}
+	for _, s := range c.cfg.Suites {
 		if s == id {
 			return true
 		}
