@@ -47,6 +47,15 @@ integration    python3-pyftpdlib  python3:pyftpdlib
 integration    python3-openssl    python3:OpenSSL
 integration    nagios4-core       nagios4
 integration    icinga2-bin        icinga2
+# check_ssl_hello: TLS servers of another library, mail servers whose logs
+# show what a probe costs them (exim is unpacked by netns.sh: it conflicts
+# with postfix), a TLS proxy
+integration    gnutls-bin         gnutls-serv
+integration    stunnel4           stunnel4
+integration    dovecot-core       dovecot
+integration    dovecot-imapd      /usr/lib/dovecot/imap
+integration    dovecot-pop3d      /usr/lib/dovecot/pop3
+integration    libidn12           dpkg:libidn12
 # signed zones for check_dns_answer --dnssec
 integration    bind9              named
 integration    knot               knotd
@@ -65,7 +74,7 @@ EOF
 
 # The Debian packages that start a daemon of their own on the host; the
 # tests run their own instances in namespaces.
-daemons=(nginx haproxy keepalived unbound vsftpd postfix bind9 knot)
+daemons=(nginx haproxy keepalived unbound vsftpd postfix bind9 knot dovecot-core stunnel4)
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 2; }
 
@@ -74,6 +83,8 @@ present() {
 	/*) [[ -e $1 ]] ;;
 	# the system's python3, not a pyenv shim: the servers run under it
 	python3:*) /usr/bin/python3 -c "import ${1#python3:}" >/dev/null 2>&1 ;;
+	# a library, which has no command to look for
+	dpkg:*) dpkg -s "${1#dpkg:}" >/dev/null 2>&1 ;;
 	*) command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]] ;;
 	esac
 }
@@ -93,7 +104,8 @@ while read -r group pkg what; do
 	all+=("$pkg")
 	if ! present "$what"; then
 		missing+=("$pkg")
-		provides+=("${what#python3:}")
+		what=${what#python3:}
+		provides+=("${what#dpkg:}")
 	fi
 done <<<"$table"
 

@@ -1,10 +1,5 @@
-// A liveness check accepts what an old server still signs with: Go 1.25
-// stopped accepting SHA-1 signatures in TLS 1.2 by default.
-
-//go:debug tlssha1=1
-
 // Command check_ssl_hello checks that a TLS endpoint answers a ClientHello,
-// then ends the handshake with a fatal alert, for load balancers and
+// then leaves the handshake with a close_notify, for load balancers and
 // monitoring systems.
 package main
 

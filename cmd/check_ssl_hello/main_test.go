@@ -58,7 +58,8 @@ func TestCheckSSLHello(t *testing.T) {
 		{"tls12", hp(l.TLS12), 0, `^SSL_HELLO OK - TLSv1\.2 TLS_ECDHE_ECDSA_WITH_\S+ from 127\.0\.0\.1:\d+ in [\d.]+ ms, ` + cert + ` \| time=[\d.]+s;;;0;5$`},
 		{"tls12 client cert", hp(l.TLS12Auth), 0, `^SSL_HELLO OK - TLSv1\.2 .*, client certificate requested, ` + cert + ` \|`},
 		{"tls13", hp(l.TLS13), 0, `^SSL_HELLO OK - TLSv1\.3 TLS_(AES|CHACHA20)_\S+ from 127\.0\.0\.1:\d+ in [\d.]+ ms, ` + cert + ` \|`},
-		{"tls13 client cert", hp(l.TLS13Auth), 0, `^SSL_HELLO OK - TLSv1\.3 .*` + cert},
+		// Under 1.3 the request is encrypted: only a real key schedule sees it.
+		{"tls13 client cert", hp(l.TLS13Auth), 0, `^SSL_HELLO OK - TLSv1\.3 .*, client certificate requested, ` + cert},
 		{"hello retry", hp(l.TLSRetry), 0, `^SSL_HELLO OK - TLSv1\.3 .* after HelloRetryRequest, ` + cert},
 		{"host:port", []string{l.TLS13.String()}, 0, `^SSL_HELLO OK - TLSv1\.3`},
 		{"haproxy argv", append([]string{"NOT_USED", "NOT_USED"}, hp(l.TLS12)...), 0, `^SSL_HELLO OK`},
@@ -79,9 +80,18 @@ func TestCheckSSLHello(t *testing.T) {
 		{"cert days warning", args(l.TLS13, "--cert-days", "30,10"), 1, `^SSL_HELLO WARNING - certificate expires in (19|20)\.\d days \(< 30\): TLSv1\.3 .*days_left=`},
 		{"cert days critical", args(l.TLS12, "--cert-days", "40,30"), 2, `^SSL_HELLO CRITICAL - certificate expires in (19|20)\.\d days \(< 30\): `},
 		{"cert days warn only", args(l.TLS12, "--cert-days", "30"), 1, `^SSL_HELLO WARNING .* days_left=(19|20)(\.\d)?;30:;0:$`},
-		{"expired without cert-days", hp(l.TLSExpired), 0, `^SSL_HELLO OK - .*certificate CN=expired\.lab\.test`},
+		{"expired without cert-days", hp(l.TLSExpired), 0, `^SSL_HELLO OK - .*certificate CN=expired\.lab\.test expired \d{4}-\d\d-\d\d, 1\.[01] days ago \|`},
+		{"not yet valid without cert-days", hp(l.TLSNotYet), 0, `^SSL_HELLO OK - .*certificate CN=notyet\.lab\.test valid from \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in (9\.9|10\.0) days\), expires \d{4}-\d\d-\d\d \|`},
+		{"not yet valid with cert-days", args(l.TLSNotYet, "--cert-days", "30,7"), 2,
+			`^SSL_HELLO CRITICAL - certificate not yet valid: TLSv1\.3 .*certificate CN=notyet\.lab\.test valid from \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in (9\.9|10\.0) days\), expires .* days_left=(99|100)(\.\d)?;30:;7:$`},
 		{"expired with cert-days", args(l.TLSExpired, "--cert-days", "0"), 2, `^SSL_HELLO CRITICAL - certificate expired: .* days_left=-[\d.]+;0:;0:$`},
 		{"both fail: worst wins", args(l.TLS12, "--cn", "other.example", "--cert-days", "30"), 2, `^SSL_HELLO CRITICAL - certificate expires in .*does not match`},
+
+		{"tls13 key does not match the certificate", hp(l.TLS13BadKey), 2,
+			`^SSL_HELLO CRITICAL - certificate CN=tls\.lab\.test does not match the server's private key: CertificateVerify \(ecdsa_secp256r1_sha256\) does not verify with the certificate's key \(TLSv1\.3 TLS_AES_128_GCM_SHA256 from 127\.0\.0\.1:\d+ in [\d.]+ ms\) \| time=`},
+		{"tls12 key does not match the certificate", hp(l.TLS12BadKey), 2,
+			`^SSL_HELLO CRITICAL - certificate CN=tls\.lab\.test does not match the server's private key: ServerKeyExchange signature \(ecdsa_secp256r1_sha256\) does not verify with the certificate's key \(TLSv1\.2 TLS_ECDHE_ECDSA_\S+ from`},
+		{"dhe only", hp(l.DHEOnly), 0, `^SSL_HELLO OK - TLSv1\.2 TLS_DHE_RSA_WITH_AES_128_GCM_SHA256 from 127\.0\.0\.1:\d+ in [\d.]+ ms, certificate CN=dhe\.lab\.test expires`},
 
 		{"alert first", hp(l.Alert), 2, `^SSL_HELLO CRITICAL - TLS alert handshake_failure \(40\) from 127\.0\.0\.1:\d+ after our ClientHello \| time=`},
 		{"not tls quoted", hp(l.NotTLS), 2, `^SSL_HELLO CRITICAL - not TLS from 127\.0\.0\.1:\d+: "HTTP/1\.1 400 Bad Request\\r\\nX: a\\x7cb"\.\.\. \|`},
@@ -169,9 +179,13 @@ func TestVerboseTrace(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{hp(tlsLab.TLS12Auth), []string{"> ClientHello, TLS 1.0 to 1.3, no SNI", "< ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone",
-			"> alert handshake_failure (40), in the clear", "certificate CN=tls.lab.test"}},
-		{append([]string{"--cn", lab.TLSCertName}, hp(tlsLab.TLSRetry)...), []string{"SNI tls.lab.test", "< HelloRetryRequest, ServerHello (", "> alert bad_certificate (42), encrypted"}},
+		{hp(tlsLab.TLS12Auth), []string{"> ClientHello, TLS 1.0 to 1.3, ", " cipher suites, key shares X25519 P-256, no SNI",
+			"< ServerHello, Certificate, ServerKeyExchange, CertificateRequest, ServerHelloDone (",
+			"ServerKeyExchange signature (ecdsa_secp256r1_sha256) verified with the certificate's key",
+			"> alert close_notify (0), in the clear", "certificate CN=tls.lab.test"}},
+		{append([]string{"--cn", lab.TLSCertName}, hp(tlsLab.TLSRetry)...), []string{"SNI tls.lab.test", "< HelloRetryRequest for P-384",
+			"> ClientHello again, key share P-384", "< HelloRetryRequest, ServerHello, EncryptedExtensions, Certificate, CertificateVerify, Finished (",
+			"CertificateVerify (ecdsa_secp256r1_sha256) verified with the certificate's key", "server Finished verified", "> alert close_notify (0), encrypted"}},
 		{append([]string{"--starttls", "smtp"}, hp(tlsLab.SMTP)...), []string{"< 220 smtp.lab.test ESMTP lab", "> EHLO [127.0.0.1]", "> STARTTLS", "< 220 2.0.0 Ready"}},
 	} {
 		_, out := check(t, append([]string{"-v"}, tt.args...)...)
@@ -204,6 +218,26 @@ func TestJSON(t *testing.T) {
 		if _, ok := v.Timings[phase]; !ok {
 			t.Errorf("timings lack %q: %v", phase, v.Timings)
 		}
+	}
+}
+
+// TestDaysOneNumber: the days left in the summary are the perfdata's
+// days_left, one figure (issue 16).
+func TestDaysOneNumber(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"warning", append([]string{"--cert-days", "30,10"}, hp(tlsLab.TLS13)...)},
+		{"critical", append([]string{"--cert-days", "40,30"}, hp(tlsLab.TLS12)...)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, out := check(t, tt.args...)
+			m := regexp.MustCompile(`certificate expires in ([\d.]+) days .* days_left=([-\d.]+);`).FindStringSubmatch(out)
+			if m == nil || m[1] != m[2] {
+				t.Errorf("summary and perfdata disagree on the days left: %s", out)
+			}
+		})
 	}
 }
 

@@ -2,9 +2,13 @@ package lab
 
 import (
 	"bufio"
+	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -23,6 +27,11 @@ const (
 	TLSCertName  = "tls.lab.test"    // CN and SAN of the main certificate; also *.wild.lab.test
 	LegacyCNName = "legacy.lab.test" // CN only, no SAN, as old certificates have
 	TLSCertDays  = 20                // the main certificate expires this many days from the start
+	// TLSNotYetDays: TLSNotYet's certificate is valid from this many days
+	// after the start.
+	TLSNotYetDays = 10
+	// DHESuite is what DHEOnly chooses: TLS_DHE_RSA_WITH_AES_128_GCM_SHA256.
+	DHESuite = 0x009e
 )
 
 // TLSLab runs the servers check_ssl_hello is tested against: Go TLS
@@ -36,9 +45,13 @@ type TLSLab struct {
 	TLS12Auth   netip.AddrPort // TLS 1.2, requires a client certificate
 	TLS13       netip.AddrPort // TLS 1.3 only
 	TLS13Auth   netip.AddrPort // TLS 1.3, requires a client certificate
-	TLSRetry    netip.AddrPort // TLS 1.3 with P-256 only: Go's ClientHello has no share for it
+	TLSRetry    netip.AddrPort // TLS 1.3 with P-384 only: the ClientHello has no share for it
 	TLSExpired  netip.AddrPort // TLS 1.2 with an expired certificate
+	TLSNotYet   netip.AddrPort // TLS 1.3 with a certificate valid from TLSNotYetDays on
 	TLSLegacyCN netip.AddrPort // TLS 1.2, certificate with a CN and no SAN
+	TLS13BadKey netip.AddrPort // TLS 1.3 signing with a key that is not its certificate's
+	TLS12BadKey netip.AddrPort // TLS 1.2 ECDHE, likewise
+	DHEOnly     netip.AddrPort // TLS 1.2 with DHE suites only, which Go's TLS cannot offer
 	Alert       netip.AddrPort // answers the ClientHello with a handshake_failure alert
 	Truncated   netip.AddrPort // a record cut short, then close
 	Overlong    netip.AddrPort // a record header longer than TLS allows
@@ -78,6 +91,21 @@ func StartTLS() (_ *TLSLab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	notYet, err := selfSignedFrom("notyet.lab.test", []string{"notyet.lab.test"}, now.Add(TLSNotYetDays*24*time.Hour), now.Add((TLSNotYetDays+90)*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	// A key that is not the certificate's: what a server with the wrong
+	// key file configured signs with.
+	other, err := selfSigned(TLSCertName, nil, now.Add(TLSCertDays*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	badKey := tls.Certificate{Certificate: l.cert.Certificate, PrivateKey: other.PrivateKey}
+	dhe, err := newDHEServer()
+	if err != nil {
+		return nil, err
+	}
 	cfg := func(cert tls.Certificate, minV, maxV uint16, auth tls.ClientAuthType, curves ...tls.CurveID) *tls.Config {
 		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: minV, MaxVersion: maxV, ClientAuth: auth, CurvePreferences: curves}
 	}
@@ -90,9 +118,13 @@ func StartTLS() (_ *TLSLab, err error) {
 		{&l.TLS12Auth, tlsServer(cfg(l.cert, t12, t12, tls.RequireAnyClientCert))},
 		{&l.TLS13, tlsServer(cfg(l.cert, t13, t13, tls.NoClientCert))},
 		{&l.TLS13Auth, tlsServer(cfg(l.cert, t13, t13, tls.RequireAnyClientCert))},
-		{&l.TLSRetry, tlsServer(cfg(l.cert, t13, t13, tls.NoClientCert, tls.CurveP256))},
+		{&l.TLSRetry, tlsServer(cfg(l.cert, t13, t13, tls.NoClientCert, tls.CurveP384))},
 		{&l.TLSExpired, tlsServer(cfg(expired, t12, t12, tls.NoClientCert))},
+		{&l.TLSNotYet, tlsServer(cfg(notYet, t13, t13, tls.NoClientCert))},
 		{&l.TLSLegacyCN, tlsServer(cfg(legacy, t12, t12, tls.NoClientCert))},
+		{&l.TLS13BadKey, tlsServer(cfg(badKey, t13, t13, tls.NoClientCert))},
+		{&l.TLS12BadKey, tlsServer(cfg(badKey, t12, t12, tls.NoClientCert))},
+		{&l.DHEOnly, dhe.serve},
 		{&l.Alert, alertFirst},
 		{&l.Truncated, truncated},
 		{&l.Overlong, overlong},
@@ -120,7 +152,8 @@ func StartTLS() (_ *TLSLab, err error) {
 func (l *TLSLab) Addrs() []Named {
 	return []Named{
 		{"tls12", l.TLS12}, {"tls12-auth", l.TLS12Auth}, {"tls13", l.TLS13}, {"tls13-auth", l.TLS13Auth},
-		{"tls-retry", l.TLSRetry}, {"tls-expired", l.TLSExpired}, {"tls-legacy-cn", l.TLSLegacyCN},
+		{"tls-retry", l.TLSRetry}, {"tls-expired", l.TLSExpired}, {"tls-not-yet-valid", l.TLSNotYet}, {"tls-legacy-cn", l.TLSLegacyCN},
+		{"tls13-bad-key", l.TLS13BadKey}, {"tls12-bad-key", l.TLS12BadKey}, {"tls-dhe-only", l.DHEOnly},
 		{"tls-alert", l.Alert}, {"tls-truncated", l.Truncated}, {"tls-overlong", l.Overlong}, {"tls-not-tls", l.NotTLS},
 		{"tls-hello-stall", l.HelloStall}, {"tls-silent", l.Silent}, {"smtp", l.SMTP}, {"smtp-notls", l.SMTPNoTLS},
 		{"imap", l.IMAP}, {"pop3", l.POP3}, {"ftp-tls", l.FTP}, {"postgres", l.Postgres}, {"postgres-notls", l.PostgresNo},
@@ -291,9 +324,102 @@ func postgresDialogue(answer byte) func(*bufio.ReadWriter) bool {
 	}
 }
 
+// dheServer is a TLS 1.2 server that knows only DHE suites, as
+// gnutls-serv or openssl s_server configured so: no Go server can be
+// (crypto/tls has no DHE). It reads the ClientHello, answers
+// handshake_failure if TLS_DHE_RSA_WITH_AES_128_GCM_SHA256 is not
+// offered, else sends ServerHello, Certificate, a ServerKeyExchange
+// signed (rsa_pss_rsae_sha256) over both randoms and the DH parameters,
+// and ServerHelloDone, then waits for the client to leave.
+type dheServer struct {
+	key  *rsa.PrivateKey
+	cert []byte
+}
+
+func newDHEServer() (*dheServer, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "dhe.lab.test"},
+		DNSNames:     []string{"dhe.lab.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(TLSCertDays * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("lab certificate dhe.lab.test: %w", err)
+	}
+	return &dheServer{key: key, cert: der}, nil
+}
+
+func (d *dheServer) serve(c net.Conn) {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	var hdr [5]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil || hdr[0] != 22 {
+		return
+	}
+	ch := make([]byte, binary.BigEndian.Uint16(hdr[3:]))
+	if _, err := io.ReadFull(c, ch); err != nil || len(ch) < 4+2+32+1 {
+		return
+	}
+	random := ch[6:38]
+	rest := ch[38:]
+	rest = rest[1+int(rest[0]):] // session id
+	if len(rest) < 2 {
+		return
+	}
+	n := int(binary.BigEndian.Uint16(rest))
+	if len(rest) < 2+n {
+		return
+	}
+	offered := false
+	for i := 2; i+1 < 2+n; i += 2 {
+		offered = offered || binary.BigEndian.Uint16(rest[i:]) == DHESuite
+	}
+	if !offered {
+		c.Write([]byte{21, 3, 3, 0, 2, 2, 40})
+		return
+	}
+	msg := func(typ byte, body []byte) []byte {
+		return append([]byte{typ, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
+	}
+	vec16 := func(b []byte) []byte { return append([]byte{byte(len(b) >> 8), byte(len(b))}, b...) }
+	serverRandom := make([]byte, 32)
+	rand.Read(serverRandom)
+	sh := append([]byte{3, 3}, serverRandom...)
+	sh = append(sh, 0, DHESuite>>8, DHESuite&0xff, 0)
+	certs := append([]byte{0, 0, 0}, byte(len(d.cert)>>16), byte(len(d.cert)>>8), byte(len(d.cert)))
+	certs = append(certs, d.cert...)
+	l := len(certs) - 3
+	certs[0], certs[1], certs[2] = byte(l>>16), byte(l>>8), byte(l)
+	// RFC 3526 group 14 would do as well: a hello never uses the key.
+	p := bytes.Repeat([]byte{0xff}, 256)
+	y := make([]byte, 256)
+	rand.Read(y)
+	params := append(append(vec16(p), vec16([]byte{2})...), vec16(y)...)
+	h := sha256.Sum256(append(append(append([]byte{}, random...), serverRandom...), params...))
+	sig, err := rsa.SignPSS(rand.Reader, d.key, crypto.SHA256, h[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	if err != nil {
+		return
+	}
+	ske := append(append(params, 0x08, 0x04), vec16(sig)...)
+	flight := bytes.Join([][]byte{msg(2, sh), msg(11, certs), msg(12, ske), msg(14, nil)}, nil)
+	c.Write(append([]byte{22, 3, 3, byte(len(flight) >> 8), byte(len(flight))}, flight...))
+	io.Copy(io.Discard, c)
+}
+
 // selfSigned makes a certificate for cn with the given DNS SANs (and the
 // loopback addresses when it has SANs), expiring at notAfter.
 func selfSigned(cn string, dns []string, notAfter time.Time) (tls.Certificate, error) {
+	return selfSignedFrom(cn, dns, notAfter.Add(-365*24*time.Hour), notAfter)
+}
+
+// selfSignedFrom is selfSigned valid from notBefore.
+func selfSignedFrom(cn string, dns []string, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -302,7 +428,7 @@ func selfSigned(cn string, dns []string, notAfter time.Time) (tls.Certificate, e
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"lbcheck lab"}},
 		DNSNames:              dns,
-		NotBefore:             notAfter.Add(-365 * 24 * time.Hour),
+		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

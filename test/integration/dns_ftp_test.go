@@ -42,7 +42,7 @@ func binaryFor(t *testing.T, name string) string {
 			return
 		}
 		builtDir = filepath.Join(stateDir, "bin")
-		build := exec.Command("go", "build", "-o", builtDir+"/", "./cmd/check_dns_answer", "./cmd/check_ftp_noop")
+		build := exec.Command("go", "build", "-o", builtDir+"/", "./cmd/check_dns_answer", "./cmd/check_ftp_noop", "./cmd/lbcheck")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {

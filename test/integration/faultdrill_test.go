@@ -66,7 +66,7 @@ func pluginDir(t *testing.T) string {
 		dir := filepath.Join(stateDir, "plugins")
 		build := exec.Command("go", "build", "-trimpath", "-o", dir+"/",
 			"./cmd/check_tcp_half_open", "./cmd/check_ssl_hello", "./cmd/check_dns_answer",
-			"./cmd/check_ftp_noop", "./cmd/check_http_status")
+			"./cmd/check_ftp_noop", "./cmd/check_http_status", "./cmd/lbcheck")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {

@@ -99,7 +99,7 @@ func setupAndRun(m *testing.M) int {
 			return 1
 		}
 		defer os.RemoveAll(tmp)
-		build := exec.Command("go", "build", "-o", tmp+"/", "./cmd/check_http_status")
+		build := exec.Command("go", "build", "-o", tmp+"/", "./cmd/check_http_status", "./cmd/lbcheck")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {

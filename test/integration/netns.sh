@@ -4,7 +4,8 @@
 #
 #   netns.sh packages      install the servers and tools it needs (apt-get)
 #   netns.sh up            create namespaces lbc-cli/lbc-srv, nginx, HAProxy, unbound,
-#                          vsftpd, pyftpdlib, BIND and Knot (signed zones), nft rules
+#                          vsftpd, pyftpdlib, openssl s_server, gnutls-serv, postfix,
+#                          dovecot, exim, stunnel, BIND and Knot (signed zones), nft rules
 #   netns.sh down          stop everything and remove the namespaces and the state dir
 #   netns.sh monitor-fail  make HAProxy's monitor-uri answer 503 (disable be_app/web1)
 #   netns.sh monitor-ok    make it answer 200 again (enable be_app/web1)
@@ -39,7 +40,27 @@ ensure_packages() {
 	# The list and the installer are scripts/deps.sh's, shared with make
 	# test and .ci/run; it also leaves the packages' own daemons stopped.
 	"$(dirname "${BASH_SOURCE[0]}")/../../scripts/deps.sh" install integration
+	ensure_exim
 	export PATH=$PATH:/usr/sbin:/sbin
+}
+
+# Exim cannot be installed beside postfix (both are the mail-transport-agent),
+# so its Debian package is downloaded once and unpacked under EXIM_ROOT; it
+# runs from there with our own config. Its binary looks up the Debian-exim
+# user at start, which exim4-base's postinst would have made: make it too.
+EXIM_CACHE=${LBC_EXIM_CACHE:-/var/cache/lbcheck/exim4}
+EXIM_ROOT=$EXIM_CACHE/root
+ensure_exim() {
+	if ! getent passwd Debian-exim >/dev/null; then
+		adduser --system --group --home /var/spool/exim4 --no-create-home --quiet --allow-bad-names Debian-exim
+	fi
+	[[ -x $EXIM_ROOT/usr/sbin/exim4 ]] && return 0
+	log "downloading exim4-daemon-light (unpacked in $EXIM_ROOT, not installed)"
+	mkdir -p "$EXIM_CACHE"
+	chown _apt "$EXIM_CACHE" 2>/dev/null || true
+	(cd "$EXIM_CACHE" && apt-get download exim4-daemon-light >&2) || die "apt-get download exim4-daemon-light failed"
+	dpkg -x "$EXIM_CACHE"/exim4-daemon-light_*.deb "$EXIM_ROOT"
+	[[ -x $EXIM_ROOT/usr/sbin/exim4 ]] || die "no exim4 in $EXIM_CACHE"
 }
 
 # ---------------------------------------------------------------- network
@@ -130,6 +151,49 @@ make_cert() {
 	# self-signed: the certificate is its own CA; ca.pem is what a client passes as --ca-file
 	cp "$STATE/cert.pem" "$STATE/ca.pem"
 	chmod 600 "$STATE/key.pem"
+	make_bad_key
+}
+
+# badkey.pem: the RSA key file of a server that signs with the wrong key and
+# still starts. Its public half (n, e) is key.pem's, which is all that
+# OpenSSL's key-certificate check at load compares; its private half is
+# another key's. Its signatures do not verify with cert.pem's key.
+make_bad_key() {
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$STATE/otherkey.pem" 2>>"$STATE/openssl.log" ||
+		die "openssl could not make a second key"
+	/usr/bin/python3 - "$STATE/key.pem" "$STATE/otherkey.pem" >"$STATE/badkey.pem" <<'PY'
+import base64, sys
+def der(path):
+    return base64.b64decode("".join(l for l in open(path) if not l.startswith("-----")))
+def tlv(b, i):
+    tag, n, i = b[i], b[i + 1], i + 2
+    if n & 0x80:
+        k = n & 0x7f
+        n, i = int.from_bytes(b[i:i + k], "big"), i + k
+    return tag, b[i:i + n], i + n
+def items(seq):
+    out, i = [], 0
+    while i < len(seq):
+        tag, v, i = tlv(seq, i)
+        out.append((tag, v))
+    return out
+def rsa_fields(b):  # RSAPrivateKey, bare or in PKCS#8
+    f = items(tlv(b, 0)[1])
+    if f[1][0] == 0x30:
+        f = items(tlv(f[2][1], 0)[1])
+    return [v for _, v in f]
+def enc(tag, v):
+    n = len(v)
+    l = bytes([n]) if n < 0x80 else (lambda lb: bytes([0x80 | len(lb)]) + lb)(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+    return bytes([tag]) + l + v
+a, b = rsa_fields(der(sys.argv[1])), rsa_fields(der(sys.argv[2]))
+key = base64.encodebytes(enc(0x30, b"".join(enc(2, v) for v in a[:3] + b[3:9]))).decode().replace("\n", "")
+print("-----BEGIN RSA PRIVATE KEY-----")
+for i in range(0, len(key), 64):
+    print(key[i:i + 64])
+print("-----END RSA PRIVATE KEY-----")
+PY
+	chmod 600 "$STATE/badkey.pem"
 }
 
 # ---------------------------------------------------------------- nginx
@@ -241,6 +305,16 @@ http {
 		ssl_verify_client on;
 		ssl_client_certificate $STATE/ca.pem;
 		location / { return 200 "client certificate seen\n"; }
+	}
+
+	# TLS 1.3 as well (nginx 1.22 offers up to 1.2 unless told): what a
+	# TLS 1.3 hello leaves in nginx's logs (check_ssl_hello)
+	server {
+		listen $SRV4:8444 ssl; listen [$SRV6]:8444 ssl;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		server_name _;
+		access_log $STATE/logs/access-tls13.log lbc;
+		location / { return 200 "tls13\n"; }
 	}
 }
 NGINX
@@ -457,16 +531,25 @@ ftp_greets() {
 
 # ---------------------------------------------------------------- TLS servers (check_ssl_hello)
 # openssl s_server: 4433 TLS 1.2 demanding a client certificate, 4434 TLS 1.3
-# demanding one, 4435 TLS 1.3 whose only group is P-256 (Go's ClientHello
-# carries key shares for X25519MLKEM768 and X25519 only: a HelloRetryRequest),
-# 4436 plain TLS 1.2. -www keeps it from reading stdin; it loops on accept.
-S_SERVERS=(4433 4434 4435 4436)
+# demanding one, 4435 TLS 1.3 whose only group is P-384 (the ClientHello
+# carries key shares for X25519 and P-256 only: a HelloRetryRequest),
+# 4436 plain TLS 1.2, 4437 TLS 1.2 with DHE suites only (none of which Go's
+# TLS has), 4438 TLS 1.3, 4439 TLS 1.2 ECDHE and 4440 TLS 1.2 RSA key
+# exchange signing with badkey.pem (a key that is not the certificate's; a
+# later -key wins), 4441 TLS 1.3 with ChaCha20-Poly1305 only. -www keeps it
+# from reading stdin; it loops on accept.
+S_SERVERS=(4433 4434 4435 4436 4437 4438 4439 4440 4441)
 s_server_opts() {
 	case $1 in
 	4433) echo "-tls1_2 -Verify 1" ;;
 	4434) echo "-tls1_3 -Verify 1" ;;
-	4435) echo "-tls1_3 -groups P-256" ;;
+	4435) echo "-tls1_3 -groups P-384" ;;
 	4436) echo "-tls1_2" ;;
+	4437) echo "-tls1_2 -cipher DHE-RSA-AES128-GCM-SHA256:DHE-RSA-CAMELLIA128-SHA" ;;
+	4438) echo "-tls1_3 -key $STATE/badkey.pem" ;;
+	4439) echo "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -key $STATE/badkey.pem" ;;
+	4440) echo "-tls1_2 -cipher AES128-GCM-SHA256 -key $STATE/badkey.pem" ;;
+	4441) echo "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" ;;
 	esac
 }
 
@@ -486,6 +569,158 @@ start_s_servers() {
 stop_s_servers() {
 	local port
 	for port in "${S_SERVERS[@]}"; do stop_pidfile "s_server $port" "$STATE/s_server-$port.pid"; done
+}
+
+# gnutls-serv: 4450 TLS 1.2 with DHE key exchange only (issue 13's DHE-only
+# server), 4451 its defaults (TLS 1.3, a client certificate requested).
+GNUTLS_SERVERS=(4450 4451)
+gnutls_priority() {
+	case $1 in
+	4450) echo "NORMAL:-KX-ALL:+DHE-RSA:-VERS-TLS1.3" ;;
+	4451) echo "NORMAL" ;;
+	esac
+}
+
+start_gnutls_servers() {
+	local port
+	for port in "${GNUTLS_SERVERS[@]}"; do
+		# line-buffered: its log is read while it runs
+		start_bg "gnutls-$port" "$STATE/gnutls-$port.pid" stdbuf -oL gnutls-serv -p "$port" \
+			--x509certfile "$STATE/cert.pem" --x509keyfile "$STATE/key.pem" --priority "$(gnutls_priority "$port")"
+	done
+	for port in "${GNUTLS_SERVERS[@]}"; do wait_port "$SRV4" "$port" "gnutls-serv $port"; done
+}
+
+stop_gnutls_servers() {
+	local port
+	for port in "${GNUTLS_SERVERS[@]}"; do stop_pidfile "gnutls-serv $port" "$STATE/gnutls-$port.pid"; done
+}
+
+# Dovecot: IMAP (143 STARTTLS, 993 imaps) and POP3 (110 STLS, 995 pop3s), an
+# instance of its own with config, state and log under $STATE.
+start_dovecot() {
+	local dir=$STATE/dovecot
+	mkdir -p "$dir/home" "$STATE/logs"
+	chown dovenull:dovenull "$dir/home"
+	cat >"$dir/dovecot.conf" <<DOVECOT
+# generated by test/integration/netns.sh
+instance_name = lbc-dovecot
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $STATE/logs/dovecot.log
+listen = $SRV4, $SRV6
+protocols = imap pop3
+ssl = yes
+ssl_cert = <$STATE/cert.pem
+ssl_key = <$STATE/key.pem
+ssl_dh = </usr/share/dovecot/dh.pem
+disable_plaintext_auth = no
+passdb {
+  driver = static
+  args = nopassword=y
+}
+userdb {
+  driver = static
+  args = uid=dovenull gid=dovenull home=$dir/home
+}
+mail_location = maildir:~/Maildir
+service imap-login {
+  inet_listener imap {
+    port = 143
+  }
+  inet_listener imaps {
+    port = 993
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 110
+  }
+  inet_listener pop3s {
+    port = 995
+    ssl = yes
+  }
+}
+DOVECOT
+	stop_dovecot
+	ip netns exec "$NS_SRV" dovecot -c "$dir/dovecot.conf" 2>"$STATE/logs/dovecot-start.log" ||
+		{ cat "$STATE/logs/dovecot-start.log" >&2; die "dovecot did not start"; }
+	local port
+	for port in 143 993 110 995; do wait_port "$SRV4" "$port" "dovecot $port"; done
+}
+
+stop_dovecot() {
+	[[ -f $STATE/dovecot/dovecot.conf ]] || return 0
+	ip netns exec "$NS_SRV" dovecot -c "$STATE/dovecot/dovecot.conf" stop >/dev/null 2>&1 || true
+	local i
+	for i in $(seq 1 50); do
+		pid_alive "$STATE/dovecot/run/master.pid" || return 0
+		sleep 0.1
+	done
+	stop_pidfile dovecot "$STATE/dovecot/run/master.pid"
+}
+
+# Exim (GnuTLS), from the unpacked package (ensure_exim): 465 TLS on connect,
+# 587 STARTTLS, logs under $STATE/logs (exim-mainlog, exim-paniclog,
+# exim-rejectlog). It takes no mail: every recipient is refused.
+start_exim() {
+	local dir=$STATE/exim
+	mkdir -p "$dir/spool" "$STATE/logs"
+	chown Debian-exim:Debian-exim "$dir/spool"
+	# exim reads them as Debian-exim, for each connection
+	install -m 600 -o Debian-exim -g Debian-exim "$STATE/cert.pem" "$STATE/key.pem" "$dir/"
+	# the log files are written as Debian-exim
+	touch "$STATE/logs/exim-mainlog" "$STATE/logs/exim-paniclog" "$STATE/logs/exim-rejectlog"
+	chown Debian-exim:Debian-exim "$STATE/logs"/exim-*log
+	cat >"$dir/exim.conf" <<EXIM
+# generated by test/integration/netns.sh
+exim_user = Debian-exim
+exim_group = Debian-exim
+spool_directory = $dir/spool
+log_file_path = $STATE/logs/exim-%slog
+pid_file_path = $dir/exim.pid
+primary_hostname = exim.lab.test
+local_interfaces = <; $SRV4 ; $SRV6
+daemon_smtp_ports = 465 : 587
+tls_on_connect_ports = 465
+tls_advertise_hosts = *
+tls_certificate = $dir/cert.pem
+tls_privatekey = $dir/key.pem
+keep_environment =
+acl_smtp_rcpt = refuse
+begin acl
+refuse:
+  deny
+EXIM
+	stop_pidfile exim "$dir/exim.pid"
+	ip netns exec "$NS_SRV" "$EXIM_ROOT/usr/sbin/exim4" -C "$dir/exim.conf" -bd 2>"$STATE/logs/exim-start.log" ||
+		{ cat "$STATE/logs/exim-start.log" >&2; die "exim did not start"; }
+	wait_port "$SRV4" 465 "exim 465"
+	wait_port "$SRV4" 587 "exim 587"
+}
+
+# stunnel on 4470, a TLS terminator in front of a backend on 127.0.0.1:4471
+# (in lbc-srv) that logs a line per connection it gets: a hello that
+# completed the handshake would reach it (check_ssl_hello must not).
+start_stunnel() {
+	cat >"$STATE/stunnel.conf" <<STUNNEL
+; generated by test/integration/netns.sh
+foreground = yes
+pid =
+output = $STATE/logs/stunnel.log
+[lbc]
+accept = $SRV4:4470
+connect = 127.0.0.1:4471
+cert = $STATE/cert.pem
+key = $STATE/key.pem
+STUNNEL
+	: >"$STATE/logs/stunnel-backend.log"
+	start_bg stunnel-backend "$STATE/stunnel-backend.pid" socat TCP-LISTEN:4471,bind=127.0.0.1,reuseaddr,fork \
+		SYSTEM:"echo connection >>$STATE/logs/stunnel-backend.log; cat >/dev/null"
+	start_bg stunnel "$STATE/stunnel.pid" stunnel4 "$STATE/stunnel.conf"
+	wait_port "$SRV4" 4470 stunnel
+	# wait_port's own connection never completed a handshake either
 }
 
 # A listener on 85 that accepts and never answers: socat reads to /dev/null.
@@ -738,13 +973,17 @@ cmd_up() {
 	start_vsftpd
 	start_pyftpd
 	start_s_servers
+	start_gnutls_servers
 	start_silent
 	start_postfix
+	start_dovecot
+	start_exim
+	start_stunnel
 	start_named
 	start_knot
 	check_up
 	wait_signed
-	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443 (default, www.lab.test, alt.lab.test) pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health pid $(cat "$STATE/haproxy.pid"); unbound :53/:853 lab.test; vsftpd :21; pyftpdlib :2121; s_server :4433-4436; silent :85; postfix :25; named :$BIND_PORT, knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
+	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444 (default, www.lab.test, alt.lab.test) pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health pid $(cat "$STATE/haproxy.pid"); unbound :53/:853 lab.test; vsftpd :21; pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25; dovecot :143/993/110/995; exim :465/587; stunnel :4470; named :$BIND_PORT, knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
 }
 
 cmd_down() {
@@ -757,10 +996,15 @@ cmd_down() {
 	stop_pidfile vsftpd "$STATE/vsftpd.pid"
 	stop_pidfile pyftpd "$STATE/pyftpd.pid"
 	stop_s_servers
+	stop_gnutls_servers
 	stop_pidfile silent "$STATE/silent.pid"
 	stop_postfix
 	stop_pidfile named "$STATE/named/named.pid"
 	stop_pidfile knot "$STATE/knot/knot.pid"
+	stop_dovecot
+	stop_pidfile exim "$STATE/exim/exim.pid"
+	stop_pidfile stunnel "$STATE/stunnel.pid"
+	stop_pidfile stunnel-backend "$STATE/stunnel-backend.pid"
 	# anything else still running inside our server namespace was started by us (up)
 	local ns pid
 	for ns in "$NS_SRV" "$NS_CLI"; do

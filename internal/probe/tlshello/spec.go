@@ -11,7 +11,7 @@ import (
 var Spec = check.Spec{
 	Name:     "SSL_HELLO",
 	Command:  "check_ssl_hello",
-	Purpose:  "a TLS endpoint answers a ClientHello (the handshake is then ended with an alert)",
+	Purpose:  "a TLS endpoint answers a ClientHello (the handshake is then left with a close_notify)",
 	PortHelp: "PORT defaults to 443.",
 	New:      func() check.Options { return &Options{} },
 	Examples: []check.Example{

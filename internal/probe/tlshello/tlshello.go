@@ -1,25 +1,17 @@
 // Package tlshello is the probe of check_ssl_hello: a TLS ClientHello, the
-// server's answer, then a fatal alert instead of the rest of the handshake.
+// server's first flight, then a close_notify instead of the rest of the
+// handshake.
 //
 // It proves that a TLS endpoint of any protocol (https, smtps, imaps, a TLS
 // accelerator, a service that demands client certificates) answers a
 // ClientHello, at less cost to the server than a full handshake and
-// without anything reaching the application behind it.
-//
-// crypto/tls does the handshake over a gate: a net.Conn that reads the
-// server's records as they pass (flight) and keeps crypto/tls from going
-// further than needed. Under TLS <= 1.2 the whole server flight through
-// ServerHelloDone is in the clear; when crypto/tls then writes its second
-// flight, the gate sends a fatal handshake_failure alert instead and
-// stops. Under TLS 1.3 everything after the ServerHello is encrypted:
-// crypto/tls decrypts it and hands the certificate to VerifyConnection,
-// which then returns an error, so crypto/tls itself sends an (encrypted)
-// alert: a plaintext one would make servers log "bad record MAC".
+// without anything reaching the application behind it. The TLS itself,
+// on the wire, is in the handshake sub-package; this one runs the
+// STARTTLS dialogues and makes the verdict.
 package tlshello
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -31,6 +23,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlshello/handshake"
 	"github.com/lbcheck/lbcheck/internal/threshold"
 )
 
@@ -49,7 +42,7 @@ func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringVar(&o.CN, "cn", "", "the certificate must carry `NAME` as CN or SAN (wildcards as TLS matches them)")
 	fs.StringVar(&o.SNI, "sni", "", "server `NAME` sent in the ClientHello (SNI); default --cn, else HOST when it is a name")
 	fs.StringVar(&o.StartTLS, "starttls", "", "run the `PROTO` upgrade dialogue first: smtp, imap, pop3, ftp or postgres")
-	fs.StringVar(&o.CertDays, "cert-days", "", "certificate days left `WARN[,CRIT]`: WARNING under WARN days, CRITICAL under CRIT or when expired")
+	fs.StringVar(&o.CertDays, "cert-days", "", "certificate days left `WARN[,CRIT]`: WARNING under WARN days, CRITICAL under CRIT, when expired or not yet valid")
 }
 
 // DefaultPort is 443, whatever --starttls says: a STARTTLS service has no
@@ -90,13 +83,6 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// errEnough ends a TLS 1.3 handshake once the certificate is in hand.
-var errEnough = errors.New("lbcheck: certificate received, ending the handshake")
-
-// errStopped is what crypto/tls gets when it tries to send its second
-// flight under TLS <= 1.2: the gate sent an alert instead.
-var errStopped = errors.New("lbcheck: server flight complete, handshake_failure alert sent")
-
 // Probe sends a ClientHello to t and judges the server's answer.
 func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 	p := &run{t: t, o: o, log: t.Log, addr: t.Addr.String()}
@@ -106,16 +92,13 @@ func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 }
 
 type run struct {
-	t            probe.Target
-	o            *Options
-	log          *probe.Log
-	addr         string
-	start        time.Time
-	mark         time.Time
-	phases       []probe.Phase
-	f            flight
-	cert         *x509.Certificate
-	gotTLS13Cert bool
+	t      probe.Target
+	o      *Options
+	log    *probe.Log
+	addr   string
+	start  time.Time
+	mark   time.Time
+	phases []probe.Phase
 }
 
 func (p *run) phase(name string) time.Duration {
@@ -154,99 +137,132 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		p.log.Printf(1, "%s upgrade accepted in %s", p.o.StartTLS, probe.Millis(p.phase("starttls")))
 	}
 
-	g := &gate{Conn: conn, f: &p.f, log: p.log}
-	cfg := p.tlsConfig()
-	sni := "no SNI"
-	if cfg.ServerName != "" {
-		sni = "SNI " + cfg.ServerName
+	c := handshake.New(handshake.Config{ServerName: p.serverName(), Log: p.log})
+	err := c.Hello(conn)
+	res := c.Result()
+	p.log.Printf(1, "< %s (%d bytes in %d records)", res.FlightText(), res.Bytes, res.Records)
+	if err == nil || errors.Is(err, handshake.ErrKeyMismatch) {
+		// The server waits for our second flight: leave quietly.
+		what, werr := c.End(conn, p.ending(res))
+		if werr != nil {
+			what += ": " + probe.Describe(werr)
+		}
+		p.log.Printf(1, "> %s", what)
 	}
-	p.log.Printf(1, "> ClientHello, TLS 1.0 to 1.3, %s", sni)
-	err := tls.Client(g, cfg).HandshakeContext(ctx)
 	p.phase("tls")
-	p.log.Printf(1, "< %s (%d bytes in %d records)", p.f.flightText(), p.f.total, p.f.records)
-
-	switch {
-	case g.stopped:
-		p.log.Printf(1, "> alert handshake_failure (40), in the clear")
-	case p.gotTLS13Cert:
-		p.log.Printf(1, "> alert bad_certificate (42), encrypted by crypto/tls")
-	default:
-		return p.failure(ctx, err)
+	if err != nil {
+		return p.failure(ctx, res, err)
 	}
-	return p.judge()
+	return p.judge(res)
+}
+
+// ending is how to leave the server, the quietest way measured (README,
+// check_ssl_hello; internal/probe/tlshello/endings): a close_notify, which
+// every server but GnuTLS-based ones (exim) takes without an error line;
+// but after STARTTLS under TLS 1.3, with no client certificate asked for,
+// our Finished and then a close_notify. Completing the handshake is the
+// one ending exim does not log, and leaves postfix and dovecot no TLS
+// error; after STARTTLS the server is the application itself, so it
+// reaches nothing new. On a TLS port it is not done: a terminator such as
+// stunnel opens its backend connection once the handshake completes, a
+// connection per probe reaching the service behind it. With a
+// certificate request, finishing would send no certificate, which a
+// server that requires one logs as an error. Nor after a flight that
+// failed its checks (Done unset): there is no transcript to finish.
+func (p *run) ending(res *handshake.Result) handshake.Ending {
+	if p.o.StartTLS != "" && res.Version >= 0x0304 && !res.CertRequested && res.Done {
+		return handshake.Finish
+	}
+	return handshake.CloseNotify
 }
 
 // failure explains a handshake that did not get as far as it should.
-func (p *run) failure(ctx context.Context, err error) probe.Result {
-	f := &p.f
+func (p *run) failure(ctx context.Context, res *handshake.Result, err error) probe.Result {
 	hello := "TLS hello with " + p.addr
+	var f *handshake.Fault
 	switch {
-	case errors.Is(f.err, errServerAlert):
-		return probe.Critical("%s from %s after %s", f.faultMsg, p.addr, p.sentSoFar())
-	case errors.Is(f.err, errNotTLS):
-		return probe.Critical("not TLS from %s: %s", p.addr, probe.Quote(f.first, 32))
-	case f.err != nil:
-		return probe.Critical("%s from %s after %s", f.faultMsg, p.addr, p.sentSoFar())
-	case err == nil:
-		// A full handshake should be impossible: say so rather than pass.
-		return probe.Critical("%s: the handshake completed unexpectedly", hello)
+	case errors.Is(err, handshake.ErrNotTLS):
+		return probe.Critical("not TLS from %s: %s", p.addr, probe.Quote(res.First, 32))
+	case errors.Is(err, handshake.ErrKeyMismatch):
+		return probe.Critical("certificate %s does not match the server's private key: %s (%s)", subject(res.Cert), err, p.chosen(res))
+	case errors.Is(err, handshake.ErrFinished), errors.Is(err, handshake.ErrDecrypt), errors.Is(err, handshake.ErrCertificate):
+		return probe.Critical("%s: %s", p.chosen(res), err)
+	case errors.As(err, &f):
+		return probe.Critical("%s from %s after %s", f.Msg, p.addr, sentSoFar(res))
 	case ctx.Err() != nil || probe.IsTimeout(err):
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		if len(f.seen) == 0 {
+		if len(res.Seen) == 0 {
 			return probe.Fail("waiting for the ServerHello from "+p.addr, err)
 		}
-		return probe.Fail(fmt.Sprintf("%s: waiting after %s", hello, f.flightText()), err)
-	}
-	// A 1.3 alert is encrypted: only crypto/tls sees it.
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "remote error" {
-		return probe.Critical("TLS alert %s from %s after %s", strings.TrimPrefix(op.Err.Error(), "tls: "), p.addr, p.sentSoFar())
+		return probe.Fail(fmt.Sprintf("%s: waiting after %s", hello, res.FlightText()), err)
 	}
 	where := "before the ServerHello"
-	if f.hello {
-		where = "after " + f.flightText()
-		if f.partial() {
+	if res.Hello {
+		where = "after " + res.FlightText()
+		if res.Partial {
 			where += " and part of a record"
 		}
-	} else if f.partial() {
+	} else if res.Partial {
 		where = "in the middle of a record"
 	}
-	r := probe.Fail(hello+" "+where, err)
-	return r
+	return probe.Fail(hello+" "+where, err)
+}
+
+// chosen is what the server chose and when: "TLSv1.3
+// TLS_AES_128_GCM_SHA256 from 10.0.0.5:443 in 1.42 ms".
+func (p *run) chosen(res *handshake.Result) string {
+	return fmt.Sprintf("%s %s from %s in %s", handshake.VersionName(res.Version), handshake.SuiteName(res.Suite), p.addr, probe.Millis(time.Since(p.start)))
 }
 
 // sentSoFar names what the server had answered before its alert.
-func (p *run) sentSoFar() string {
-	if len(p.f.seen) == 0 {
+func sentSoFar(res *handshake.Result) string {
+	if len(res.Seen) == 0 {
 		return "our ClientHello"
 	}
-	return p.f.flightText()
+	return res.FlightText()
 }
 
-// judge makes the verdict once the server's hello was received.
-func (p *run) judge() probe.Result {
-	f := &p.f
+// judge makes the verdict once the server's flight was received and
+// checked.
+func (p *run) judge(res *handshake.Result) probe.Result {
 	var s strings.Builder
-	fmt.Fprintf(&s, "%s %s from %s in %s", versionName(f.version), cipherName(f.cipher), p.addr, probe.Millis(time.Since(p.start)))
-	if f.retry {
+	s.WriteString(p.chosen(res))
+	if res.Retry {
 		s.WriteString(" after HelloRetryRequest")
 	}
-	if f.certReq {
+	if res.CertRequested {
 		s.WriteString(", client certificate requested")
 	}
-	c := p.cert
+	if res.Proof == 0 {
+		p.log.Printf(1, "no signature in the flight proves the server holds the certificate's key (%s)", handshake.SuiteName(res.Suite))
+	}
+	c := res.Cert
 	if c == nil {
 		if p.o.CN != "" || p.o.daysWarn >= 0 {
 			return probe.Critical("%s, but no certificate", s.String())
 		}
 		return probe.OK("%s", s.String())
 	}
-	days := time.Until(c.NotAfter).Hours() / 24
-	fmt.Fprintf(&s, ", certificate %s expires %s", subject(c), c.NotAfter.UTC().Format(time.DateOnly))
-	p.log.Printf(1, "certificate %s, issuer %s, DNS names %s, expires %s (%.1f days)", probe.Clean(c.Subject.String(), 200),
-		probe.Clean(c.Issuer.String(), 200), probe.Clean(strings.Join(c.DNSNames, " "), 200), c.NotAfter.UTC().Format(time.RFC3339), days)
+	// One clock reading, one figure of days left, for the summary, the
+	// thresholds and the perfdata alike: rounded down to a tenth.
+	now := time.Now()
+	days := math.Floor(c.NotAfter.Sub(now).Hours()/24*10) / 10
+	notYet := now.Before(c.NotBefore)
+	fmt.Fprintf(&s, ", certificate %s", subject(c))
+	switch {
+	case notYet:
+		fmt.Fprintf(&s, " valid from %s (in %.1f days), expires %s", c.NotBefore.UTC().Format("2006-01-02 15:04 MST"),
+			math.Ceil(c.NotBefore.Sub(now).Hours()/24*10)/10, c.NotAfter.UTC().Format(time.DateOnly))
+	case days < 0:
+		fmt.Fprintf(&s, " expired %s, %.1f days ago", c.NotAfter.UTC().Format(time.DateOnly), -days)
+	default:
+		fmt.Fprintf(&s, " expires %s", c.NotAfter.UTC().Format(time.DateOnly))
+	}
+	p.log.Printf(1, "certificate %s, issuer %s, DNS names %s, valid from %s to %s (%.1f days left)", probe.Clean(c.Subject.String(), 200),
+		probe.Clean(c.Issuer.String(), 200), probe.Clean(strings.Join(c.DNSNames, " "), 200),
+		c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), days)
 
 	r := probe.OK("%s", s.String())
 	if p.o.CN != "" && !matches(c, p.o.CN) {
@@ -255,11 +271,13 @@ func (p *run) judge() probe.Result {
 	if p.o.daysWarn >= 0 {
 		// "N:" is the guideline's "alert below N", the --cert-days rule;
 		// without a critical figure, an expired certificate is critical.
-		m := probe.Metric{Label: "days_left", Value: math.Floor(days*10) / 10,
+		m := probe.Metric{Label: "days_left", Value: days,
 			Warn: fmt.Sprintf("%g:", p.o.daysWarn), Crit: fmt.Sprintf("%g:", max(p.o.daysCrit, 0))}
 		r.Metrics = append(r.Metrics, m)
 		state, why := exitcode.OK, ""
 		switch {
+		case notYet:
+			state, why = exitcode.Critical, "certificate not yet valid"
 		case days < 0:
 			state, why = exitcode.Critical, "certificate expired"
 		case p.o.daysCrit >= 0 && days < p.o.daysCrit:
@@ -291,6 +309,9 @@ func matches(c *x509.Certificate, name string) bool {
 }
 
 func subject(c *x509.Certificate) string {
+	if c == nil {
+		return "(none)"
+	}
 	if c.Subject.CommonName != "" {
 		return "CN=" + probe.Clean(c.Subject.CommonName, 60)
 	}
@@ -311,55 +332,8 @@ func certNames(c *x509.Certificate) string {
 	return probe.Clean(names, 120)
 }
 
-func versionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLSv1.0"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return fmt.Sprintf("version 0x%04x", v)
-}
-
-func cipherName(id uint16) string { return tls.CipherSuiteName(id) }
-
-// tlsConfig offers TLS 1.0 to 1.3 and every cipher suite Go has, the
-// insecure ones too: this is a liveness check, not a policy audit. The
-// certificate is never verified against roots (VerifyConnection sees it).
-func (p *run) tlsConfig() *tls.Config {
-	var suites []uint16
-	for _, s := range tls.CipherSuites() {
-		suites = append(suites, s.ID)
-	}
-	for _, s := range tls.InsecureCipherSuites() {
-		suites = append(suites, s.ID)
-	}
-	return &tls.Config{
-		MinVersion:             tls.VersionTLS10,
-		MaxVersion:             tls.VersionTLS13,
-		CipherSuites:           suites,
-		ServerName:             p.serverName(),
-		InsecureSkipVerify:     true,
-		SessionTicketsDisabled: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) > 0 {
-				p.cert = cs.PeerCertificates[0]
-			}
-			if cs.Version >= tls.VersionTLS13 {
-				p.gotTLS13Cert = true
-				return errEnough
-			}
-			return nil
-		},
-	}
-}
-
 // serverName is the SNI: --sni, else --cn, else HOST when it is a name.
-// crypto/tls sends none for an IP address.
+// None is sent for an IP address.
 func (p *run) serverName() string {
 	switch {
 	case p.o.SNI != "":
@@ -370,42 +344,4 @@ func (p *run) serverName() string {
 		return p.t.Host
 	}
 	return ""
-}
-
-// gate is the connection crypto/tls drives: reads pass through flight,
-// which stops them at the first fault; the client's second flight under
-// TLS <= 1.2 becomes a fatal alert.
-type gate struct {
-	net.Conn
-	f       *flight
-	log     *probe.Log
-	stopped bool
-}
-
-func (g *gate) Read(b []byte) (int, error) {
-	n, err := g.Conn.Read(b)
-	if n > 0 {
-		g.log.Printf(3, "< %d bytes", n)
-		if ferr := g.f.feed(b[:n]); ferr != nil {
-			return 0, ferr
-		}
-	}
-	return n, err
-}
-
-func (g *gate) Write(b []byte) (int, error) {
-	// Only the second flight (handshake records) is replaced: an alert
-	// crypto/tls sends about a bad server flight goes out as it is.
-	if g.f.done && !g.stopped && len(b) > 0 && b[0] == recordHandshake {
-		g.stopped = true
-		v := g.f.version
-		alert := []byte{recordAlert, byte(v >> 8), byte(v), 0, 2, 2, 40}
-		g.Conn.Write(alert)
-		return 0, errStopped
-	}
-	if g.stopped {
-		return 0, errStopped
-	}
-	g.log.Printf(3, "> %d bytes", len(b))
-	return g.Conn.Write(b)
 }
