@@ -156,6 +156,7 @@ func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 		p.phase("transfer", time.Now())
 	}
 	r.Phases = p.phases
+	r.Facts = p.facts
 	return r
 }
 
@@ -169,6 +170,7 @@ type run struct {
 	start  time.Time
 	phases []probe.Phase
 	mark   time.Time
+	facts  probe.Facts
 }
 
 // phase records the time since the previous phase ended.
@@ -210,6 +212,8 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		}
 		p.phase("tls", time.Now())
 		cs := tc.ConnectionState()
+		p.facts.TLSVersion, p.facts.TLSCipher = cs.Version, cs.CipherSuite
+		p.facts.CertExpiry = tlsclient.EarliestExpiry(cs.PeerCertificates)
 		p.log.Printf(1, "TLS %s %s", tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite))
 		if len(cs.PeerCertificates) > 0 {
 			c := cs.PeerCertificates[0]
@@ -247,6 +251,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		return probe.Critical("bad HTTP answer from %s: %s", addr, probe.Quote(line, 32))
 	}
 	p.phase("first_byte", fb.at)
+	p.facts.HTTPStatus = resp.code
 	status := strconv.Itoa(resp.code)
 	if resp.reason != "" {
 		status += " " + probe.Clean(resp.reason, 40)

@@ -85,3 +85,16 @@ func (o *Options) Config(t probe.Target, name string, nextProtos ...string) *tls
 	}
 	return cfg
 }
+
+// EarliestExpiry is the earliest NotAfter among certs, in Unix seconds; 0
+// for none. The chain's weakest link is what expires first
+// (blackbox_exporter's probe_ssl_earliest_cert_expiry).
+func EarliestExpiry(certs []*x509.Certificate) int64 {
+	var earliest int64
+	for _, c := range certs {
+		if t := c.NotAfter.Unix(); earliest == 0 || t < earliest {
+			earliest = t
+		}
+	}
+	return earliest
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 	"github.com/lbcheck/lbcheck/internal/threshold"
 )
 
@@ -102,6 +103,10 @@ func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 	p := &run{t: t, o: o, log: t.Log, addr: t.Addr.String()}
 	r := p.do(ctx)
 	r.Phases = p.phases
+	if p.f.hello {
+		r.Facts.TLSVersion, r.Facts.TLSCipher = p.f.version, p.f.cipher
+	}
+	r.Facts.CertExpiry = p.expiry
 	return r
 }
 
@@ -115,6 +120,7 @@ type run struct {
 	phases       []probe.Phase
 	f            flight
 	cert         *x509.Certificate
+	expiry       int64 // the chain's earliest NotAfter, Unix seconds
 	gotTLS13Cert bool
 }
 
@@ -348,6 +354,7 @@ func (p *run) tlsConfig() *tls.Config {
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) > 0 {
 				p.cert = cs.PeerCertificates[0]
+				p.expiry = tlsclient.EarliestExpiry(cs.PeerCertificates)
 			}
 			if cs.Version >= tls.VersionTLS13 {
 				p.gotTLS13Cert = true
