@@ -81,6 +81,7 @@ type Daemon struct {
 	cfg      atomic.Pointer[Config]
 	base     context.Context
 	inFlight atomic.Int64
+	waiting  atomic.Int64 // requests waiting on a flight, leaders included
 	Metrics  *Metrics
 
 	mu      sync.Mutex
@@ -166,6 +167,8 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	}
 
 	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port))}
+	d.waiting.Add(1)
+	defer d.waiting.Add(-1)
 	d.mu.Lock()
 	if f, ok := d.flights[key]; ok {
 		d.mu.Unlock()
