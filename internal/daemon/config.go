@@ -122,7 +122,7 @@ func Parse(text []byte, reg checks.Registry) (*Config, error) {
 		if err := checkListen("agent_listen", c.AgentListen); err != nil {
 			return nil, err
 		}
-		if c.AgentListen == c.Listen {
+		if c.AgentListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 			return nil, fmt.Errorf("agent_listen %s: the same address as listen", c.AgentListen)
 		}
 	}
