@@ -60,6 +60,8 @@ ensure_packages() {
 		[icinga2]=icinga2-bin
 		[gcc]=gcc
 		[setcap]=libcap2-bin
+		# lbcheckd's callers: a real Prometheus scraping /probe
+		[prometheus]=prometheus
 	)
 	local missing=() cmd
 	for cmd in "${!pkgs[@]}"; do
@@ -84,7 +86,7 @@ ensure_packages() {
 		apt-get install -y --no-install-recommends "${missing[@]}" >&2
 		# the Debian packages start their own instances on the host: we do not want them
 		local svc
-		for svc in nginx haproxy keepalived unbound vsftpd postfix named knot; do
+		for svc in nginx haproxy keepalived unbound vsftpd postfix named knot prometheus prometheus-node-exporter; do
 			if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1; then
 				systemctl disable --now "$svc" >/dev/null 2>&1 || true
 			fi
