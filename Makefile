@@ -4,7 +4,7 @@
 #   make test          gofmt, vet, staticcheck, unit and in-process tests with -race
 #   make integration   real servers from Debian in network namespaces (root)
 #   make fuzz          every fuzz target for FUZZTIME each
-#   make bench         wall time, CPU, peak RSS and throughput next to the peers (root)
+#   make bench         wall time, CPU, peak RSS and throughput next to the peers; lbcheckd next to blackbox_exporter (root)
 #   make build         static binaries into bin/, man pages into bin/man/
 #   make package       deb and rpm for amd64 and arm64 into dist/ (nfpm)
 #   make package-test  lintian, install the deb, run it as nobody, purge (root)
@@ -92,6 +92,7 @@ fuzz:
 
 bench: build
 	scripts/bench.sh
+	scripts/bench-daemon.sh
 
 # deb and rpm per architecture into dist/. Everything a package holds is
 # staged in dist/stage first: nfpm cannot expand variables in content paths.
