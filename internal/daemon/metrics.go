@@ -90,7 +90,7 @@ func NewMetrics(inFlight func() float64) *Metrics {
 	return m
 }
 
-// MaxInFlight reports the configured cap beside the gauge.
+// configured records a configuration put in force.
 func (m *Metrics) configured(cfg *Config) {
 	m.reloadOK.Set(1)
 	m.reloadAt.Set(float64(time.Now().Unix()))
