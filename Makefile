@@ -4,11 +4,11 @@
 #   make test          gofmt, vet, staticcheck, unit and in-process tests with -race
 #   make integration   real servers from Debian in network namespaces (root)
 #   make fuzz          every fuzz target for FUZZTIME each
-#   make bench         wall time, CPU, peak RSS and throughput next to the peers (root)
+#   make bench         wall time, CPU, peak RSS and throughput next to the peers; lbcheckd next to blackbox_exporter (root)
 #   make build         static binaries into bin/, man pages into bin/man/
 #   make package       deb and rpm for amd64 and arm64 into dist/ (nfpm)
 #   make package-test  lintian, install the deb, run it as nobody, purge (root)
-#   make install       binaries, man pages and examples under DESTDIR/PREFIX
+#   make install       binaries, man pages, examples, lbcheckd's unit and config under DESTDIR/PREFIX
 
 GO          ?= go
 # What --version prints and the packages carry (scripts/version.sh), worked
@@ -38,7 +38,12 @@ docdir      ?= $(PREFIX)/share/doc/lbcheck
 INSTALL     ?= install
 SETCAP      ?= setcap
 # Caller recipes shipped as examples (directories of packaging/).
-EXAMPLES    := $(wildcard packaging/haproxy packaging/keepalived packaging/farmguardian packaging/nagios packaging/icinga2)
+EXAMPLES    := $(wildcard packaging/haproxy packaging/keepalived packaging/farmguardian packaging/nagios packaging/icinga2 packaging/lbcheckd)
+# lbcheckd, the daemon: its binary, page, systemd unit and configuration.
+sbindir     ?= $(PREFIX)/sbin
+man8dir     ?= $(mandir)/man8
+sysconfdir  ?= /etc
+unitdir     ?= $(PREFIX)/lib/systemd/system
 
 export CGO_ENABLED = 0
 
@@ -55,6 +60,7 @@ build:
 man:
 	@mkdir -p bin/man
 	@for c in $(CHECKS); do bin/$$c --man > bin/man/$$c.1 || exit 1; done
+	@cp packaging/man/lbcheckd.8 bin/man/lbcheckd.8
 
 demo: build-deps build
 	@scripts/demo.sh bin
@@ -101,6 +107,7 @@ fuzz:
 
 bench: build
 	scripts/bench.sh
+	scripts/bench-daemon.sh
 
 # deb and rpm per architecture into dist/. Everything a package holds is
 # staged in dist/stage first: nfpm cannot expand variables in content paths.
@@ -110,9 +117,11 @@ $(NFPM_BIN):
 package: build $(NFPM_BIN)
 	@rm -rf dist && mkdir -p dist
 	@set -e; for arch in $(ARCHES); do \
-		rm -rf dist/stage && mkdir -p dist/stage/bin dist/stage/man dist/stage/examples; \
+		rm -rf dist/stage && mkdir -p dist/stage/bin dist/stage/sbin dist/stage/man dist/stage/man8 dist/stage/examples; \
 		GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/bin/ $(addprefix ./cmd/,$(BINARIES)); \
+		GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/stage/sbin/ ./cmd/lbcheckd; \
 		for c in $(CHECKS); do gzip -9n < bin/man/$$c.1 > dist/stage/man/$$c.1.gz; done; \
+		gzip -9n < bin/man/lbcheckd.8 > dist/stage/man8/lbcheckd.8.gz; \
 		for d in $(EXAMPLES); do cp -r $$d dist/stage/examples/; done; \
 		{ echo "lbcheck ($(VERSION)) unstable; urgency=medium"; echo; \
 		  echo "  * Built from git commit $$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); the changes are in its history."; echo; \
@@ -136,6 +145,13 @@ install: build
 	$(INSTALL) -m 0755 $(addprefix bin/,$(BINARIES)) $(DESTDIR)$(plugindir)/
 	$(INSTALL) -m 0644 $(addprefix bin/man/,$(addsuffix .1,$(CHECKS))) $(DESTDIR)$(man1dir)/
 	$(INSTALL) -m 0644 README.md $(DESTDIR)$(docdir)/
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(man8dir) $(DESTDIR)$(unitdir) $(DESTDIR)$(sysconfdir)/lbcheck
+	$(INSTALL) -m 0755 bin/lbcheckd $(DESTDIR)$(sbindir)/
+	$(INSTALL) -m 0644 bin/man/lbcheckd.8 $(DESTDIR)$(man8dir)/
+	sed 's|/usr/sbin/lbcheckd|$(sbindir)/lbcheckd|g; s|/etc/lbcheck/|$(sysconfdir)/lbcheck/|g' packaging/lbcheckd/lbcheckd.service > $(DESTDIR)$(unitdir)/lbcheckd.service
+	chmod 0644 $(DESTDIR)$(unitdir)/lbcheckd.service
+	@# the configuration is the operator's once installed: never overwritten
+	[ -e $(DESTDIR)$(sysconfdir)/lbcheck/lbcheckd.yml ] || $(INSTALL) -m 0644 packaging/lbcheckd/lbcheckd.yml $(DESTDIR)$(sysconfdir)/lbcheck/
 	for d in $(EXAMPLES); do \
 		$(INSTALL) -d $(DESTDIR)$(docdir)/examples/$$(basename $$d) && \
 		$(INSTALL) -m 0644 $$d/* $(DESTDIR)$(docdir)/examples/$$(basename $$d)/ || exit 1; \
@@ -149,6 +165,7 @@ install: build
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(plugindir)/,$(BINARIES))
+	rm -f $(DESTDIR)$(sbindir)/lbcheckd $(DESTDIR)$(man8dir)/lbcheckd.8 $(DESTDIR)$(unitdir)/lbcheckd.service
 	rm -f $(addprefix $(DESTDIR)$(man1dir)/,$(addsuffix .1,$(CHECKS)))
 	rm -rf $(DESTDIR)$(docdir)
 

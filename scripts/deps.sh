@@ -47,6 +47,8 @@ integration    python3-pyftpdlib  python3:pyftpdlib
 integration    python3-openssl    python3:OpenSSL
 integration    nagios4-core       nagios4
 integration    icinga2-bin        icinga2
+# Prometheus scrapes lbcheckd
+integration    prometheus         prometheus
 # check_ssl_hello: TLS servers of another library, mail servers whose logs
 # show what a probe costs them (exim is unpacked by netns.sh: it conflicts
 # with postfix), a TLS proxy
@@ -74,7 +76,7 @@ EOF
 
 # The Debian packages that start a daemon of their own on the host; the
 # tests run their own instances in namespaces.
-daemons=(nginx haproxy keepalived unbound vsftpd postfix bind9 knot dovecot-core stunnel4)
+daemons=(nginx haproxy keepalived unbound vsftpd postfix bind9 knot dovecot-core stunnel4 prometheus prometheus-node-exporter)
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 2; }
 

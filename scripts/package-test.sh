@@ -17,7 +17,12 @@
 #      from the installed file, loaded by the stock include <plugins-contrib>.
 #      Nagios Core 4 accepts its stock configuration plus a service per
 #      lbcheck_* command from the installed /etc/nagios-plugins/config file.
-#   5. dpkg --remove leaves only the conffile; dpkg --purge leaves nothing.
+#      lbcheckd: /usr/sbin/lbcheckd (no file capability: its unit gives it
+#      CAP_NET_RAW), --version, man lbcheckd, the unit, the configuration
+#      it accepts; started from the installed unit's command line and user
+#      restrictions (setpriv, nobody, CAP_NET_RAW ambient), it answers
+#      /check and /probe against the real servers.
+#   5. dpkg --remove leaves only the conffiles; dpkg --purge leaves nothing.
 #   6. make install DESTDIR=... and make uninstall.
 # Any failure ends the script with a message and a non-zero status.
 set -euo pipefail
@@ -62,6 +67,10 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 	grep -q 'setcap cap_net_raw+ep "$bin"' <<<"$scripts" || fail "rpm %post does not set the capability"
 	grep -qx 'bin=/usr/lib64/nagios/plugins/check_tcp_half_open' <<<"$scripts" || fail "rpm %post names the wrong binary"
 	grep -qx libcap <<<"$requires" || fail "rpm does not require libcap"
+	for f in /usr/sbin/lbcheckd /usr/share/man/man8/lbcheckd.8.gz /usr/lib/systemd/system/lbcheckd.service /etc/lbcheck/lbcheckd.yml; do
+		grep -qx "$f" <<<"$files" || fail "rpm lacks $f"
+	done
+	grep -qx /etc/lbcheck/lbcheckd.yml <<<"$(rpm -qcp "$rpm" 2>/dev/null)" || fail "rpm: /etc/lbcheck/lbcheckd.yml is not a config file"
 	[[ $(rpm -qp --qf '%{VERSION}' "$rpm" 2>/dev/null) == "$version" ]] || fail "rpm version differs from the deb's $version"
 
 	say "installing $deb"
@@ -87,6 +96,19 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 		done
 		say "$c: $(wc -w <<<"$opts") options in man, version $version, capabilities '${caps#"$bin"}'"
 	done
+
+	say "lbcheckd: binary, page, unit, configuration"
+	[[ -x /usr/sbin/lbcheckd ]] || fail "/usr/sbin/lbcheckd is not installed"
+	[[ -z $(getcap /usr/sbin/lbcheckd) ]] || fail "/usr/sbin/lbcheckd carries a file capability; the unit gives it CAP_NET_RAW"
+	got=$(/usr/sbin/lbcheckd --version)
+	[[ $got == "lbcheckd $version" ]] || fail "lbcheckd --version says '$got', want 'lbcheckd $version'"
+	MANWIDTH=200 man -P cat 8 lbcheckd 2>/dev/null | grep -q -- '--check-config' || fail "man 8 lbcheckd: no page, or no --check-config in it"
+	[[ -f /lib/systemd/system/lbcheckd.service ]] || fail "no /lib/systemd/system/lbcheckd.service"
+	grep -qx /etc/lbcheck/lbcheckd.yml /var/lib/dpkg/info/lbcheck.conffiles || fail "/etc/lbcheck/lbcheckd.yml is not a conffile"
+	/usr/sbin/lbcheckd --check-config --config /etc/lbcheck/lbcheckd.yml >&2 || fail "lbcheckd refuses its installed configuration"
+	if command -v systemd-analyze >/dev/null; then
+		systemd-analyze verify --man=no /lib/systemd/system/lbcheckd.service 2>&1 | grep lbcheckd.service && fail "systemd-analyze verify complains about the unit"
+	fi
 
 	say "postinst: a failing setcap warns and the install finishes"
 	half=$plugins/check_tcp_half_open
@@ -153,8 +175,8 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 		done <<<"$listed"
 	}
 	dpkg --remove lbcheck >&2
-	left=$(remaining)
-	[[ $left == /etc/nagios-plugins/config/lbcheck.cfg ]] || fail "after remove, want only the conffile left, found: ${left:-nothing}"
+	left=$(remaining | sort | tr '\n' ' ')
+	[[ $left == "/etc/lbcheck/lbcheckd.yml /etc/nagios-plugins/config/lbcheck.cfg " ]] || fail "after remove, want only the conffiles left, found: ${left:-nothing}"
 	dpkg --purge lbcheck >&2
 	trap - EXIT
 	left=$(remaining)
@@ -170,6 +192,9 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 	done
 	[[ -x $stage/usr/lib/nagios/plugins/lbcheck ]] || fail "make install: no lbcheck"
 	[[ -f $stage/usr/share/doc/lbcheck/examples/icinga2/lbcheck.conf ]] || fail "make install: no examples"
+	for f in usr/sbin/lbcheckd usr/share/man/man8/lbcheckd.8 usr/lib/systemd/system/lbcheckd.service etc/lbcheck/lbcheckd.yml; do
+		[[ -e $stage/$f ]] || fail "make install: no $f"
+	done
 	make --no-print-directory install DESTDIR="$stage" PREFIX=/opt/lbc plugindir=/opt/lbc/plugins >/dev/null
 	[[ -x $stage/opt/lbc/plugins/check_dns_answer ]] || fail "make install: plugindir is not honoured"
 	make --no-print-directory uninstall DESTDIR="$stage" PREFIX=/usr >/dev/null
@@ -212,4 +237,36 @@ out=$(ip netns exec lbc-cli setpriv --reuid=nobody --regid=nogroup --clear-group
 grep -q 'capabilities dropped on' <<<"$out" || fail "no capability drop reported: $out"
 held=$(grep -oE 'Cap(Eff|Prm)=[0-9a-f]+' <<<"$out" | grep -v '=0000000000000000$' || true)
 [[ -z $held ]] || fail "a thread still holds capabilities ($held): $out"
+
+# lbcheckd as its unit runs it: an unprivileged user, CAP_NET_RAW ambient
+# and nothing else, no new privileges.
+conf=$(mktemp)
+chmod 644 "$conf"
+cat >"$conf" <<CONF
+listen: 127.0.0.1:9707
+agent_listen: 127.0.0.1:9708
+allow: [10.99.0.0/24]
+modules:
+  http: [check_http_status, -t, "2"]
+  half_open: [check_tcp_half_open, -t, "2"]
+CONF
+ip netns exec lbc-cli setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=+net_raw --ambient-caps=+net_raw \
+	--bounding-set=-all,+net_raw --no-new-privs /usr/sbin/lbcheckd --config "$conf" 2>/tmp/lbcheckd-package-test.log &
+daemon=$!
+for _ in $(seq 50); do ip netns exec lbc-cli bash -c 'exec 3<>/dev/tcp/127.0.0.1/9707' 2>/dev/null && break; sleep 0.1; done
+check() { # check WANT_STATUS MODULE TARGET
+	local code
+	code=$(ip netns exec lbc-cli curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:9707/check?module=$2&target=$3")
+	[[ $code == "$1" ]] || fail "lbcheckd /check?module=$2&target=$3: $code, want $1 ($(cat /tmp/lbcheckd-package-test.log))"
+	say "lbcheckd as nobody: /check $2 $3 -> $code"
+}
+check 200 http 10.99.0.2:80
+check 503 http 10.99.0.2:84
+check 200 half_open 10.99.0.2:80
+check 503 half_open 10.99.0.2:84
+check 403 http 192.0.2.1:80
+ip netns exec lbc-cli curl -s "http://127.0.0.1:9707/probe?module=http&target=10.99.0.2:80" | grep -qx 'probe_success 1' || fail "lbcheckd /probe: no probe_success 1"
+kill -TERM "$daemon"
+wait "$daemon" || fail "lbcheckd exited $? on SIGTERM"
+rm -f "$conf"
 exit 0

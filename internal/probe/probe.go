@@ -73,6 +73,28 @@ type Result struct {
 	Took time.Duration
 	// Err is the underlying failure, for JSON output and tests.
 	Err error
+	// Facts are what the probe learned on the way, as numbers, for the
+	// daemon's metrics. The binaries print none of them.
+	Facts Facts
+}
+
+// Facts are numbers a probe read from the peer that its summary names in
+// words: lbcheckd exports them as the series blackbox_exporter's users
+// graph (probe_http_status_code, probe_ssl_earliest_cert_expiry,
+// probe_dns_answer_rrs, ...). Plain values: setting them allocates nothing.
+// A zero value means the probe did not get that far.
+type Facts struct {
+	HTTPStatus int    // the final response's status code
+	TLSVersion uint16 // the version the server chose (tls.VersionTLS12, ...)
+	TLSCipher  uint16 // the cipher suite it chose
+	// CertExpiry is the earliest NotAfter of the certificates the server
+	// sent, in Unix seconds.
+	CertExpiry int64
+	// DNSReply is set when a reply to the question was judged; the rcode
+	// and the section counts are then its own.
+	DNSReply                               bool
+	DNSRcode                               int
+	DNSAnswer, DNSAuthority, DNSAdditional int
 }
 
 // OK builds a passing result.

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator))
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "../../cmd/lbcheckd")
 	for _, c := range commands {
 		build.Args = append(build.Args, "../../cmd/"+c)
 	}
@@ -237,12 +237,13 @@ func TestIcingaVariablesArePerCommand(t *testing.T) {
 }
 
 // TestCopyrightNamesTheLinkedModules: the binaries are static, so the
-// package's copyright file must cover every module linked into them, and
-// should not claim one that is no longer there.
+// package's copyright file must cover every module linked into them (the
+// five checks and lbcheckd), and should not claim one that is no longer
+// there.
 func TestCopyrightNamesTheLinkedModules(t *testing.T) {
 	dir := binDir
 	linked := map[string]bool{}
-	for _, c := range commands {
+	for _, c := range append([]string{"lbcheckd"}, commands...) {
 		info, err := buildinfo.ReadFile(filepath.Join(dir, c))
 		if err != nil {
 			t.Fatal(err)

@@ -163,6 +163,7 @@ func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 	}
 	if m != nil {
 		r = p.judge(m, transport)
+		r.Facts = probe.Facts{DNSReply: true, DNSRcode: m.Rcode, DNSAnswer: len(m.Answer), DNSAuthority: len(m.Ns), DNSAdditional: len(m.Extra)}
 	}
 	r.Phases = p.phases
 	return r

@@ -198,6 +198,7 @@ func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 		p.phase("transfer", time.Now())
 	}
 	r.Phases = p.phases
+	r.Facts = p.facts
 	return r
 }
 
@@ -211,6 +212,7 @@ type run struct {
 	start  time.Time
 	phases []probe.Phase
 	mark   time.Time
+	facts  probe.Facts
 	// certAsked: the server asked for a client certificate (we send none).
 	certAsked bool
 }
@@ -257,6 +259,8 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 			return p.fail("TLS handshake with "+addr, err)
 		}
 		p.phase("tls", time.Now())
+		p.facts.TLSVersion, p.facts.TLSCipher = info.VersionID, info.CipherID
+		p.facts.CertExpiry = info.EarliestExpiry
 		p.log.Printf(1, "TLS %s %s", info.Version, info.Cipher)
 		if info.CertSubject != "" {
 			p.log.Printf(1, "certificate %s, expires %s", info.CertSubject, info.CertExpiry.UTC().Format(time.DateOnly))
@@ -293,6 +297,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		return probe.Critical("bad HTTP answer from %s: %s", addr, probe.Quote(line, 32))
 	}
 	p.phase("first_byte", fb.at)
+	p.facts.HTTPStatus = resp.code
 	status := strconv.Itoa(resp.code)
 	if resp.reason != "" {
 		status += " " + probe.Clean(resp.reason, 40)

@@ -58,10 +58,17 @@ type Client interface {
 type Info struct {
 	Version string // "TLS 1.3"
 	Cipher  string // "TLS_AES_128_GCM_SHA256"
+	// VersionID and CipherID are their numbers on the wire (0x0304,
+	// 0x1301), for the daemon's metrics.
+	VersionID, CipherID uint16
 	// CertSubject and CertExpiry describe the server's certificate, when
 	// one was received.
 	CertSubject string
 	CertExpiry  time.Time
+	// EarliestExpiry is the earliest NotAfter of the certificates the
+	// server sent, in Unix seconds, 0 for none: the chain's weakest link
+	// (blackbox_exporter's probe_ssl_earliest_cert_expiry).
+	EarliestExpiry int64
 	// CertRequested: the server asked for a client certificate (none is
 	// sent). It is set even when the handshake failed, since that is
 	// often why.

@@ -150,10 +150,18 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		p.log.Printf(1, "> %s", what)
 	}
 	p.phase("tls")
+	var r probe.Result
 	if err != nil {
-		return p.failure(ctx, res, err)
+		r = p.failure(ctx, res, err)
+	} else {
+		r = p.judge(res)
 	}
-	return p.judge(res)
+	// For the daemon's metrics (the binary prints none of them).
+	r.Facts.TLSVersion, r.Facts.TLSCipher = res.Version, res.Suite
+	if res.Cert != nil {
+		r.Facts.CertExpiry = res.Cert.NotAfter.Unix()
+	}
+	return r
 }
 
 // ending is how to leave the server, the quietest way measured (README,

@@ -80,9 +80,15 @@ func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, n
 	}
 	cs := tc.ConnectionState()
 	info.Version, info.Cipher = tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite)
+	info.VersionID, info.CipherID = cs.Version, cs.CipherSuite
 	if len(cs.PeerCertificates) > 0 {
 		cert := cs.PeerCertificates[0]
 		info.CertSubject, info.CertExpiry = cert.Subject.String(), cert.NotAfter
+	}
+	for _, c := range cs.PeerCertificates {
+		if t := c.NotAfter.Unix(); info.EarliestExpiry == 0 || t < info.EarliestExpiry {
+			info.EarliestExpiry = t
+		}
 	}
 	return tc, info, nil
 }

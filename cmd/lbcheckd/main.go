@@ -1,0 +1,262 @@
+// Command lbcheckd runs the suite's five checks in one resident process,
+// for Prometheus (/probe, blackbox_exporter's conventions) and for load
+// balancers (/check for HAProxy http-check and keepalived HTTP_GET;
+// HAProxy's agent-check protocol), with no process per check.
+//
+//	lbcheckd --config /etc/lbcheck/lbcheckd.yml
+//
+// A module is a check binary's command line without HOST and PORT, parsed
+// by the check's own code. SIGHUP reloads the configuration (a bad one is
+// refused and the old kept); SIGTERM stops accepting, lets the probes in
+// flight end within their deadlines, and exits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/net/netutil"
+
+	"github.com/lbcheck/lbcheck/internal/checks"
+	"github.com/lbcheck/lbcheck/internal/daemon"
+	"github.com/lbcheck/lbcheck/internal/daemon/lbfront"
+	"github.com/lbcheck/lbcheck/internal/daemon/probefront"
+	"github.com/lbcheck/lbcheck/internal/version"
+)
+
+// DefaultConfig is where the packages put the configuration.
+const DefaultConfig = "/etc/lbcheck/lbcheckd.yml"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil)) }
+
+// run is the daemon's life; ready, if not nil, gets the listeners'
+// addresses once they accept (for tests).
+func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr string)) int {
+	fs := flag.NewFlagSet("lbcheckd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", DefaultConfig, "configuration `FILE` (YAML)")
+	checkOnly := fs.Bool("check-config", false, "check the configuration, print a summary and exit")
+	offset := fs.Duration("timeout-offset", probefront.DefaultOffset, "taken off Prometheus' scrape timeout for the probe's deadline")
+	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn, error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "lbcheckd "+version.Version)
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lbcheckd: unexpected argument %q (see lbcheckd -help)\n", fs.Arg(0))
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "lbcheckd: -log-level %q: want debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	// Half-open modules: STOP-GAP, a raw socket per probe, until the
+	// shared one (halfopen.Mux, opened here before capabilities are
+	// dropped) lands. See daemon.HalfOpen.
+	var halfOpen daemon.HalfOpen = daemon.PerProbeHalfOpen{}
+	reg := checks.New(halfOpen.Spec())
+
+	cfg, err := daemon.Load(*configPath, reg)
+	if err == nil && cfg.WebConfigFile != "" {
+		if werr := web.Validate(cfg.WebConfigFile); werr != nil {
+			err = fmt.Errorf("%s: web_config_file %s: %s", *configPath, cfg.WebConfigFile, oneLine(werr.Error()))
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lbcheckd: %s\n", oneLine(err.Error()))
+		return 1
+	}
+	if *checkOnly {
+		fmt.Fprintf(stdout, "%s: OK: %d modules, listen %s, agent_listen %q, %d networks allowed\n",
+			*configPath, len(cfg.Modules), cfg.Listen, cfg.AgentListen, len(cfg.Allow))
+		return 0
+	}
+
+	var d *daemon.Daemon
+	metrics := daemon.NewMetrics(func() float64 { return float64(d.InFlight()) })
+	d = daemon.New(context.Background(), cfg, metrics)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "lbcheckd: listen %s: %v\n", cfg.Listen, err)
+		return 1
+	}
+	// Connections, like probes, are bounded: each holds a goroutine and
+	// its buffers.
+	maxConns := 2*cfg.MaxInFlight + 64
+	ln = netutil.LimitListener(ln, maxConns)
+	mux := http.NewServeMux()
+	mux.Handle("/probe", probefront.Handler(d, *offset))
+	mux.Handle("/check", lbfront.CheckHandler(d))
+	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, index(d.Config()))
+	})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	webCfg := cfg.WebConfigFile
+	noSocket := false
+	flags := &web.FlagConfig{WebConfigFile: &webCfg, WebSystemdSocket: &noSocket, WebListenAddresses: &[]string{cfg.Listen}}
+
+	var agent *lbfront.Agent
+	var agentLn net.Listener
+	if cfg.AgentListen != "" {
+		if agentLn, err = net.Listen("tcp", cfg.AgentListen); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "lbcheckd: agent_listen %s: %v\n", cfg.AgentListen, err)
+			return 1
+		}
+		agent = &lbfront.Agent{D: d, MaxConns: maxConns, Log: logger}
+	}
+
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := web.Serve(ln, srv, flags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
+	}()
+	agentAddr := ""
+	if agent != nil {
+		agentAddr = agentLn.Addr().String()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := agent.Serve(agentLn); err != nil {
+				serveErr <- fmt.Errorf("agent_listen %s: %w", cfg.AgentListen, err)
+			}
+		}()
+	}
+	logger.Info("lbcheckd started", "version", version.Version, "listen", ln.Addr().String(), "agent_listen", agentAddr,
+		"modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight)
+	if ready != nil {
+		ready(ln.Addr().String(), agentAddr)
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	code := 0
+loop:
+	for {
+		select {
+		case err := <-serveErr:
+			logger.Error("serving stopped", "err", err)
+			code = 1
+			break loop
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				reload(d, *configPath, reg, logger)
+				continue
+			}
+			logger.Info("stopping: probes in flight end within their deadlines", "signal", s.String(), "in_flight", d.InFlight())
+			break loop
+		}
+	}
+
+	// Stop accepting; the requests being answered end with their probes,
+	// each within its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), longestDeadline(d.Config())+time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Warn("stopping: requests still open", "err", err)
+		code = 1
+	}
+	if agent != nil {
+		if err := agent.Shutdown(ctx); err != nil {
+			logger.Warn("stopping: agent connections still open", "err", err)
+			code = 1
+		}
+	}
+	wg.Wait()
+	logger.Info("stopped")
+	return code
+}
+
+// reload puts the file's configuration in force, or keeps the one in force
+// and says why.
+func reload(d *daemon.Daemon, path string, reg checks.Registry, logger *slog.Logger) {
+	old := d.Config()
+	cfg, err := daemon.Load(path, reg)
+	if err == nil {
+		switch {
+		case cfg.Listen != old.Listen:
+			err = fmt.Errorf("listen %s: changing it needs a restart (in force: %s)", cfg.Listen, old.Listen)
+		case cfg.AgentListen != old.AgentListen:
+			err = fmt.Errorf("agent_listen %q: changing it needs a restart (in force: %q)", cfg.AgentListen, old.AgentListen)
+		case cfg.WebConfigFile != old.WebConfigFile:
+			err = fmt.Errorf("web_config_file %q: changing it needs a restart (in force: %q)", cfg.WebConfigFile, old.WebConfigFile)
+		}
+	}
+	if err != nil {
+		d.Metrics.ReloadFailed()
+		logger.Error("reload refused, the configuration in force is kept: " + oneLine(err.Error()))
+		return
+	}
+	d.Swap(cfg)
+	logger.Info("configuration reloaded", "modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight, "in_flight", d.InFlight())
+}
+
+func longestDeadline(cfg *daemon.Config) time.Duration {
+	var longest time.Duration
+	for _, m := range cfg.Modules {
+		longest = max(longest, m.Cmd.Deadline)
+	}
+	return longest
+}
+
+func index(cfg *daemon.Config) string {
+	var b strings.Builder
+	b.WriteString("lbcheckd " + version.Version + "\n\n")
+	b.WriteString("/probe?module=M&target=HOST:PORT  Prometheus (blackbox_exporter's conventions)\n")
+	b.WriteString("/check?module=M&target=HOST:PORT  load balancers: 200 up, 503 down\n")
+	b.WriteString("/metrics                          the daemon's own metrics\n\nmodules:\n")
+	for _, name := range sortedKeys(cfg.Modules) {
+		// The check only: options may hold a password (--password).
+		b.WriteString("  " + name + ": " + cfg.Modules[name].Argv[0] + "\n")
+	}
+	return b.String()
+}
+
+func sortedKeys(m map[string]*daemon.Module) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/checks"
+	"github.com/lbcheck/lbcheck/internal/daemon"
+	"github.com/lbcheck/lbcheck/internal/lab"
+	"github.com/lbcheck/lbcheck/internal/lab/netns"
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
+)
+
+// The tests run in a network namespace of their own (raw sockets for the
+// half-open check: internal/lab/netns), against the in-process labs.
+var (
+	binDir string
+	webLab *lab.Lab
+	dnsLab *lab.DNS
+	ftpLab *lab.FTP
+	tlsLab *lab.TLSLab
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(netns.Main(func() int {
+		var err error
+		if binDir, err = os.MkdirTemp("", "lbcheckd-test-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(binDir)
+		if webLab, err = lab.Start(); err == nil {
+			if dnsLab, err = lab.StartDNS(); err == nil {
+				if ftpLab, err = lab.StartFTP(); err == nil {
+					tlsLab, err = lab.StartTLS()
+				}
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lab:", err)
+			return 1
+		}
+		defer func() { webLab.Close(); dnsLab.Close(); ftpLab.Close(); tlsLab.Close() }()
+		return m.Run()
+	}))
+}
+
+// binaries are the five checks, built as released, once, with lbcheck
+// beside them for the command lines they hand over.
+var binaries = map[string]*proctest.Binary{}
+
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	b, ok := binaries[name]
+	if !ok {
+		b = &proctest.Binary{Name: name, Pkg: "../" + name, Env: []string{"CGO_ENABLED=0"}, Beside: []string{"../lbcheck"}}
+		binaries[name] = b
+	}
+	return b.Path(t, binDir)
+}
+
+// numbers are masked when a daemon's summary is compared with a binary's:
+// times differ from run to run.
+var numbers = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+
+// TestVerdictsLikeBinaries: a module's verdict is the binary's, on the same
+// target with the same options: one vocabulary, one parser, one probe.
+func TestVerdictsLikeBinaries(t *testing.T) {
+	tests := []struct {
+		name   string
+		argv   []string
+		target netip.AddrPort
+	}{
+		{"http ok", []string{"check_http_status"}, webLab.HTTP},
+		{"http 503", []string{"check_http_status", "-u", "/status/503"}, webLab.HTTP},
+		{"http expect 503", []string{"check_http_status", "-u", "/status/503", "-e", "503"}, webLab.HTTP},
+		{"http redirect", []string{"check_http_status", "-u", "/redirect"}, webLab.HTTP},
+		{"http body regex", []string{"check_http_status", "--body-regex", "^nope"}, webLab.HTTP},
+		{"http tls", []string{"check_http_status", "--tls", "--ca-file", webLab.CAFile, "--vhost", "localhost"}, webLab.HTTPS},
+		{"http refused", []string{"check_http_status"}, webLab.Closed},
+		{"http garbage", []string{"check_http_status"}, webLab.Garbage},
+		{"http silent", []string{"check_http_status", "-t", "0.3"}, webLab.Silent},
+		{"http warning", []string{"check_http_status", "-w", "0"}, webLab.HTTP},
+		{"dns ok", []string{"check_dns_answer", "--name", "www.lab.test", "--expect", "192.0.2.10"}, dnsLab.Addr},
+		{"dns nxdomain", []string{"check_dns_answer", "--name", "nothing.lab.test"}, dnsLab.Addr},
+		{"dns tcp", []string{"check_dns_answer", "--tcp", "--name", "mx.lab.test", "--type", "MX"}, dnsLab.Addr},
+		{"dns servfail", []string{"check_dns_answer", "--name", "servfail.lab.test"}, dnsLab.Addr},
+		{"ftp ok", []string{"check_ftp_noop"}, ftpLab.OK},
+		{"ftp login", []string{"check_ftp_noop", "--user", lab.FTPUser, "--password", lab.FTPPassword}, ftpLab.OK},
+		{"ftp busy", []string{"check_ftp_noop"}, ftpLab.Busy},
+		{"ssl 1.2", []string{"check_ssl_hello"}, tlsLab.TLS12},
+		{"ssl 1.3 client cert", []string{"check_ssl_hello", "--cn", lab.TLSCertName}, tlsLab.TLS13Auth},
+		{"ssl wrong cn", []string{"check_ssl_hello", "--cn", "other.example"}, tlsLab.TLS12},
+		{"ssl cert days", []string{"check_ssl_hello", "--cert-days", "30,7"}, tlsLab.TLS12},
+		{"ssl not tls", []string{"check_ssl_hello"}, tlsLab.NotTLS},
+		{"half-open open", []string{"check_tcp_half_open"}, webLab.HTTP},
+		{"half-open closed", []string{"check_tcp_half_open"}, webLab.Closed},
+	}
+	var cfg strings.Builder
+	cfg.WriteString("allow: [127.0.0.0/8, \"::1/128\"]\nmodules:\n")
+	for i, tt := range tests {
+		fmt.Fprintf(&cfg, "  m%d: [%s]\n", i, strings.Join(quoteAll(tt.argv), ", "))
+	}
+	c, err := daemon.Parse([]byte(cfg.String()), checks.New(daemon.PerProbeHalfOpen{}.Spec()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := daemon.New(context.Background(), c, nil)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := d.Check(context.Background(), daemon.Request{Module: "m" + strconv.Itoa(i), Target: tt.target.String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ours := res.Module.Cmd.Spec.Name + " " + res.State.String() + " - " + res.Summary
+			args := append(append([]string{}, tt.argv[1:]...), proctest.HostPort(tt.target)...)
+			out, _ := exec.Command(binary(t, tt.argv[0]), args...).Output()
+			theirs, _, _ := strings.Cut(strings.SplitN(string(out), "\n", 2)[0], " | ")
+			if numbers.ReplaceAllString(ours, "N") != numbers.ReplaceAllString(theirs, "N") {
+				t.Errorf("module:  %s\nbinary:  %s", ours, theirs)
+			}
+		})
+	}
+}
+
+func quoteAll(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = strconv.Quote(a)
+	}
+	return out
+}
+
+// daemonRun is lbcheckd started by run, in this process.
+type daemonRun struct {
+	http, agent string
+	stderr      *syncBuffer
+	done        chan int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startDaemon(t *testing.T, args ...string) *daemonRun {
+	t.Helper()
+	r := &daemonRun{stderr: &syncBuffer{}, done: make(chan int, 1)}
+	ready := make(chan struct{})
+	go func() {
+		r.done <- run(args, io.Discard, r.stderr, func(h, a string) { r.http, r.agent = h, a; close(ready) })
+	}()
+	select {
+	case <-ready:
+	case code := <-r.done:
+		t.Fatalf("lbcheckd exited %d: %s", code, r.stderr)
+	case <-time.After(10 * time.Second):
+		t.Fatal("lbcheckd did not start")
+	}
+	return r
+}
+
+func (r *daemonRun) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + r.http + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (r *daemonRun) waitMetric(t *testing.T, line string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, body := r.get(t, "/metrics"); strings.Contains(body, "\n"+line+"\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			_, body := r.get(t, "/metrics")
+			t.Fatalf("no %q on /metrics after 5 s:\n%s", line, grepLines(body, "lbcheckd_"))
+		}
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func writeConfig(t *testing.T, path, modules string) {
+	t.Helper()
+	text := "listen: 127.0.0.1:0\nagent_listen: 127.0.0.1:0\nallow: [127.0.0.0/8]\nmodules:\n" + modules
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLifecycle: start, SIGHUP with a bad file (refused, the old one kept)
+// and a good one (in force), and SIGTERM with a probe in flight, which
+// ends by its deadline and is answered before the daemon exits.
+func TestLifecycle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbcheckd.yml")
+	writeConfig(t, path, "  up: [check_http_status]\n  slow: [check_http_status, -t, \"1\"]\n")
+	r := startDaemon(t, "--config", path)
+	target := "&target=" + webLab.HTTP.String()
+	if code, body := r.get(t, "/check?module=up"+target); code != 200 || !strings.HasPrefix(body, "HTTP_STATUS OK - 200 OK") {
+		t.Fatalf("/check: %d %q", code, body)
+	}
+
+	writeConfig(t, path, "  up: [check_http_status, --expect, nonsense]\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	r.waitMetric(t, "lbcheckd_config_last_reload_successful 0")
+	if code, _ := r.get(t, "/check?module=up"+target); code != 200 {
+		t.Errorf("after a bad reload, module up answers %d", code)
+	}
+	if log := r.stderr.String(); !strings.Contains(log, "reload refused, the configuration in force is kept: ") || !strings.Contains(log, "module up: check_http_status: bad argument: --expect") {
+		t.Errorf("the log does not say why the reload was refused:\n%s", log)
+	}
+
+	writeConfig(t, path, "  renamed: [check_http_status, -u, /status/503]\n  slow: [check_http_status, -t, \"1\"]\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	r.waitMetric(t, "lbcheckd_config_last_reload_successful 1")
+	if code, _ := r.get(t, "/check?module=renamed"+target); code != 503 {
+		t.Errorf("after a good reload, module renamed answers %d, want 503", code)
+	}
+	if code, _ := r.get(t, "/check?module=up"+target); code != 400 {
+		t.Errorf("after a good reload, the old module answers %d, want 400", code)
+	}
+
+	type answer struct {
+		code int
+		body string
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		code, body := r.get(t, "/check?module=slow&target="+webLab.Silent.String())
+		answered <- answer{code, body}
+	}()
+	r.waitMetric(t, "lbcheckd_probes_in_flight 1")
+	sent := time.Now()
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-r.done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM: %s", code, r.stderr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("lbcheckd still running 5 s after SIGTERM")
+	}
+	took := time.Since(sent)
+	a := <-answered
+	if a.code != 503 || !strings.Contains(a.body, "timed out") {
+		t.Errorf("the probe in flight at SIGTERM: %d %q, want its own verdict", a.code, a.body)
+	}
+	if took > 2*time.Second {
+		t.Errorf("exit %v after SIGTERM, with a probe of -t 1 in flight", took)
+	}
+}
+
+// TestStartRefusesBadConfig: one line, exit 1, nothing listens.
+func TestStartRefusesBadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbcheckd.yml")
+	for _, tt := range []struct {
+		name, text, says string
+	}{
+		{"unknown key", "allow: [10.0.0.0/8]\nmodule: {}\n", "field module not found"},
+		{"bad option", "allow: [10.0.0.0/8]\nmodules: {m: [check_ssl_hello, --starttls, smtps]}\n", "module m: check_ssl_hello: bad argument: --starttls \"smtps\""},
+		{"missing web config", "allow: [10.0.0.0/8]\nweb_config_file: /nonexistent.yml\nmodules: {m: [check_dns_answer]}\n", "web_config_file /nonexistent.yml"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			os.WriteFile(path, []byte(tt.text), 0o644)
+			var stderr bytes.Buffer
+			code := run([]string{"--config", path}, io.Discard, &stderr, func(string, string) { t.Error("it started") })
+			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "lbcheckd: "+path+": ") || !strings.Contains(lines[0], tt.says) {
+				t.Errorf("exit %d, stderr %q; want 1 and one line saying %q", code, stderr.String(), tt.says)
+			}
+		})
+	}
+	os.WriteFile(path, []byte(example), 0o644)
+	var stdout bytes.Buffer
+	if code := run([]string{"--config", path, "--check-config"}, &stdout, io.Discard, nil); code != 0 || !strings.Contains(stdout.String(), "OK: 3 modules") {
+		t.Errorf("--check-config: %d %q", code, stdout.String())
+	}
+}
+
+const example = `allow: [10.0.0.0/8, "fd00::/8"]
+modules:
+  http_health: [check_http_status, -u, /health]
+  half_open:   [check_tcp_half_open]
+  smtp_tls:    [check_ssl_hello, --starttls, smtp, --cert-days, "30,7"]
+`

@@ -1,0 +1,217 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v2"
+
+	"github.com/lbcheck/lbcheck/internal/check"
+	"github.com/lbcheck/lbcheck/internal/checks"
+)
+
+// Defaults for the keys a config may leave out.
+const (
+	DefaultListen      = "127.0.0.1:9707"
+	DefaultMaxInFlight = 1024
+	// maxConfigBytes bounds what is read of the file: a config is a few
+	// hundred lines at most.
+	maxConfigBytes = 4 << 20
+)
+
+// File is the configuration file as written. Unknown keys are refused,
+// so a misspelt key cannot silently fall back to a default.
+type File struct {
+	// Listen is where /probe, /check and /metrics are served.
+	Listen string `yaml:"listen"`
+	// AgentListen is where HAProxy's agent-check protocol is served; empty
+	// for none.
+	AgentListen string `yaml:"agent_listen"`
+	// Allow are the networks probes may reach: an address outside them,
+	// or a name that resolves outside them, is refused.
+	Allow []string `yaml:"allow"`
+	// Modules map a module's name to a check's command line without HOST
+	// and PORT.
+	Modules map[string][]string `yaml:"modules"`
+	// MaxInFlight caps the probes running at once; more are refused.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// WebConfigFile is exporter-toolkit's web configuration (TLS and
+	// basic auth on Listen), read when the daemon starts.
+	WebConfigFile string `yaml:"web_config_file"`
+}
+
+// Config is a checked configuration, its modules parsed and ready to run.
+type Config struct {
+	File
+	Allow   []netip.Prefix
+	Modules map[string]*Module
+}
+
+// Module is a named check command line, shared by every request that
+// names it: its Command's options are read-only once parsed.
+type Module struct {
+	Name string
+	Argv []string
+	Cmd  *check.Command
+}
+
+// moduleName is what a module may be called: a metric label value and a
+// word of the agent protocol.
+var moduleName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// Load reads and checks the configuration file. The error is one line.
+func Load(path string, reg checks.Registry) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(&limitedReader{f, maxConfigBytes + 1}); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if buf.Len() > maxConfigBytes {
+		return nil, fmt.Errorf("%s: more than %d MiB", path, maxConfigBytes>>20)
+	}
+	c, err := Parse(buf.Bytes(), reg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+type limitedReader struct {
+	f *os.File
+	n int64
+}
+
+func (l *limitedReader) Read(b []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("file too large")
+	}
+	if int64(len(b)) > l.n {
+		b = b[:l.n]
+	}
+	n, err := l.f.Read(b)
+	l.n -= int64(n)
+	return n, err
+}
+
+// Parse checks a configuration and parses its modules with the checks'
+// own parsers. The error is one line.
+func Parse(text []byte, reg checks.Registry) (*Config, error) {
+	var f File
+	if err := yaml.UnmarshalStrict(text, &f); err != nil {
+		return nil, errors.New(oneLine(err.Error()))
+	}
+	c := &Config{File: f, Modules: map[string]*Module{}}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if err := checkListen("listen", c.Listen); err != nil {
+		return nil, err
+	}
+	if c.AgentListen != "" {
+		if err := checkListen("agent_listen", c.AgentListen); err != nil {
+			return nil, err
+		}
+		if c.AgentListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			return nil, fmt.Errorf("agent_listen %s: the same address as listen", c.AgentListen)
+		}
+	}
+	switch {
+	case c.MaxInFlight == 0:
+		c.MaxInFlight = DefaultMaxInFlight
+	case c.MaxInFlight < 1 || c.MaxInFlight > 1<<20:
+		return nil, fmt.Errorf("max_in_flight %d: want 1 to %d", c.MaxInFlight, 1<<20)
+	}
+	if f.Allow == nil {
+		return nil, errors.New(`allow: missing: list the networks probes may reach, e.g. allow: [10.0.0.0/8] ("0.0.0.0/0" and "::/0" allow any)`)
+	}
+	for _, a := range f.Allow {
+		p, err := parsePrefix(a)
+		if err != nil {
+			return nil, err
+		}
+		c.Allow = append(c.Allow, p)
+	}
+	if len(f.Modules) == 0 {
+		return nil, errors.New("modules: none: name at least one, e.g. http_health: [check_http_status, -u, /health]")
+	}
+	names := make([]string, 0, len(f.Modules))
+	for name := range f.Modules {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first bad module is the same on every run
+	for _, name := range names {
+		if !moduleName.MatchString(name) {
+			return nil, fmt.Errorf("module %q: a name is 1 to 64 letters, digits, '_', '-' or '.'", name)
+		}
+		cmd, err := reg.Module(f.Modules[name])
+		if err != nil {
+			return nil, fmt.Errorf("module %s: %s", name, oneLine(err.Error()))
+		}
+		c.Modules[name] = &Module{Name: name, Argv: f.Modules[name], Cmd: cmd}
+	}
+	return c, nil
+}
+
+func checkListen(key, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return fmt.Errorf("%s %q: want HOST:PORT, e.g. 127.0.0.1:9707", key, addr)
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil && host != "localhost" {
+			return fmt.Errorf("%s %q: the host must be an IP address", key, addr)
+		}
+	}
+	return nil
+}
+
+// parsePrefix reads a network (10.0.0.0/8) or one address (10.0.0.5).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("allow %q: not a network such as 10.0.0.0/8 or fd00::/8", s)
+		}
+		if p != p.Masked() {
+			return netip.Prefix{}, fmt.Errorf("allow %q: host bits set; did you mean %s?", s, p.Masked())
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("allow %q: not an address or a network such as 10.0.0.0/8", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Allowed reports whether probes may reach a.
+func (c *Config) Allowed(a netip.Addr) bool {
+	a = a.Unmap().WithZone("")
+	for _, p := range c.Allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// oneLine joins a multi-line message (yaml's list of errors) into one.
+func oneLine(s string) string {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range fields {
+		fields[i] = strings.TrimSpace(fields[i])
+	}
+	return strings.Join(fields, "; ")
+}

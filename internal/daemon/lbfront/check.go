@@ -1,0 +1,61 @@
+// Package lbfront is lbcheckd's front for load balancers: GET
+// /check?module=M&target=HOST:PORT for HAProxy's http-check and
+// keepalived's HTTP_GET, and HAProxy's agent-check protocol.
+//
+// /check answers 200 and the verdict line when the verdict is OK, 503 and
+// the line when it is WARNING or CRITICAL: "up" is OK only, as for the
+// binaries' exit codes. A request that gets no verdict is answered with
+// neither: 400 (unknown module, bad target), 403 (target outside allow),
+// 429 (too many probes in flight), 500 (the check could not check:
+// UNKNOWN), 504 (no verdict in time), so that a load balancer's log names
+// the daemon, not the backend. (HAProxy's http-check and keepalived's
+// HTTP_GET have no answer that keeps a server's state: any of these fails
+// the check. The agent protocol has one, and the agent front uses it.)
+package lbfront
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/lbcheck/lbcheck/internal/daemon"
+	"github.com/lbcheck/lbcheck/internal/exitcode"
+)
+
+// CheckHandler serves /check from d, within the module's -t.
+func CheckHandler(d *daemon.Daemon) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		req := daemon.Request{Module: q.Get("module"), Target: q.Get("target")}
+		if req.Target == "" {
+			http.Error(w, "target parameter is missing", http.StatusBadRequest)
+			return
+		}
+		res, err := d.Check(r.Context(), req)
+		if err != nil {
+			code := http.StatusBadRequest
+			if rf, ok := err.(*daemon.Refused); ok {
+				switch rf.Reason {
+				case daemon.NotAllowed:
+					code = http.StatusForbidden
+				case daemon.Overloaded:
+					code = http.StatusTooManyRequests
+				case daemon.NoVerdict:
+					code = http.StatusGatewayTimeout
+				}
+			}
+			http.Error(w, err.Error(), code)
+			return
+		}
+		code := http.StatusServiceUnavailable
+		switch res.State {
+		case exitcode.OK:
+			code = http.StatusOK
+		case exitcode.Unknown:
+			code = http.StatusInternalServerError
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		io.WriteString(w, res.Line(res.Module.Cmd.Spec.Name)+"\n")
+	})
+}

@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lbcheck/lbcheck/internal/version"
+)
+
+// Metrics are the daemon's own, served on /metrics: probes by module and
+// result, refusals by reason, what is in flight, durations, reloads, and
+// the Go runtime's and the process's.
+type Metrics struct {
+	Registry  *prometheus.Registry
+	probes    *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	coalesced prometheus.Counter
+	durations *prometheus.HistogramVec
+	reloadOK  prometheus.Gauge
+	reloadAt  prometheus.Gauge
+	modules   prometheus.Gauge
+	// AgentDropped counts agent connections closed without an answer
+	// because too many were open.
+	AgentDropped prometheus.Counter
+}
+
+// States are the result label's values: the verdict's state, lower case.
+var States = []string{"ok", "warning", "critical", "unknown"}
+
+// NewMetrics registers the daemon's metrics; inFlight reports the probes
+// running now.
+func NewMetrics(inFlight func() float64) *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbcheckd_probes_total",
+			Help: "Probes run, by module and by the verdict's state (ok, warning, critical, unknown); a request answered by another's probe counts once.",
+		}, []string{"module", "result"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbcheckd_refused_total",
+			Help: "Requests answered without a verdict, by reason: unknown_module, bad_target, not_allowed, overloaded (max_in_flight), no_verdict (the caller's deadline came first).",
+		}, []string{"reason"}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lbcheckd_coalesced_total",
+			Help: "Requests answered by an identical probe already in flight.",
+		}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "lbcheckd_probe_duration_seconds",
+			Help:    "How long probes took, attempts and name resolution included, by module.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"module"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lbcheckd_config_last_reload_successful",
+			Help: "Whether the last configuration reload succeeded (1) or kept the previous configuration (0).",
+		}),
+		reloadAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lbcheckd_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration in force was loaded.",
+		}),
+		modules: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lbcheckd_modules",
+			Help: "Modules in the configuration in force.",
+		}),
+		AgentDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lbcheckd_agent_connections_dropped_total",
+			Help: "Agent-check connections closed unanswered because too many were open.",
+		}),
+	}
+	for _, reason := range Reasons {
+		m.refused.WithLabelValues(string(reason))
+	}
+	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.modules, m.AgentDropped,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lbcheckd_probes_in_flight",
+			Help: "Probes running now; at max_in_flight, requests are refused.",
+		}, inFlight),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "lbcheckd_build_info",
+			Help:        "lbcheckd's version.",
+			ConstLabels: prometheus.Labels{"version": version.Version},
+		}, func() float64 { return 1 }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// configured records a configuration put in force.
+func (m *Metrics) configured(cfg *Config) {
+	m.reloadOK.Set(1)
+	m.reloadAt.Set(float64(time.Now().Unix()))
+	m.modules.Set(float64(len(cfg.Modules)))
+}
+
+// ReloadFailed records a reload that kept the old configuration.
+func (m *Metrics) ReloadFailed() { m.reloadOK.Set(0) }
+
+func (m *Metrics) observe(module string, res Result, err error) {
+	var r *Refused
+	if errors.As(err, &r) {
+		m.refused.WithLabelValues(string(r.Reason)).Inc()
+		return
+	}
+	if err != nil {
+		return
+	}
+	if res.Shared {
+		m.coalesced.Inc()
+		return
+	}
+	m.probes.WithLabelValues(module, strings.ToLower(res.State.String())).Inc()
+	m.durations.WithLabelValues(module).Observe(res.Duration.Seconds())
+}

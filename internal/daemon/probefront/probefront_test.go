@@ -1,0 +1,112 @@
+package probefront
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/check/checktest"
+	"github.com/lbcheck/lbcheck/internal/checks"
+	"github.com/lbcheck/lbcheck/internal/daemon"
+	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
+)
+
+// fake answers by the target's port: 1 OK, 2 CRITICAL, 3 UNKNOWN, 4 a
+// timeout.
+func fakeDaemon(t *testing.T) *daemon.Daemon {
+	f := checktest.New(func(ctx context.Context, tg probe.Target) probe.Result {
+		r := probe.Result{Phases: []probe.Phase{{Name: "connect", Duration: time.Millisecond}, {Name: "first_byte", Duration: 2 * time.Millisecond}}}
+		switch tg.Addr.Port() {
+		case 1:
+			r.State, r.Summary = exitcode.OK, "fine"
+		case 2:
+			r.State, r.Summary = exitcode.Critical, "broken"
+		case 3:
+			r.State, r.Summary = exitcode.Unknown, "could not"
+		case 4:
+			<-ctx.Done()
+			return probe.Fail("waiting", ctx.Err())
+		}
+		r.Facts.HTTPStatus = 200 + int(tg.Addr.Port())
+		return r
+	})
+	// Labelled as check_http_status, so it gets that check's series.
+	f.Spec.Command = "check_http_status"
+	c, err := daemon.Parse([]byte("allow: [192.0.2.0/24]\nmodules: {m: [check_http_status, -t, \"3\"], w: [check_http_status, -w, \"0\"]}\n"),
+		checks.Registry{"check_http_status": f.Spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return daemon.New(context.Background(), c, nil)
+}
+
+func get(t *testing.T, h http.Handler, url string, header ...string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	b, _ := io.ReadAll(w.Result().Body)
+	return w.Code, string(b)
+}
+
+func TestProbe(t *testing.T) {
+	d := fakeDaemon(t)
+	h := Handler(d, DefaultOffset)
+	tests := []struct {
+		name   string
+		url    string
+		header []string
+		code   int
+		want   []string // lines the body must have (regexps)
+	}{
+		{"ok", "/probe?module=m&target=192.0.2.5:1", nil, 200, []string{
+			`^probe_success 1$`, `^probe_nagios_state 0$`, `^probe_timeout_seconds 3$`, `^probe_duration_seconds \d`,
+			`^probe_http_status_code 201$`, `^probe_http_ssl 0$`, `^probe_ip_protocol 4$`,
+			`^probe_http_duration_seconds\{phase="connect"\} 0\.001$`, `^probe_http_duration_seconds\{phase="processing"\} 0\.002$`}},
+		{"critical", "/probe?module=m&target=192.0.2.5:2", nil, 200, []string{`^probe_success 0$`, `^probe_nagios_state 2$`, `^probe_http_status_code 202$`}},
+		{"warning is a success", "/probe?module=w&target=192.0.2.5:1", nil, 200, []string{`^probe_success 1$`, `^probe_nagios_state 1$`}},
+		{"timeout", "/probe?module=m&target=192.0.2.5:4", []string{"X-Prometheus-Scrape-Timeout-Seconds", "1.5"}, 200, []string{
+			`^probe_success 0$`, `^probe_nagios_state 2$`, `^probe_timeout_seconds 1$`}},
+		{"unknown: a failed scrape", "/probe?module=m&target=192.0.2.5:3", nil, 500, []string{`^FAKE UNKNOWN - could not`}},
+		{"no target", "/probe?module=m", nil, 400, []string{`target parameter is missing`}},
+		{"unknown module", "/probe?module=x&target=192.0.2.5:1", nil, 400, []string{`unknown module "x"`}},
+		{"bad target", "/probe?module=m&target=192.0.2.5:0", nil, 400, []string{`target "192.0.2.5:0"`}},
+		{"outside allow", "/probe?module=m&target=10.0.0.1:1", nil, 403, []string{`outside allow`}},
+		{"bad timeout header", "/probe?module=m&target=192.0.2.5:1", []string{"X-Prometheus-Scrape-Timeout-Seconds", "x"}, 400, []string{`X-Prometheus-Scrape-Timeout-Seconds`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := get(t, h, tt.url, tt.header...)
+			if code != tt.code {
+				t.Errorf("status %d, want %d\n%s", code, tt.code, body)
+			}
+			for _, re := range tt.want {
+				if !regexp.MustCompile("(?m)" + re).MatchString(body) {
+					t.Errorf("no line matches %s in\n%s", re, body)
+				}
+			}
+			if code != 200 && strings.Contains(body, "probe_success") {
+				t.Errorf("a failed scrape carries metrics:\n%s", body)
+			}
+		})
+	}
+	// The scrape timeout less the offset, capped by -t: 3 s module, 10 s
+	// scrape; 2 s scrape gives 1.5 s; 0.4 s gives 0.1 s, a quarter of it.
+	for _, tt := range []struct {
+		header, want string
+	}{{"10", "3"}, {"2", "1.5"}, {"0.4", "0.1"}} {
+		_, body := get(t, h, "/probe?module=m&target=192.0.2.5:1", "X-Prometheus-Scrape-Timeout-Seconds", tt.header)
+		if !strings.Contains(body, "\nprobe_timeout_seconds "+tt.want+"\n") {
+			t.Errorf("scrape timeout %s s: want probe_timeout_seconds %s in\n%s", tt.header, tt.want, body)
+		}
+	}
+}

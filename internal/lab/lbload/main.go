@@ -1,0 +1,81 @@
+// Command lbload is make bench's load for lbcheckd and blackbox_exporter:
+// C workers, each on one keep-alive connection, GET a URL as fast as it is
+// answered, for a while or a number of requests; it prints the requests
+// made, how many had the expected status, and the seconds taken.
+//
+//	lbload -c 64 -d 5s -spread 64 'http://127.0.0.1:9707/probe?module=m&target=10.99.16.{n}:80'
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	c := flag.Int("c", 64, "concurrent `WORKERS`, one keep-alive connection each")
+	d := flag.Duration("d", 5*time.Second, "how long to send")
+	n := flag.Int("n", 0, "stop after this many requests in all (0: -d only)")
+	status := flag.Int("status", 200, "the status every answer should have")
+	header := flag.String("timeout-header", "", "X-Prometheus-Scrape-Timeout-Seconds to send, if any")
+	spread := flag.Int("spread", 0, "replace {n} in URL by 1..`K`, worker by worker: K targets, so that lbcheckd cannot share one probe between workers")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: lbload [-c N] [-d DUR] [-n N] [-status CODE] URL")
+		os.Exit(2)
+	}
+	url := flag.Arg(0)
+	tr := &http.Transport{MaxIdleConnsPerHost: *c, MaxConnsPerHost: *c, DisableCompression: true}
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	ctx, cancel := context.WithTimeout(context.Background(), *d)
+	defer cancel()
+	var sent, good, bad atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range *c {
+		url := url
+		if *spread > 0 {
+			url = strings.ReplaceAll(url, "{n}", strconv.Itoa(w%*spread+1))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if *n > 0 && sent.Add(1) > int64(*n) {
+					return
+				} else if *n == 0 {
+					sent.Add(1)
+				}
+				req, _ := http.NewRequest("GET", url, nil)
+				if *header != "" {
+					req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", *header)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == *status {
+					good.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("%d %d %.3f\n", good.Load()+bad.Load(), good.Load(), time.Since(start).Seconds())
+	if bad.Load() > 0 {
+		fmt.Fprintf(os.Stderr, "lbload: %d answers were not %d\n", bad.Load(), *status)
+	}
+}

@@ -1,0 +1,378 @@
+//go:build integration
+
+package integration
+
+// lbcheckd (issue 15) under real callers, in lbc-cli, against the backend
+// set of the fault drill in lbc-srv (nginx, unbound, vsftpd, which the
+// test stops and starts):
+//
+//   - Debian's Prometheus scrapes it with blackbox_exporter's relabel
+//     configuration, as packaging/lbcheckd/prometheus.yml has it; its own
+//     API must show probe_success 1, then 0 while the servers are stopped
+//     (the scrape itself still up), then 1 again; a target outside allow
+//     and an unknown module fail the scrape (up 0, no probe_success).
+//   - Debian's HAProxy runs the shipped recipes haproxy-agent.cfg and
+//     haproxy-httpchk.cfg, addresses and ports replaced by the lab's: the
+//     servers go DOWN when the backend stops and UP when it is back; the
+//     agent's view must be its own ("down" from the agent, L7STS), and a
+//     server whose agent-send names no module keeps its state.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	lbcheckdOnce sync.Once
+	lbcheckdPath string
+	lbcheckdErr  error
+)
+
+// lbcheckdBin builds lbcheckd as released (CGO_ENABLED=0).
+func lbcheckdBin(t *testing.T) string {
+	t.Helper()
+	lbcheckdOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			lbcheckdErr = err
+			return
+		}
+		dir := filepath.Join(stateDir, "lbcheckd-bin")
+		build := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "./cmd/lbcheckd")
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			lbcheckdErr = fmt.Errorf("go build ./cmd/lbcheckd: %v\n%s", err, out)
+			return
+		}
+		lbcheckdPath = filepath.Join(dir, "lbcheckd")
+	})
+	if lbcheckdErr != nil {
+		t.Fatal(lbcheckdErr)
+	}
+	return lbcheckdPath
+}
+
+const (
+	lbdHTTP  = "127.0.0.1:9707"
+	lbdAgent = "127.0.0.1:9708"
+)
+
+// startLbcheckd runs lbcheckd in lbc-cli with these modules until the test
+// ends, and waits until it answers.
+func startLbcheckd(t *testing.T, modules string) {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "lbcheckd.yml")
+	text := fmt.Sprintf("listen: %s\nagent_listen: %s\nallow: [10.99.0.0/24, \"fd00:99::/64\"]\nmodules:\n%s", lbdHTTP, lbdAgent, modules)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "lbcheckd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(lbcheckdBin(t), "--config", conf, "--log-level", "debug")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := nsStart(cmd, nsClient); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("lbcheckd's log:\n%s", lastLines(string(b), 40))
+		}
+	})
+	for i := 0; ; i++ {
+		if _, err := nsGet("http://" + lbdHTTP + "/metrics"); err == nil {
+			return
+		}
+		if i == 50 {
+			t.Fatal("lbcheckd does not answer on " + lbdHTTP)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// nsGet fetches a URL from inside lbc-cli.
+func nsGet(u string) (string, error) {
+	out, err := exec.Command("ip", "netns", "exec", nsClient, "curl", "-sf", "-m", "5", u).Output()
+	return string(out), err
+}
+
+const lbdModules = `  http_health: [check_http_status, -t, "1", -u, /health]
+  half_open: [check_tcp_half_open, -t, "1"]
+  dns: [check_dns_answer, -t, "1", --name, www.example.org]
+  ftp: [check_ftp_noop, -t, "1"]
+  hello: [check_ssl_hello, -t, "1"]
+`
+
+// promTarget is one target of the test's Prometheus and what it must show.
+type promTarget struct {
+	job, module, target string
+	scraped             bool // the scrape succeeds (a verdict); else up is 0
+}
+
+func TestLbcheckdPrometheus(t *testing.T) {
+	b := startBackendSet(t)
+	startLbcheckd(t, lbdModules)
+	port := func(p int) string { return srv4 + ":" + strconv.Itoa(p) }
+	targets := []promTarget{
+		{"lb_http", "http_health", port(bePortHTTP), true},
+		{"lb_http6", "http_health", "[" + srv6 + "]:" + strconv.Itoa(bePortHTTP), true},
+		{"lb_half", "half_open", port(bePortHTTP), true},
+		{"lb_dns", "dns", port(bePortDNS), true},
+		{"lb_ftp", "ftp", port(bePortFTP), true},
+		{"lb_hello", "hello", port(bePortTLS), true},
+		{"lb_outside", "http_health", "192.0.2.1:80", false},
+		{"lb_nomodule", "nope", port(bePortHTTP), false},
+	}
+	// The shipped recipe's relabelling, per job: only the module, the
+	// targets, the interval and lbcheckd's address differ.
+	recipe, err := os.ReadFile(packagingFile(t, "lbcheckd/prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relabel := string(recipe[strings.Index(string(recipe), "    relabel_configs:"):strings.Index(string(recipe), "  # lbcheckd's own metrics")])
+	if !strings.Contains(relabel, "replacement: 127.0.0.1:9707") {
+		t.Fatalf("the recipe's relabel_configs changed: %s", relabel)
+	}
+	var cfg strings.Builder
+	cfg.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n")
+	for _, tg := range targets {
+		fmt.Fprintf(&cfg, "  - job_name: %s\n    metrics_path: /probe\n    params:\n      module: [%s]\n    static_configs:\n      - targets: ['%s']\n%s",
+			tg.job, tg.module, tg.target, relabel)
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	confPath := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(confPath, []byte(cfg.String()), 0o644)
+	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
+	defer logf.Close()
+	prom := exec.Command("prometheus", "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:9090")
+	prom.Stdout, prom.Stderr = logf, logf
+	if err := nsStart(prom, nsClient); err != nil {
+		t.Fatalf("prometheus: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { prom.Wait(); close(done) }()
+	defer func() {
+		prom.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			prom.Process.Kill()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("prometheus' log:\n%s", lastLines(string(b), 30))
+		}
+	}()
+
+	// query returns Prometheus' view of a metric, by job.
+	query := func(q string) (map[string]string, error) {
+		body, err := nsGet("http://127.0.0.1:9090/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return nil, err
+		}
+		var r struct {
+			Status string
+			Data   struct {
+				Result []struct {
+					Metric map[string]string
+					Value  [2]any
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return nil, fmt.Errorf("%v: %s", err, body)
+		}
+		out := map[string]string{}
+		for _, s := range r.Data.Result {
+			out[s.Metric["job"]] = fmt.Sprint(s.Value[1])
+		}
+		return out, nil
+	}
+	// wait until Prometheus reports, for each job, up and probe_success as
+	// want says ("" for no series).
+	wait := func(what string, want func(promTarget) (up, success string)) {
+		t.Helper()
+		var last string
+		for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			up, err1 := query("up")
+			succ, err2 := query("probe_success")
+			if err1 != nil || err2 != nil {
+				last = fmt.Sprint(err1, err2)
+				continue
+			}
+			last = ""
+			for _, tg := range targets {
+				wu, ws := want(tg)
+				if up[tg.job] != wu || succ[tg.job] != ws {
+					last += fmt.Sprintf("\n  %s: up %q probe_success %q, want %q %q", tg.job, up[tg.job], succ[tg.job], wu, ws)
+				}
+			}
+			if last == "" {
+				t.Logf("Prometheus: %s", what)
+				return
+			}
+		}
+		t.Fatalf("Prometheus does not show %s within 40 s:%s", what, last)
+	}
+	healthy := func(tg promTarget) (string, string) {
+		if !tg.scraped {
+			return "0", ""
+		}
+		return "1", "1"
+	}
+	wait("every backend up, the could-not-checks as failed scrapes", healthy)
+	b.stopAll(t)
+	wait("every backend down: probe_success 0, the scrapes still up", func(tg promTarget) (string, string) {
+		if !tg.scraped {
+			return "0", ""
+		}
+		return "1", "0"
+	})
+	b.startAll(t)
+	wait("every backend up again", healthy)
+}
+
+// hapRecipe is a shipped HAProxy recipe with the lab's addresses: web1 is
+// the backend set's nginx, web2 a closed port; lbcheckd's ports as run here.
+func hapRecipe(t *testing.T, name, dir string) string {
+	t.Helper()
+	src, err := os.ReadFile(packagingFile(t, "lbcheckd/"+name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	for _, r := range [][2]string{
+		{"10.0.0.5:80", srv4 + ":" + strconv.Itoa(bePortHTTP)}, {"10.0.0.5 80", srv4 + " " + strconv.Itoa(bePortHTTP)},
+		{"10.0.0.6:80", srv4 + ":" + strconv.Itoa(bePortClosed)}, {"10.0.0.6 80", srv4 + " " + strconv.Itoa(bePortClosed)},
+	} {
+		// Every recipe names web1 and web2 as HOST:PORT (the agent's
+		// recipe also as "HOST PORT" in agent-send).
+		if !strings.Contains(s, r[0]) && strings.Contains(r[0], ":") {
+			t.Fatalf("%s no longer holds %q: update the test", name, r[0])
+		}
+		s = strings.ReplaceAll(s, r[0], r[1])
+	}
+	path := filepath.Join(dir, name)
+	os.WriteFile(path, []byte(s), 0o644)
+	return path
+}
+
+func TestLbcheckdHAProxy(t *testing.T) {
+	b := startBackendSet(t)
+	startLbcheckd(t, lbdModules)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "haproxy.sock")
+	pidfile := filepath.Join(dir, "haproxy.pid")
+	base := filepath.Join(dir, "base.cfg")
+	// The test's part: daemon mode, the stats socket, timeouts, and a
+	// server whose agent names no module (it must keep its state).
+	os.WriteFile(base, []byte(fmt.Sprintf(`global
+	daemon
+	pidfile %s
+	stats socket %s mode 600 level admin
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 10s
+	timeout server 10s
+	timeout check 3s
+`, pidfile, sock)), 0o644)
+	agent := hapRecipe(t, "haproxy-agent.cfg", dir)
+	httpchk := hapRecipe(t, "haproxy-httpchk.cfg", dir)
+	// Both recipes name their backend "app": the second one is renamed.
+	src, _ := os.ReadFile(httpchk)
+	os.WriteFile(httpchk, []byte(strings.Replace(string(src), "backend app", "backend app_http", 1)), 0o644)
+	extra := filepath.Join(dir, "extra.cfg")
+	os.WriteFile(extra, []byte(fmt.Sprintf(`backend keep
+	default-server check inter 2s agent-check agent-addr 127.0.0.1 agent-port 9708 agent-inter 1s
+	server nomodule %s:%d agent-send "nope %s %d\n"
+`, srv4, bePortHTTP, srv4, bePortHTTP)), 0o644)
+	args := []string{"netns", "exec", nsClient, "haproxy", "-f", base, "-f", agent, "-f", httpchk, "-f", extra}
+	if out, err := exec.Command("ip", append(args, "-c")...).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { stopPidfile(t, pidfile) })
+	waitPidfile(t, pidfile)
+
+	web1, web2 := srv4+":"+strconv.Itoa(bePortHTTP), srv4+":"+strconv.Itoa(bePortClosed)
+	state := func(up1 bool) func(map[string]hapStat) error {
+		return func(rows map[string]hapStat) error {
+			want := map[string]bool{"app/web1": up1, "app/web2": false, "app_http/" + web1: up1, "app_http/" + web2: false, "keep/nomodule": up1}
+			for k, up := range want {
+				r, ok := rows[k]
+				if !ok {
+					return fmt.Errorf("%s not in show stat", k)
+				}
+				if got := strings.HasPrefix(r.status, "UP"); got != up || (!up && !strings.HasPrefix(r.status, "DOWN")) {
+					return fmt.Errorf("%s is %s %s", k, r.status, r.check)
+				}
+			}
+			return nil
+		}
+	}
+	waitStats(t, sock, "web1 UP, web2 DOWN through lbcheckd", 30*time.Second, state(true))
+	if a := agentStatus(t, sock, "app", "web2"); a != "L7STS" {
+		t.Errorf("app/web2's agent status %q, want L7STS: the agent said down", a)
+	}
+	if a := agentStatus(t, sock, "keep", "nomodule"); a == "L7STS" {
+		t.Errorf("keep/nomodule's agent status %q: a could-not-check read as down", a)
+	}
+	b.stopAll(t)
+	waitStats(t, sock, "web1 DOWN with the backend stopped", 30*time.Second, state(false))
+	b.startAll(t)
+	waitStats(t, sock, "web1 UP again", 30*time.Second, state(true))
+}
+
+// agentStatus is a server's agent_status column of show stat.
+func agentStatus(t *testing.T, sock, backend, server string) string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", "echo 'show stat' | socat -t 2 - UNIX-CONNECT:"+sock).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(out), "\n")
+	cols := map[string]int{}
+	for i, c := range strings.Split(strings.TrimPrefix(lines[0], "# "), ",") {
+		cols[c] = i
+	}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if len(f) > cols["agent_status"] && f[0] == backend && f[1] == server {
+			return f[cols["agent_status"]]
+		}
+	}
+	return ""
+}
