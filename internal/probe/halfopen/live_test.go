@@ -99,7 +99,7 @@ type listener struct {
 	accepted atomic.Int64
 }
 
-func listen(t *testing.T, addr string, accept bool) *listener {
+func listen(t testing.TB, addr string, accept bool) *listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -125,7 +125,7 @@ func listen(t *testing.T, addr string, accept bool) *listener {
 func (l *listener) addrPort() netip.AddrPort { return l.Addr().(*net.TCPAddr).AddrPort() }
 
 // closedPort is a port nobody listens on, held bound so no test takes it.
-func closedPort(t *testing.T, ip string) netip.AddrPort {
+func closedPort(t testing.TB, ip string) netip.AddrPort {
 	t.Helper()
 	fam := unix.AF_INET
 	if strings.Contains(ip, ":") {

@@ -45,6 +45,7 @@ type Mux struct {
 	missing error         // why a family is nil
 
 	flows *flowTable
+	ports *portPool
 
 	done      chan struct{}
 	closed    atomic.Bool
@@ -81,7 +82,7 @@ type MuxStats struct {
 // nil and Missing says why. Without CAP_NET_RAW the error wraps
 // ErrNoPrivilege. Call it, and Prepare for every mark, before DropCaps.
 func OpenMux() (*Mux, error) {
-	m := &Mux{flows: newFlowTable(), done: make(chan struct{})}
+	m := &Mux{flows: newFlowTable(), ports: newPortPool(), done: make(chan struct{})}
 	var errs []error
 	for i, v6 := range []bool{false, true} {
 		recv, err := openReceiver(v6)
@@ -185,6 +186,7 @@ func (m *Mux) Close() error {
 			}
 			f.mu.Unlock()
 		}
+		m.ports.close()
 		m.fdMu.Lock()
 		defer m.fdMu.Unlock()
 		for _, f := range m.fams {
@@ -261,12 +263,12 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 	if src.Is4() != remote.Addr().Is4() {
 		return probe.Fail("raw socket", fmt.Errorf("%w: source %s and target %s are not of one address family", sockopt.ErrSetup, src, remote.Addr()))
 	}
-	port, release, err := reservePort(src)
+	res, err := m.ports.get(src)
 	if err != nil {
 		return probe.Fail("source port", err)
 	}
-	defer release()
-	local := netip.AddrPortFrom(src, port)
+	defer m.ports.put(src, res)
+	local := netip.AddrPortFrom(src, res.port)
 	w, err := m.flows.add(local, remote)
 	if err != nil {
 		return probe.Fail("ISN", fmt.Errorf("%w: %v", sockopt.ErrSetup, err))

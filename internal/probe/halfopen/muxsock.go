@@ -170,14 +170,10 @@ func (p *muxPath) source(dst netip.AddrPort) (netip.Addr, error) {
 		disconnect(p.route)
 		return netip.Addr{}, fmt.Errorf("no route to %s: %w", dst.Addr(), err)
 	}
-	local, err := unix.Getsockname(p.route)
+	ap, err := localAddr(p.route)
 	disconnect(p.route)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("%w: route lookup: %v", sockopt.ErrSetup, err)
-	}
-	ap, ok := addrOf(local)
-	if !ok {
-		return netip.Addr{}, fmt.Errorf("%w: route lookup: unexpected local address %T", sockopt.ErrSetup, local)
 	}
 	return ap.Addr().WithZone(dst.Addr().Zone()), nil
 }
