@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/sockopt"
 	"github.com/lbcheck/lbcheck/internal/target"
@@ -458,5 +460,58 @@ func TestMuxSpec(t *testing.T) {
 			}
 			wg.Wait()
 		})
+	}
+}
+
+var muxcaps = proctest.Binary{Name: "muxcaps", Pkg: "./testdata/muxcaps", Env: []string{"CGO_ENABLED=0"}}
+
+// lbcheckd's start-up, in a process of its own: the Mux and a mark's
+// sockets opened, then every capability dropped on every thread, and the
+// probes still work; only a mark that was not prepared cannot be added.
+func TestMuxAfterDropCaps(t *testing.T) {
+	rules(t)
+	bin := muxcaps.Path(t, t.TempDir())
+	counted := listen(t, fmt.Sprintf("[::1]:%d", portCount), false).addrPort()
+	marked := counter(t, "marked_syn")
+	out, err := exec.Command(bin,
+		"open4="+listen(t, "127.0.0.1:0", false).addrPort().String(),
+		"open6="+listen(t, "[::1]:0", false).addrPort().String(),
+		"closed4="+closedPort(t, "127.0.0.1").String(),
+		"dropped6="+netip.AddrPortFrom(netip.MustParseAddr("::1"), portDrop).String(),
+		"prohibited4="+netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), portProhib).String(),
+		"marked6="+counted.String()+"/0x2a",
+		"unprepared="+counted.String()+"/0x2b",
+	).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lines := map[string][]string{}
+	for l := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		f := strings.SplitN(l, "\t", 3)
+		if len(f) == 3 {
+			lines[f[0]] = f[1:]
+		}
+	}
+	t.Logf("\n%s", out)
+	if th := lines["threads"]; len(th) != 2 || !strings.HasPrefix(th[1], th[0]+" ") {
+		t.Errorf("capabilities left after DropCaps: %v", th)
+	}
+	for _, tc := range []struct{ label, state, summary string }{
+		{"open4", "OK", "port open (SYN+ACK)"},
+		{"open6", "OK", "port open (SYN+ACK)"},
+		{"closed4", "CRITICAL", "port closed (RST)"},
+		{"dropped6", "CRITICAL", "no answer (filtered?)"},
+		{"prohibited4", "CRITICAL", "communication administratively prohibited (ICMP type 3 code 13)"},
+		{"marked6", "OK", "port open (SYN+ACK)"},
+		{"unprepared", "UNKNOWN", "no raw socket with mark 0x2b"},
+		{"prepare-after-drop", "true", "operation not permitted"},
+	} {
+		got := lines[tc.label]
+		if len(got) != 2 || got[0] != tc.state || !strings.Contains(got[1], tc.summary) {
+			t.Errorf("%s: %q, want %s with %q", tc.label, got, tc.state, tc.summary)
+		}
+	}
+	if d := counter(t, "marked_syn") - marked; d != 1 {
+		t.Errorf("%d SYNs with mark 0x2a after the drop, want 1", d)
 	}
 }
