@@ -35,6 +35,8 @@ const (
 	portUnreach = 1083 // input: rejected with ICMP(v6) port unreachable
 	portCount   = 1084 // output: counted by mark and by source address
 	portOutDrop = 1085 // output: our own SYN dropped, so the write fails
+	portNoRST   = 1086 // output: the kernel's RST (unmarked) dropped, as a host firewall may
+	portLostRST = 1087 // output: every RST dropped, ours too, as if lost
 )
 
 var nftOnce sync.Once
@@ -64,8 +66,10 @@ table inet lbctest {
 		tcp dport %[4]d meta mark 0x2a tcp flags == rst counter name marked_rst
 		tcp dport %[4]d ip saddr 127.0.0.2 tcp flags == syn counter name from_bind
 		tcp dport %[5]d drop
+		tcp dport %[6]d meta mark 0 tcp flags & rst == rst drop
+		tcp dport %[7]d tcp flags & rst == rst drop
 	}
-}`, portDrop, portProhib, portUnreach, portCount, portOutDrop)
+}`, portDrop, portProhib, portUnreach, portCount, portOutDrop, portNoRST, portLostRST)
 		cmd := exec.Command("nft", "-f", "-")
 		cmd.Stdin = strings.NewReader(ruleset)
 		if out, e := cmd.CombinedOutput(); e != nil {

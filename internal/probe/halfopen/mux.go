@@ -263,11 +263,11 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 	if src.Is4() != remote.Addr().Is4() {
 		return probe.Fail("raw socket", fmt.Errorf("%w: source %s and target %s are not of one address family", sockopt.ErrSetup, src, remote.Addr()))
 	}
-	res, err := m.ports.get(src)
+	res, err := m.ports.get(src, remote)
 	if err != nil {
 		return probe.Fail("source port", err)
 	}
-	defer m.ports.put(src, res)
+	defer m.ports.put(src, res, remote)
 	local := netip.AddrPortFrom(src, res.port)
 	w, err := m.flows.add(local, remote)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -256,6 +257,7 @@ func TestMuxThousand(t *testing.T) {
 // have ended when Close returns.
 func TestMuxClose(t *testing.T) {
 	rules(t)
+	before := counter(t, "syn_drop")
 	m, err := OpenMux()
 	if err != nil {
 		t.Fatal(err)
@@ -275,14 +277,18 @@ func TestMuxClose(t *testing.T) {
 			results <- m.Probe(ctx, probe.Target{Addr: addr, Log: probe.NewLog(0)})
 		}()
 	}
+	// Close once every probe has sent its SYN again (250 ms after the
+	// first): the next is then 500 ms away, so a probe that returns
+	// sooner was ended by Close, not by its next send failing.
 	deadline := time.Now().Add(5 * time.Second)
-	for m.Stats().InFlight < n && time.Now().Before(deadline) {
+	for counter(t, "syn_drop")-before < 2*n && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if got := m.Stats().InFlight; got != n {
 		t.Fatalf("%d probes waiting, want %d", got, n)
 	}
 	m.Close()
+	closed := time.Now()
 	for _, f := range m.fams {
 		select {
 		case <-f.done:
@@ -301,6 +307,9 @@ func TestMuxClose(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("%d of %d probes still waiting after Close", n-i, n)
 		}
+	}
+	if d := time.Since(closed); d > 400*time.Millisecond {
+		t.Errorf("the probes took %v to return after Close: they waited for their next SYN", d)
 	}
 	r := m.Probe(context.Background(), probe.Target{Addr: drop4, Log: probe.NewLog(0)})
 	if r.State != exitcode.Unknown || !errors.Is(r.Err, ErrMuxClosed) {
@@ -513,5 +522,90 @@ func TestMuxAfterDropCaps(t *testing.T) {
 	}
 	if d := counter(t, "marked_syn") - marked; d != 1 {
 		t.Errorf("%d SYNs with mark 0x2a after the drop, want 1", d)
+	}
+}
+
+// synRecv counts the server's half-made connections (SYN-RECV) on port,
+// as /proc/net/tcp and tcp6 list them.
+func synRecv(t *testing.T, port uint16) int {
+	t.Helper()
+	n := 0
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for l := range strings.SplitSeq(string(b), "\n") {
+			// sl local_address rem_address st ...
+			fs := strings.Fields(l)
+			if len(fs) > 3 && strings.HasSuffix(fs[1], fmt.Sprintf(":%04X", port)) && fs[3] == "03" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Our own RST after the SYN+ACK is what clears the server's half-made
+// connection when a host firewall drops the kernel's RST (here: every
+// unmarked RST to the port; our probes carry a mark): no SYN-RECV entry
+// is left, and nothing is accepted.
+func TestMuxResetsWhenKernelRSTDropped(t *testing.T) {
+	rules(t)
+	m := openMux(t)
+	if err := m.Prepare(sockopt.Options{Mark: 0x2a}); err != nil {
+		t.Fatal(err)
+	}
+	ls := []*listener{listen(t, fmt.Sprintf("127.0.0.1:%d", portNoRST), true), listen(t, fmt.Sprintf("[::1]:%d", portNoRST), true)}
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			l := ls[i%2]
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			r := m.Probe(ctx, probe.Target{Addr: l.addrPort(), Socket: sockopt.Options{Mark: 0x2a}, Log: probe.NewLog(0)})
+			if r.State != exitcode.OK {
+				t.Errorf("probe %d: %v %s", i, r.State, r.Summary)
+			}
+		})
+	}
+	wg.Wait()
+	if n := synRecv(t, portNoRST); n != 0 {
+		t.Errorf("%d connections left half-made (SYN-RECV) on the servers", n)
+	}
+	// A real connection must be the first accept(): FIFO, as in
+	// TestMuxThousand.
+	for _, l := range ls {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		deadline := time.Now().Add(2 * time.Second)
+		for l.accepted.Load() < 1 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := l.accepted.Load(); got != 1 {
+			t.Errorf("%s accepted %d connections, want only the test's own (1)", l.Addr(), got)
+		}
+	}
+}
+
+// Every RST lost (ours and the kernel's): the server keeps its half-made
+// connection for a minute, and a SYN with a new ISN on the same 4-tuple
+// gets only a bare ACK. The next probe of the same target must come from
+// another port, or a working port reads as filtered.
+func TestMuxAfterLostRST(t *testing.T) {
+	rules(t)
+	m := openMux(t)
+	for _, addr := range []string{"127.0.0.1", "[::1]"} {
+		t.Run(addr, func(t *testing.T) {
+			l := listen(t, fmt.Sprintf("%s:%d", addr, portLostRST), false)
+			for i := range 3 {
+				if r := muxRun(t, m, l.addrPort(), sockopt.Options{}, time.Second); r.State != exitcode.OK {
+					t.Fatalf("probe %d: %v %s", i+1, r.State, r.Summary)
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,13 +19,14 @@ func fdOpen(fd int) bool {
 // releases them all.
 func TestPortPool(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
+	dst := netip.MustParseAddrPort("127.0.0.1:80")
 	p := newPortPool()
 	const n = maxIdlePorts + 44
 	held := make([]reservation, n)
 	var wg sync.WaitGroup
 	for i := range held {
 		wg.Go(func() {
-			r, err := p.get(lo)
+			r, err := p.get(lo, dst)
 			if err != nil {
 				t.Error(err)
 			}
@@ -44,7 +46,7 @@ func TestPortPool(t *testing.T) {
 		}
 	}
 	for _, r := range held {
-		p.put(lo, r)
+		p.put(lo, r, netip.AddrPort{})
 	}
 	if p.idle != maxIdlePorts {
 		t.Errorf("%d ports idle, want the cap %d", p.idle, maxIdlePorts)
@@ -58,25 +60,62 @@ func TestPortPool(t *testing.T) {
 	if closed != n-maxIdlePorts {
 		t.Errorf("%d sockets released past the cap, want %d", closed, n-maxIdlePorts)
 	}
-	r, err := p.get(lo)
+	r, err := p.get(lo, dst)
 	if err != nil || !seen[r.port] {
 		t.Errorf("after put, get gave port %d (%v), want one from the pool", r.port, err)
 	}
-	p.put(lo, r)
+	p.put(lo, r, netip.AddrPort{})
+	if p.idle != maxIdlePorts {
+		t.Errorf("%d ports idle after one came back, want %d", p.idle, maxIdlePorts)
+	}
 	p.close()
 	for _, r := range held {
 		if fdOpen(r.fd) {
 			t.Fatalf("socket of port %d still open after close", r.port)
 		}
 	}
-	r, err = p.get(lo)
+	r, err = p.get(lo, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.put(lo, r) // a closed pool releases what comes back
+	p.put(lo, r, netip.AddrPort{}) // a closed pool releases what comes back
 	if fdOpen(r.fd) || p.idle != 0 {
 		t.Errorf("a closed pool kept a socket")
 	}
+}
+
+// A port that just probed a target does not probe it again until the
+// server has surely forgotten that 4-tuple; any other target may have it
+// at once.
+func TestPortPoolRestsBeforeTheSameTarget(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	a, b := netip.MustParseAddrPort("127.0.0.1:80"), netip.MustParseAddrPort("127.0.0.1:81")
+	p := newPortPool()
+	defer p.close()
+	r, err := p.get(lo, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.put(lo, r, a)
+	again, err := p.get(lo, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.port == r.port {
+		t.Errorf("port %d probed %s twice in a row", r.port, a)
+	}
+	other, err := p.get(lo, b)
+	if err != nil || other.port != r.port {
+		t.Errorf("another target got port %d (%v), want the rested %d", other.port, err, r.port)
+	}
+	p.put(lo, other, a)
+	p.mu.Lock()
+	p.free[lo][0].at = time.Now().Add(-sameTargetAfter)
+	p.mu.Unlock()
+	if late, err := p.get(lo, a); err != nil || late.port != r.port {
+		t.Errorf("after %v, %s got port %d (%v), want %d again", sameTargetAfter, a, late.port, err, r.port)
+	}
+	unix.Close(again.fd)
 }
 
 // reserveOn binds a TCP socket to src:port, for the test to see a port is
