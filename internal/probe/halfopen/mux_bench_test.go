@@ -3,6 +3,7 @@ package halfopen
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,12 +29,14 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchProbes(b *testing.B, parallel int, probeOnce func(context.Context, probe.Target) probe.Result, addr netip.AddrPort) {
+func benchProbes(b *testing.B, parallel int, probeOnce func(context.Context, probe.Target) probe.Result, addrs []netip.AddrPort) {
 	b.Helper()
+	var next atomic.Uint64
 	cpu := cpuTime()
 	b.ResetTimer()
 	run := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		addr := addrs[next.Add(1)%uint64(len(addrs))]
 		r := probeOnce(ctx, probe.Target{Addr: addr, Log: probe.NewLog(0)})
 		cancel()
 		if r.State != exitcode.OK {
@@ -56,16 +59,27 @@ func benchProbes(b *testing.B, parallel int, probeOnce func(context.Context, pro
 	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/probe")
 }
 
-// One probe at a time through the Mux, to an open port.
+// listeners opens n open ports on ip: a daemon probes many backends, and
+// a port rests before it probes the same one again.
+func listeners(b *testing.B, ip string, n int) []netip.AddrPort {
+	addrs := make([]netip.AddrPort, n)
+	for i := range addrs {
+		addrs[i] = listen(b, netip.AddrPortFrom(netip.MustParseAddr(ip), 0).String(), false).addrPort()
+	}
+	return addrs
+}
+
+// One probe at a time through the Mux, to open ports: 16 targets in turn,
+// or the same one every time.
 func BenchmarkMuxOpen(b *testing.B) {
 	m := openMux(b)
 	for _, tc := range []struct {
-		name string
-		ip   string
-	}{{"ipv4", "127.0.0.1"}, {"ipv6", "::1"}} {
+		name    string
+		ip      string
+		targets int
+	}{{"ipv4", "127.0.0.1", 16}, {"ipv6", "::1", 16}, {"ipv4-one-target", "127.0.0.1", 1}} {
 		b.Run(tc.name, func(b *testing.B) {
-			addr := listen(b, netip.AddrPortFrom(netip.MustParseAddr(tc.ip), 0).String(), false).addrPort()
-			benchProbes(b, 1, m.Probe, addr)
+			benchProbes(b, 1, m.Probe, listeners(b, tc.ip, tc.targets))
 		})
 	}
 }
@@ -74,17 +88,15 @@ func BenchmarkMuxOpen(b *testing.B) {
 // serving many scrapes runs them.
 func BenchmarkMuxOpenParallel(b *testing.B) {
 	m := openMux(b)
-	addr := listen(b, "127.0.0.1:0", false).addrPort()
-	benchProbes(b, 32, m.Probe, addr)
+	benchProbes(b, 32, m.Probe, listeners(b, "127.0.0.1", 16))
 }
 
 // For comparison: a Prober per probe, as each run of the binary makes one
 // (without the process around it).
 func BenchmarkProberOpen(b *testing.B) {
-	addr := listen(b, "127.0.0.1:0", false).addrPort()
 	benchProbes(b, 1, func(ctx context.Context, t probe.Target) probe.Result {
 		p := &Prober{}
 		defer p.Close()
 		return p.Probe(ctx, t)
-	}, addr)
+	}, listeners(b, "127.0.0.1", 16))
 }
