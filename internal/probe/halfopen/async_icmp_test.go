@@ -17,7 +17,7 @@ import (
 // data, and the wait must still wake.
 func TestICMPWhileWaiting(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	for _, tc := range []struct {
 		name string
 		v6   bool

@@ -359,7 +359,7 @@ func TestLinkLocal(t *testing.T) {
 		})
 		// The Mux gives the zone per packet: scope id and IPV6_PKTINFO.
 		t.Run("mux "+tc.name, func(t *testing.T) {
-			m := openMux(t)
+			m := testMux(t)
 			r := muxRun(t, m, tc.addr, sockopt.Options{}, time.Second)
 			if r.State != tc.state || !strings.Contains(r.Summary, tc.summary) {
 				t.Errorf("%v %q (%v), want %v with %q", r.State, r.Summary, r.Err, tc.state, tc.summary)

@@ -42,7 +42,8 @@ const sendRetry = 5 * time.Millisecond
 // concurrent use.
 type Mux struct {
 	fams    [2]*muxFamily // IPv4, IPv6; nil if it could not be opened
-	missing error         // why a family is nil
+	famErr  [2]error      // why
+	missing error         // both, for Missing
 
 	flows *flowTable
 	ports *portPool
@@ -81,12 +82,17 @@ type MuxStats struct {
 // (no IPv6) is left out, and probes to it are UNKNOWN: the error is then
 // nil and Missing says why. Without CAP_NET_RAW the error wraps
 // ErrNoPrivilege. Call it, and Prepare for every mark, before DropCaps.
-func OpenMux() (*Mux, error) {
+func OpenMux() (*Mux, error) { return openMux(openReceiver) }
+
+// openMux is OpenMux with the receiving sockets from open, so that a test
+// can make a family fail.
+func openMux(open func(v6 bool) (int, error)) (*Mux, error) {
 	m := &Mux{flows: newFlowTable(), ports: newPortPool(), done: make(chan struct{})}
 	var errs []error
 	for i, v6 := range []bool{false, true} {
-		recv, err := openReceiver(v6)
+		recv, err := open(v6)
 		if err != nil {
+			m.famErr[i] = err
 			errs = append(errs, fmt.Errorf("%s raw socket: %w", famName(v6), err))
 			continue
 		}
@@ -236,12 +242,15 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 		return closedResult()
 	}
 	remote := netip.AddrPortFrom(t.Addr.Addr().Unmap(), t.Addr.Port())
-	f := m.fams[0]
+	i := 0
 	if !remote.Addr().Is4() {
-		f = m.fams[1]
+		i = 1
 	}
+	f := m.fams[i]
 	if f == nil {
-		return probe.Fail("raw socket", fmt.Errorf("%w: no %s raw socket: %v", sockopt.ErrSetup, famName(remote.Addr().Is6()), m.missing))
+		// Could not check: UNKNOWN, whatever kept the socket from opening.
+		return probe.Result{State: exitcode.Unknown, Err: fmt.Errorf("%w: %w", sockopt.ErrSetup, m.famErr[i]),
+			Summary: fmt.Sprintf("no %s raw socket: %v", famName(i == 1), m.famErr[i])}
 	}
 	f.mu.RLock()
 	path := f.paths[t.Socket.Mark]

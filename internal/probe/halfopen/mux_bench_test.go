@@ -72,7 +72,7 @@ func listeners(b *testing.B, ip string, n int) []netip.AddrPort {
 // One probe at a time through the Mux, to open ports: 16 targets in turn,
 // or the same one every time.
 func BenchmarkMuxOpen(b *testing.B) {
-	m := openMux(b)
+	m := testMux(b)
 	for _, tc := range []struct {
 		name    string
 		ip      string
@@ -87,7 +87,7 @@ func BenchmarkMuxOpen(b *testing.B) {
 // Many probes in flight at once (GOMAXPROCS x 32 goroutines), as a daemon
 // serving many scrapes runs them.
 func BenchmarkMuxOpenParallel(b *testing.B) {
-	m := openMux(b)
+	m := testMux(b)
 	benchProbes(b, 32, m.Probe, listeners(b, "127.0.0.1", 16))
 }
 

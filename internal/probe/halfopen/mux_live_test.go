@@ -25,8 +25,8 @@ import (
 	"github.com/lbcheck/lbcheck/internal/target"
 )
 
-// openMux opens a Mux for one test and closes it after.
-func openMux(t testing.TB) *Mux {
+// testMux opens a Mux for one test and closes it after.
+func testMux(t testing.TB) *Mux {
 	t.Helper()
 	m, err := OpenMux()
 	if err != nil {
@@ -55,7 +55,7 @@ func muxRun(t *testing.T, m *Mux, addr netip.AddrPort, sock sockopt.Options, tim
 // words, with one set of sockets for all of them.
 func TestMuxProbe(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	open4 := listen(t, "127.0.0.1:0", false).addrPort()
 	open6 := listen(t, "[::1]:0", false).addrPort()
 	at := func(ip string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), port) }
@@ -133,7 +133,7 @@ func TestMuxProbe(t *testing.T) {
 // A mark prepared before the probes is on the SYN and on our RST.
 func TestMuxMark(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	if err := m.Prepare(sockopt.Options{Mark: 0x2a}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestMuxMark(t *testing.T) {
 // returns nothing.
 func TestMuxThousand(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	l4, l6 := listen(t, "127.0.0.1:0", true), listen(t, "[::1]:0", true)
 	drop := func(ip string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), portDrop) }
 	kinds := []struct {
@@ -324,7 +324,7 @@ func TestMuxClose(t *testing.T) {
 // A cancelled context ends a probe's wait at once, as the Prober's.
 func TestMuxCancel(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
@@ -339,7 +339,7 @@ func TestMuxCancel(t *testing.T) {
 // every verdict is still right, the flood is counted as unmatched, and
 // nothing stays registered.
 func TestMuxFlood(t *testing.T) {
-	m := openMux(t)
+	m := testMux(t)
 	open4, open6 := listen(t, "127.0.0.1:0", false).addrPort(), listen(t, "[::1]:0", false).addrPort()
 	closed4 := closedPort(t, "127.0.0.1")
 	stop := make(chan struct{})
@@ -420,7 +420,7 @@ func TestMuxFlood(t *testing.T) {
 // serves concurrent requests, and says what the binary says.
 func TestMuxSpec(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	spec := m.Spec()
 	if spec.Name != Spec.Name || spec.Command != Spec.Command {
 		t.Fatalf("spec %q %q, want the binary's %q %q", spec.Name, spec.Command, Spec.Name, Spec.Command)
@@ -552,7 +552,7 @@ func synRecv(t *testing.T, port uint16) int {
 // is left, and nothing is accepted.
 func TestMuxResetsWhenKernelRSTDropped(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	if err := m.Prepare(sockopt.Options{Mark: 0x2a}); err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +597,7 @@ func TestMuxResetsWhenKernelRSTDropped(t *testing.T) {
 // another port, or a working port reads as filtered.
 func TestMuxAfterLostRST(t *testing.T) {
 	rules(t)
-	m := openMux(t)
+	m := testMux(t)
 	for _, addr := range []string{"127.0.0.1", "[::1]"} {
 		t.Run(addr, func(t *testing.T) {
 			l := listen(t, fmt.Sprintf("%s:%d", addr, portLostRST), false)
@@ -607,5 +607,41 @@ func TestMuxAfterLostRST(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A host without IPv6 (socket(AF_INET6) fails) still probes IPv4; an IPv6
+// target is UNKNOWN, never CRITICAL. Without privilege for either family,
+// OpenMux says so.
+func TestMuxMissingFamily(t *testing.T) {
+	noV6 := func(v6 bool) (int, error) {
+		if v6 {
+			return -1, fmt.Errorf("%w: %v", sockopt.ErrSetup, unix.EAFNOSUPPORT)
+		}
+		return openReceiver(v6)
+	}
+	m, err := openMux(noV6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Missing(); err == nil || !strings.Contains(err.Error(), "IPv6") {
+		t.Errorf("Missing() = %v, want the IPv6 socket's error", err)
+	}
+	if err := m.Prepare(sockopt.Options{Mark: 0x2a}); err != nil {
+		t.Errorf("Prepare with IPv6 missing: %v", err)
+	}
+	open4 := listen(t, "127.0.0.1:0", false).addrPort()
+	if r := muxRun(t, m, open4, sockopt.Options{Mark: 0x2a}, time.Second); r.State != exitcode.OK {
+		t.Errorf("IPv4 without IPv6: %v %s", r.State, r.Summary)
+	}
+	r := muxRun(t, m, listen(t, "[::1]:0", false).addrPort(), sockopt.Options{}, time.Second)
+	if r.State != exitcode.Unknown || !errors.Is(r.Err, sockopt.ErrSetup) || !strings.Contains(r.Summary, "no IPv6 raw socket") {
+		t.Errorf("IPv6 target without IPv6: %v %q", r.State, r.Summary)
+	}
+
+	none := func(bool) (int, error) { return -1, fmt.Errorf("%w: %v", ErrNoPrivilege, unix.EPERM) }
+	if m, err := openMux(none); !errors.Is(err, ErrNoPrivilege) || m != nil {
+		t.Errorf("no family: %v, %v; want ErrNoPrivilege", m, err)
 	}
 }
