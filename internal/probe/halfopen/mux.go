@@ -344,6 +344,11 @@ func (x *muxExchange) run(ctx context.Context, syn []byte) probe.Result {
 		case r := <-x.w.ch:
 			return x.answer(r)
 		case <-ctx.Done():
+			select {
+			case r := <-x.w.ch: // it came in time
+				return x.answer(r)
+			default:
+			}
 			return x.noAnswer(ctx.Err())
 		case <-x.m.done:
 			return closedResult()
