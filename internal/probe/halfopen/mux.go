@@ -211,6 +211,8 @@ func (m *Mux) Close() error {
 // Spec is check_tcp_half_open for the daemon: the same name, options and
 // verdicts as the binary, probing through this Mux. Its Options are safe
 // for concurrent Probe calls, so one parsed module serves every request.
+// A nil *Mux's Spec parses modules (a configuration check) and its probes
+// are UNKNOWN.
 func (m *Mux) Spec() check.Spec {
 	s := Spec
 	s.New = func() check.Options { return muxOptions{m} }
@@ -238,7 +240,7 @@ func closedResult() probe.Result {
 // t.Socket's source address and mark. It returns by ctx's deadline.
 func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 	start := time.Now()
-	if m.closed.Load() {
+	if m == nil || m.closed.Load() {
 		return closedResult()
 	}
 	remote := netip.AddrPortFrom(t.Addr.Addr().Unmap(), t.Addr.Port())

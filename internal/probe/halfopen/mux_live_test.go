@@ -315,6 +315,13 @@ func TestMuxClose(t *testing.T) {
 	if r.State != exitcode.Unknown || !errors.Is(r.Err, ErrMuxClosed) {
 		t.Errorf("probe after Close: %v %q", r.State, r.Summary)
 	}
+	var none *Mux
+	spec := none.Spec()
+	if mod, err := check.ParseModule(&spec, []string{"-t", "1"}); err != nil {
+		t.Errorf("a nil Mux's Spec does not parse a module: %v", err)
+	} else if r := mod.Options.Probe(context.Background(), probe.Target{Addr: drop4, Log: probe.NewLog(0)}); r.State != exitcode.Unknown {
+		t.Errorf("probe through a nil Mux: %v %q", r.State, r.Summary)
+	}
 	if err := m.Prepare(sockopt.Options{Mark: 1}); !errors.Is(err, ErrMuxClosed) {
 		t.Errorf("Prepare after Close: %v", err)
 	}
