@@ -23,4 +23,15 @@
 // Raw sockets need CAP_NET_RAW. Once they are open, Prober.DropCaps drops
 // every capability of every thread, so the rest of the run (parsing what
 // the peer sent, printing) holds no privilege.
+//
+// A Prober serves one process and one probe at a time: its raw socket is
+// connected to the target and filtered for one 4-tuple. A long-running
+// process (lbcheckd) uses a Mux instead: one receiving raw socket per
+// address family for every probe in flight, a static filter that admits
+// only SYN+ACK and RST+ACK, and a reader per socket that hands each reply
+// to its probe by target, source port and ack == ISN+1 (an ICMP error by
+// the SYN it quotes). It opens every privileged socket up front (OpenMux,
+// and Prepare for each firewall mark), so the process can drop its
+// capabilities and go on probing; Mux.Spec is check_tcp_half_open's Spec
+// probing through it, with the binary's options and words.
 package halfopen

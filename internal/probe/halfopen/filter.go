@@ -48,3 +48,32 @@ func attachFilter(fd int, prog []bpf.Instruction) error {
 	fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
 	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
 }
+
+// sharedFilter is the classic BPF program of the Mux's receiving socket,
+// which serves every probe in flight and so cannot name one's ports or
+// ISN: it lets through only what could answer some SYN, a segment with ACK
+// and SYN or RST (what judge can call an answer), and drops the rest of
+// the host's TCP traffic in the kernel. Our own SYNs and RSTs and the
+// kernel's RST (no ACK) never pass. An IPv4 fragment past the first is
+// dropped: it holds no TCP header.
+func sharedFilter(ipv4 bool) []bpf.Instruction {
+	flags := []bpf.Instruction{
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: flagACK, SkipFalse: 2},
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: flagSYN | flagRST, SkipFalse: 1},
+		bpf.RetConstant{Val: 256}, // headers are all we read
+		bpf.RetConstant{Val: 0},
+	}
+	if !ipv4 {
+		// An AF_INET6 raw socket hands the filter the TCP header.
+		return append([]bpf.Instruction{bpf.LoadAbsolute{Off: 13, Size: 1}}, flags...)
+	}
+	return append([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: 6, Size: 2},                                               // flags and fragment offset
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: uint8(len(flags) + 1)}, // to the final drop
+		bpf.LoadMemShift{Off: 0},                                                        // X = 4 * (IHL)
+		bpf.LoadIndirect{Off: 13, Size: 1},                                              // TCP flags
+	}, flags...)
+}
+
+// dropAll is the filter of a socket we only send on: nothing is queued.
+func dropAll() []bpf.Instruction { return []bpf.Instruction{bpf.RetConstant{Val: 0}} }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -68,6 +69,95 @@ func FuzzParseErrQueue(f *testing.F) {
 		text := e.Error()
 		if text == "" || strings.ContainsAny(text, "\n\r|") {
 			t.Fatalf("error text %q", text)
+		}
+	})
+}
+
+// Whatever the Mux's IPv4 socket reads: no panic, a probe gets exactly
+// the packets judge calls its answer, and the shared filter lets each of
+// those through (the kernel must never drop a real answer).
+func FuzzDemux4(f *testing.F) {
+	f.Add(ipv4Packet(f, segment{Src: peer, Dst: me, Seq: 1, Ack: isn + 1, SYN: true, ACK: true}, 5))
+	f.Add(ipv4Packet(f, segment{Src: peer, Dst: me, Ack: isn + 1, RST: true, ACK: true}, 9))
+	f.Add(ipv4Packet(f, segment{Src: me, Dst: peer, Seq: isn, SYN: true}, 5))
+	f.Add(ipv4Packet(f, segment{Src: peer, Dst: me, Ack: isn, SYN: true, ACK: true}, 5))
+	f.Add([]byte{0x45, 0, 0, 20})
+	vm, err := bpf.NewVM(sharedFilter(true))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ft := newFlowTable()
+		w := ft.register(me, peer, isn)
+		delivered := ft.receive4(b, time.Now())
+		_, took := w.took()
+		s, err := parseIPv4(b)
+		answer := err == nil && judge(s, me, peer, isn) != unrelated
+		if delivered != answer || took != answer {
+			t.Fatalf("delivered %v, probe got it %v; judge says answer=%v (%+v, %v)", delivered, took, answer, s, err)
+		}
+		if answer {
+			if n, err := vm.Run(b); err != nil || n == 0 {
+				t.Fatalf("an answer (%+v) the shared filter drops (%d, %v)", s, n, err)
+			}
+		}
+	})
+}
+
+// The same for the IPv6 socket, which reads the TCP header alone.
+func FuzzDemux6(f *testing.F) {
+	peer6 := netip.MustParseAddrPort("[fd00::2]:443")
+	for _, s := range []segment{
+		{Src: peer6, Dst: me6, Seq: 1, Ack: isn + 1, SYN: true, ACK: true},
+		{Src: peer6, Dst: me6, Ack: isn + 1, RST: true, ACK: true},
+		{Src: me6, Dst: peer6, Seq: isn, SYN: true},
+	} {
+		b, _ := s.encode()
+		f.Add(b)
+	}
+	vm, err := bpf.NewVM(sharedFilter(false))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ft := newFlowTable()
+		w := ft.register(me6, peer6, isn)
+		delivered := ft.receive6(b, peer6.Addr(), me6.Addr(), time.Now())
+		_, took := w.took()
+		s, err := parseTCP(b, peer6.Addr(), me6.Addr())
+		answer := err == nil && judge(s, me6, peer6, isn) != unrelated
+		if delivered != answer || took != answer {
+			t.Fatalf("delivered %v, probe got it %v; judge says answer=%v (%+v, %v)", delivered, took, answer, s, err)
+		}
+		if answer {
+			if n, err := vm.Run(b); err != nil || n == 0 {
+				t.Fatalf("an answer (%+v) the shared filter drops (%d, %v)", s, n, err)
+			}
+		}
+	})
+}
+
+// Whatever the error queue holds: no panic, and only an ICMP error that
+// quotes the probe's own SYN reaches it.
+func FuzzDemuxErrQueue(f *testing.F) {
+	syn, _ := segment{Src: me, Dst: peer, Seq: isn, SYN: true}.encode()
+	f.Add(errQueueMsg(false, unix.SO_EE_ORIGIN_ICMP, 3, 13, netip.MustParseAddr("10.0.0.254")), syn)
+	f.Add(errQueueMsg(true, unix.SO_EE_ORIGIN_ICMP6, 1, 4, netip.MustParseAddr("fd00::1")), syn[:8])
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, oob, payload []byte) {
+		ft := newFlowTable()
+		w := ft.register(me, peer, isn)
+		delivered := ft.receiveErr(oob, payload, peer.Addr(), time.Now())
+		r, took := w.took()
+		if delivered != took {
+			t.Fatalf("delivered %v, probe got it %v", delivered, took)
+		}
+		if !delivered {
+			return
+		}
+		_, sport, dport, seq, err := parseErrQueue(oob, payload)
+		if err != nil || sport != me.Port() || dport != peer.Port() || seq != isn || r.icmp == nil {
+			t.Fatalf("probe got %+v for a message quoting %d -> %d seq %d (%v)", r.icmp, sport, dport, seq, err)
 		}
 	})
 }

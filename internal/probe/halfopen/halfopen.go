@@ -263,14 +263,7 @@ func (x *exchange) send(seg []byte) error {
 	return nil
 }
 
-func (x *exchange) noAnswer(err error) probe.Result {
-	s := "s"
-	if x.syns == 1 {
-		s = ""
-	}
-	return probe.Result{State: exitcode.Critical, Timeout: true, Err: fmt.Errorf("%w: %w", ErrFiltered, err),
-		Summary: fmt.Sprintf("no answer (filtered?) from %s to %d SYN%s", x.t.Addr, x.syns, s)}
-}
+func (x *exchange) noAnswer(err error) probe.Result { return noAnswer(x.t.Addr, x.syns, err) }
 
 // receive reads what is queued, error queue first, until a verdict or
 // EAGAIN. It returns a result, a fatal error, or neither (keep waiting).
@@ -288,8 +281,7 @@ func (x *exchange) receive(fd int) (*probe.Result, error) {
 			continue
 		}
 		x.t.Log.Printf(1, "%v", ie)
-		r := probe.Critical("%s rejected: %v, %s after the SYN", x.t.Addr, ie, probe.Millis(time.Since(x.sent)))
-		r.Err = fmt.Errorf("%w: %w", ErrUnreachable, ie)
+		r := rejected(x.t.Addr, ie, time.Since(x.sent))
 		return &r, nil
 	}
 	for range 256 {
@@ -336,18 +328,46 @@ func (x *exchange) judge(b []byte, from unix.Sockaddr) *probe.Result {
 	case open:
 		x.t.Log.Printf(1, "SYN+ACK from %s seq=%d ack=%d", remote, s.Seq, s.Ack)
 		x.reset()
-		r := probe.OK("%s", answered("port open (SYN+ACK)", remote, rtt, x.syns))
-		r.Phases = []probe.Phase{{Name: "syn-ack", Duration: rtt}}
+		r := verdict(open, remote, rtt, x.syns)
 		return &r
 	case closed:
 		x.t.Log.Printf(1, "RST from %s seq=%d ack=%d", remote, s.Seq, s.Ack)
-		r := probe.Critical("%s", answered("port closed (RST)", remote, rtt, x.syns))
-		r.Err = ErrClosed
-		r.Phases = []probe.Phase{{Name: "rst", Duration: rtt}}
+		r := verdict(closed, remote, rtt, x.syns)
 		return &r
 	}
 	x.t.Log.Printf(2, "ignored %s -> %s flags %s", s.Src, s.Dst, s.flags())
 	return nil
+}
+
+// verdict is the result of an answer to the SYN: the Prober and the Mux
+// word it alike, so the binary and the daemon say the same.
+func verdict(a answer, remote netip.AddrPort, rtt time.Duration, syns int) probe.Result {
+	if a == open {
+		r := probe.OK("%s", answered("port open (SYN+ACK)", remote, rtt, syns))
+		r.Phases = []probe.Phase{{Name: "syn-ack", Duration: rtt}}
+		return r
+	}
+	r := probe.Critical("%s", answered("port closed (RST)", remote, rtt, syns))
+	r.Err = ErrClosed
+	r.Phases = []probe.Phase{{Name: "rst", Duration: rtt}}
+	return r
+}
+
+// rejected is the result of an ICMP error about the SYN.
+func rejected(remote netip.AddrPort, ie *icmpError, since time.Duration) probe.Result {
+	r := probe.Critical("%s rejected: %v, %s after the SYN", remote, ie, probe.Millis(since))
+	r.Err = fmt.Errorf("%w: %w", ErrUnreachable, ie)
+	return r
+}
+
+// noAnswer is the result of silence until the deadline (or cancellation).
+func noAnswer(remote netip.AddrPort, syns int, err error) probe.Result {
+	s := "s"
+	if syns == 1 {
+		s = ""
+	}
+	return probe.Result{State: exitcode.Critical, Timeout: true, Err: fmt.Errorf("%w: %w", ErrFiltered, err),
+		Summary: fmt.Sprintf("no answer (filtered?) from %s to %d SYN%s", remote, syns, s)}
 }
 
 // answered is the summary of a SYN+ACK or RST. Its time is the round trip

@@ -35,6 +35,8 @@ const (
 	portUnreach = 1083 // input: rejected with ICMP(v6) port unreachable
 	portCount   = 1084 // output: counted by mark and by source address
 	portOutDrop = 1085 // output: our own SYN dropped, so the write fails
+	portNoRST   = 1086 // output: the kernel's RST (unmarked) dropped, as a host firewall may
+	portLostRST = 1087 // output: every RST dropped, ours too, as if lost
 )
 
 var nftOnce sync.Once
@@ -64,8 +66,10 @@ table inet lbctest {
 		tcp dport %[4]d meta mark 0x2a tcp flags == rst counter name marked_rst
 		tcp dport %[4]d ip saddr 127.0.0.2 tcp flags == syn counter name from_bind
 		tcp dport %[5]d drop
+		tcp dport %[6]d meta mark 0 tcp flags & rst == rst drop
+		tcp dport %[7]d tcp flags & rst == rst drop
 	}
-}`, portDrop, portProhib, portUnreach, portCount, portOutDrop)
+}`, portDrop, portProhib, portUnreach, portCount, portOutDrop, portNoRST, portLostRST)
 		cmd := exec.Command("nft", "-f", "-")
 		cmd.Stdin = strings.NewReader(ruleset)
 		if out, e := cmd.CombinedOutput(); e != nil {
@@ -99,7 +103,7 @@ type listener struct {
 	accepted atomic.Int64
 }
 
-func listen(t *testing.T, addr string, accept bool) *listener {
+func listen(t testing.TB, addr string, accept bool) *listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -125,7 +129,7 @@ func listen(t *testing.T, addr string, accept bool) *listener {
 func (l *listener) addrPort() netip.AddrPort { return l.Addr().(*net.TCPAddr).AddrPort() }
 
 // closedPort is a port nobody listens on, held bound so no test takes it.
-func closedPort(t *testing.T, ip string) netip.AddrPort {
+func closedPort(t testing.TB, ip string) netip.AddrPort {
 	t.Helper()
 	fam := unix.AF_INET
 	if strings.Contains(ip, ":") {
@@ -349,6 +353,14 @@ func TestLinkLocal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, &Prober{}, tc.addr, sockopt.Options{}, time.Second)
+			if r.State != tc.state || !strings.Contains(r.Summary, tc.summary) {
+				t.Errorf("%v %q (%v), want %v with %q", r.State, r.Summary, r.Err, tc.state, tc.summary)
+			}
+		})
+		// The Mux gives the zone per packet: scope id and IPV6_PKTINFO.
+		t.Run("mux "+tc.name, func(t *testing.T) {
+			m := testMux(t)
+			r := muxRun(t, m, tc.addr, sockopt.Options{}, time.Second)
 			if r.State != tc.state || !strings.Contains(r.Summary, tc.summary) {
 				t.Errorf("%v %q (%v), want %v with %q", r.State, r.Summary, r.Err, tc.state, tc.summary)
 			}

@@ -1,11 +1,13 @@
 package halfopen
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -52,6 +54,25 @@ func addrOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
+// localAddr is getsockname(2) for an IPv4 or IPv6 socket. unix.Getsockname
+// would cost a getsockopt(2) more each time, to tell L2TP sockets apart.
+func localAddr(fd int) (netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(rsa))
+	if _, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n))); e != 0 {
+		return netip.AddrPort{}, e
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])), nil
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])), nil
+	}
+	return netip.AddrPort{}, fmt.Errorf("address family %d", rsa.Addr.Family)
+}
+
 // setMark applies SO_MARK, so that policy routing and firewall rules see
 // the probe as the caller asked (Farmguardian's MARK).
 func setMark(fd int, mark uint32) error {
@@ -83,13 +104,9 @@ func routeSource(dst netip.AddrPort, mark uint32) (netip.Addr, error) {
 	if err := unix.Connect(fd, sa); err != nil {
 		return netip.Addr{}, fmt.Errorf("no route to %s: %w", dst.Addr(), err)
 	}
-	local, err := unix.Getsockname(fd)
+	ap, err := localAddr(fd)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("%w: route lookup: %v", sockopt.ErrSetup, err)
-	}
-	ap, ok := addrOf(local)
-	if !ok {
-		return netip.Addr{}, fmt.Errorf("%w: route lookup: unexpected local address %T", sockopt.ErrSetup, local)
 	}
 	return ap.Addr().WithZone(dst.Addr().Zone()), nil
 }
@@ -98,9 +115,18 @@ func routeSource(dst netip.AddrPort, mark uint32) (netip.Addr, error) {
 // listening) until release: the port the kernel picks is then ours, and no
 // real connection can share our 4-tuple while the probe runs.
 func reservePort(src netip.Addr) (port uint16, release func(), err error) {
+	fd, port, err := reserve(src)
+	if err != nil {
+		return 0, nil, err
+	}
+	return port, func() { unix.Close(fd) }, nil
+}
+
+// reserve is reservePort's socket: the caller closes fd to release port.
+func reserve(src netip.Addr) (int, uint16, error) {
 	fd, err := unix.Socket(family(src), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: port reservation socket: %v", sockopt.ErrSetup, err)
+		return -1, 0, fmt.Errorf("%w: port reservation socket: %v", sockopt.ErrSetup, err)
 	}
 	sa, err := sockaddr(netip.AddrPortFrom(src, 0))
 	if err == nil {
@@ -109,17 +135,15 @@ func reservePort(src netip.Addr) (port uint16, release func(), err error) {
 			err = fmt.Errorf("%w: bind %s: %v", sockopt.ErrSetup, src, err)
 		}
 	}
-	var local unix.Sockaddr
+	var ap netip.AddrPort
 	if err == nil {
-		local, err = unix.Getsockname(fd)
-	}
-	ap, ok := addrOf(local)
-	if err != nil || !ok {
-		unix.Close(fd)
-		if err == nil {
-			err = fmt.Errorf("%w: port reservation: no local address", sockopt.ErrSetup)
+		if ap, err = localAddr(fd); err != nil {
+			err = fmt.Errorf("%w: port reservation: %v", sockopt.ErrSetup, err)
 		}
-		return 0, nil, fmt.Errorf("reserve a source port: %w", err)
 	}
-	return ap.Port(), func() { unix.Close(fd) }, nil
+	if err != nil {
+		unix.Close(fd)
+		return -1, 0, fmt.Errorf("reserve a source port: %w", err)
+	}
+	return fd, ap.Port(), nil
 }
