@@ -36,6 +36,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/daemon"
 	"github.com/lbcheck/lbcheck/internal/daemon/lbfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/probefront"
+	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 	"github.com/lbcheck/lbcheck/internal/version"
 )
 
@@ -75,13 +76,26 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	// Half-open modules: STOP-GAP, a raw socket per probe, until the
-	// shared one (halfopen.Mux, opened here before capabilities are
-	// dropped) lands. See daemon.HalfOpen.
-	var halfOpen daemon.HalfOpen = daemon.PerProbeHalfOpen{}
-	reg := checks.New(halfOpen.Spec())
+	// Half-open modules share one raw socket per address family, opened
+	// now, while the process may; every capability is dropped once the
+	// configuration's marks are prepared. Without the privilege the
+	// daemon still runs: half-open probes are then UNKNOWN, could not
+	// check.
+	var hmux *halfopen.Mux
+	if !*checkOnly {
+		var err error
+		if hmux, err = halfopen.OpenMux(); err != nil {
+			logger.Warn("half-open modules cannot probe: "+oneLine(err.Error()), "fix", "run lbcheckd with CAP_NET_RAW (the packaged unit grants it) or as root")
+		} else if miss := hmux.Missing(); miss != nil {
+			logger.Warn("half-open probes to one address family cannot run: " + oneLine(miss.Error()))
+		}
+	}
+	reg := checks.New(hmux.Spec())
 
 	cfg, err := daemon.Load(*configPath, reg)
+	if err == nil && hmux != nil {
+		err = prepareHalfOpen(hmux, cfg)
+	}
 	if err == nil && cfg.WebConfigFile != "" {
 		if werr := web.Validate(cfg.WebConfigFile); werr != nil {
 			err = fmt.Errorf("%s: web_config_file %s: %s", *configPath, cfg.WebConfigFile, oneLine(werr.Error()))
@@ -96,9 +110,18 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 			*configPath, len(cfg.Modules), cfg.Listen, cfg.AgentListen, len(cfg.Allow))
 		return 0
 	}
+	if hmux != nil {
+		defer hmux.Close()
+		if err := halfopen.DropCaps(); err != nil {
+			logger.Warn("capabilities kept: " + oneLine(err.Error()))
+		}
+	}
 
 	var d *daemon.Daemon
 	metrics := daemon.NewMetrics(func() float64 { return float64(d.InFlight()) })
+	if hmux != nil {
+		metrics.HalfOpen(hmux.Stats)
+	}
 	d = daemon.New(context.Background(), cfg, metrics)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -178,7 +201,7 @@ loop:
 			break loop
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
-				reload(d, *configPath, reg, logger)
+				reload(d, *configPath, reg, hmux, logger)
 				continue
 			}
 			logger.Info("stopping: probes in flight end within their deadlines", "signal", s.String(), "in_flight", d.InFlight())
@@ -207,9 +230,13 @@ loop:
 
 // reload puts the file's configuration in force, or keeps the one in force
 // and says why.
-func reload(d *daemon.Daemon, path string, reg checks.Registry, logger *slog.Logger) {
+func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.Mux, logger *slog.Logger) {
 	old := d.Config()
 	cfg, err := daemon.Load(path, reg)
+	if err == nil && hmux != nil {
+		// A mark not opened at start cannot be now: capabilities are gone.
+		err = prepareHalfOpen(hmux, cfg)
+	}
 	if err == nil {
 		switch {
 		case cfg.Listen != old.Listen:
@@ -227,6 +254,19 @@ func reload(d *daemon.Daemon, path string, reg checks.Registry, logger *slog.Log
 	}
 	d.Swap(cfg)
 	logger.Info("configuration reloaded", "modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight, "in_flight", d.InFlight())
+}
+
+// prepareHalfOpen opens what the half-open modules' socket options need
+// (a mark's sockets) while the process still may.
+func prepareHalfOpen(m *halfopen.Mux, cfg *daemon.Config) error {
+	for _, name := range sortedKeys(cfg.Modules) {
+		if cmd := cfg.Modules[name].Cmd; cmd.Spec.Command == halfopen.Spec.Command {
+			if err := m.Prepare(cmd.Socket); err != nil {
+				return fmt.Errorf("module %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func longestDeadline(cfg *daemon.Config) time.Duration {

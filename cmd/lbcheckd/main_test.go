@@ -23,6 +23,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/lab"
 	"github.com/lbcheck/lbcheck/internal/lab/netns"
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
+	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 )
 
 // The tests run in a network namespace of their own (raw sockets for the
@@ -115,7 +116,13 @@ func TestVerdictsLikeBinaries(t *testing.T) {
 	for i, tt := range tests {
 		fmt.Fprintf(&cfg, "  m%d: [%s]\n", i, strings.Join(quoteAll(tt.argv), ", "))
 	}
-	c, err := daemon.Parse([]byte(cfg.String()), checks.New(daemon.PerProbeHalfOpen{}.Spec()))
+	// The half-open modules probe through the daemon's shared raw sockets.
+	hmux, err := halfopen.OpenMux()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hmux.Close()
+	c, err := daemon.Parse([]byte(cfg.String()), checks.New(hmux.Spec()))
 	if err != nil {
 		t.Fatal(err)
 	}

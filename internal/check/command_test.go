@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/check/checktest"

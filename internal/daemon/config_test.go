@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/lbcheck/lbcheck/internal/checks"
+	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 )
 
-func registry() checks.Registry { return checks.New(PerProbeHalfOpen{}.Spec()) }
+func registry() checks.Registry { return checks.New((*halfopen.Mux)(nil).Spec()) }
 
 // The issue's example, with these very keys.
 const example = `listen: 127.0.0.1:9707          # HTTP: /probe, /check, /metrics

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lbcheck/lbcheck/internal/version"
@@ -115,4 +117,26 @@ func (m *Metrics) observe(module string, res Result, err error) {
 	}
 	m.probes.WithLabelValues(module, strings.ToLower(res.State.String())).Inc()
 	m.durations.WithLabelValues(module).Observe(res.Duration.Seconds())
+}
+
+// HalfOpen adds the shared half-open sockets' counters.
+func (m *Metrics) HalfOpen(stats func() halfopen.MuxStats) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lbcheckd_halfopen_in_flight",
+			Help: "Half-open probes waiting for their answer on the shared raw sockets.",
+		}, func() float64 { return float64(stats().InFlight) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lbcheckd_halfopen_replies_total",
+			Help: "SYN+ACK, RST and ICMP answers handed to their half-open probe.",
+		}, func() float64 { return float64(stats().Replies) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lbcheckd_halfopen_unmatched_total",
+			Help: "Packets the shared raw sockets read that answered no probe in flight (late answers, other traffic).",
+		}, func() float64 { return float64(stats().Unmatched) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lbcheckd_halfopen_dropped_total",
+			Help: "Packets the kernel dropped because a shared raw socket's receive queue was full (their SYNs are sent again).",
+		}, func() float64 { return float64(stats().Dropped) }),
+	)
 }
