@@ -190,22 +190,21 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	d.flights[key] = f
 	d.mu.Unlock()
 
-	// The probe runs on its own: a caller that leaves does not cut it
-	// short, and callers that join share its verdict.
-	go func() {
-		f.res = d.run(mod, tg, deadline)
-		d.mu.Lock()
-		delete(d.flights, key)
-		d.mu.Unlock()
-		d.inFlight.Add(-1)
-		close(f.done)
-	}()
-	select {
-	case <-f.done:
-		return d.refusedByResolver(f.res)
-	case <-ctx.Done():
+	// The leader runs the probe itself, on the goroutine (and the stack,
+	// grown already) serving its connection: a goroutine per probe cost a
+	// new stack grown four times over. Callers that join share the
+	// verdict. A leader whose caller left still finishes the probe: it
+	// ends by its own deadline, and its verdict may serve the others.
+	f.res = d.run(mod, tg, deadline)
+	d.mu.Lock()
+	delete(d.flights, key)
+	d.mu.Unlock()
+	d.inFlight.Add(-1)
+	close(f.done)
+	if ctx.Err() != nil {
 		return Result{}, refuse(NoVerdict, "no verdict within the caller's deadline")
 	}
+	return d.refusedByResolver(f.res)
 }
 
 // run is one probe, within deadline.

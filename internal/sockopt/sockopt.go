@@ -95,7 +95,9 @@ func MarkError(mark uint32, err error) error {
 // Dialer returns a TCP dialer that binds to Bind and applies the mark.
 // Deadlines come from the context passed to DialContext.
 func (o Options) Dialer() *net.Dialer {
-	d := &net.Dialer{Control: o.Control}
+	// No TCP keepalive: a probe's connection lives a second at most, and
+	// the four setsockopt calls it takes cost every probe in the daemon.
+	d := &net.Dialer{Control: o.Control, KeepAlive: -1}
 	if o.Bind.IsValid() {
 		// A TCPAddr: net refuses it for a UDP dial ("mismatched local
 		// address type"), so a UDP probe needs its own LocalAddr.

@@ -25,9 +25,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/lbcheck/lbcheck/internal/daemon"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 )
@@ -70,9 +67,10 @@ func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 			http.Error(w, res.Line(res.Module.Cmd.Spec.Name), http.StatusInternalServerError)
 			return
 		}
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collector{res})
-		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+		var x exposition
+		collect(&x, res)
+		w.Header().Set("Content-Type", contentType)
+		w.Write(x.bytes())
 	})
 }
 
@@ -106,43 +104,31 @@ var phaseSeries = map[string]struct {
 	"check_tcp_half_open": {"probe_tcp_half_open_duration_seconds", nil},
 }
 
+// The series, as blackbox_exporter names and explains them where it has
+// them.
 var (
-	descSuccess  = prometheus.NewDesc("probe_success", "Displays whether or not the probe was a success: 1 for an OK or WARNING verdict.", nil, nil)
-	descDuration = prometheus.NewDesc("probe_duration_seconds", "Returns how long the probe took to complete in seconds", nil, nil)
-	descTimeout  = prometheus.NewDesc("probe_timeout_seconds", "Returns how long the probe timeout is in seconds", nil, nil)
-	descState    = prometheus.NewDesc("probe_nagios_state", "The check's verdict as a Nagios state: 0 OK, 1 WARNING, 2 CRITICAL.", nil, nil)
-	descProtocol = prometheus.NewDesc("probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6", nil, nil)
-	descStatus   = prometheus.NewDesc("probe_http_status_code", "Response HTTP status code", nil, nil)
-	descSSL      = prometheus.NewDesc("probe_http_ssl", "Indicates if SSL was used for the final redirect", nil, nil)
-	descLength   = prometheus.NewDesc("probe_http_content_length", "Length of http content response", nil, nil)
-	descExpiry   = prometheus.NewDesc("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime", nil, nil)
-	descTLSVer   = prometheus.NewDesc("probe_tls_version_info", "Returns the TLS version used or NaN when unknown", []string{"version"}, nil)
-	descCipher   = prometheus.NewDesc("probe_tls_cipher_info", "Returns the TLS cipher negotiated during handshake", []string{"cipher"}, nil)
-	descAnswer   = prometheus.NewDesc("probe_dns_answer_rrs", "Returns number of entries in the answer resource record list", nil, nil)
-	descAuth     = prometheus.NewDesc("probe_dns_authority_rrs", "Returns number of entries in the authority resource record list", nil, nil)
-	descExtra    = prometheus.NewDesc("probe_dns_additional_rrs", "Returns number of entries in the additional resource record list", nil, nil)
-	descQuery    = prometheus.NewDesc("probe_dns_query_succeeded", "Displays whether or not the query was executed successfully", nil, nil)
-	descPhases   = map[string]*prometheus.Desc{}
+	descSuccess  = desc{"probe_success", "Displays whether or not the probe was a success: 1 for an OK or WARNING verdict."}
+	descDuration = desc{"probe_duration_seconds", "Returns how long the probe took to complete in seconds"}
+	descTimeout  = desc{"probe_timeout_seconds", "Returns how long the probe timeout is in seconds"}
+	descState    = desc{"probe_nagios_state", "The check's verdict as a Nagios state: 0 OK, 1 WARNING, 2 CRITICAL."}
+	descProtocol = desc{"probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6"}
+	descStatus   = desc{"probe_http_status_code", "Response HTTP status code"}
+	descSSL      = desc{"probe_http_ssl", "Indicates if SSL was used for the final redirect"}
+	descLength   = desc{"probe_http_content_length", "Length of http content response"}
+	descExpiry   = desc{"probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime"}
+	descTLSVer   = desc{"probe_tls_version_info", "Returns the TLS version used or NaN when unknown"}
+	descCipher   = desc{"probe_tls_cipher_info", "Returns the TLS cipher negotiated during handshake"}
+	descAnswer   = desc{"probe_dns_answer_rrs", "Returns number of entries in the answer resource record list"}
+	descAuth     = desc{"probe_dns_authority_rrs", "Returns number of entries in the authority resource record list"}
+	descExtra    = desc{"probe_dns_additional_rrs", "Returns number of entries in the additional resource record list"}
+	descQuery    = desc{"probe_dns_query_succeeded", "Displays whether or not the query was executed successfully"}
 )
 
-func init() {
-	for _, s := range phaseSeries {
-		descPhases[s.name] = prometheus.NewDesc(s.name, "Duration of the probe by phase", []string{"phase"}, nil)
-	}
-}
+const phaseHelp = "Duration of the probe by phase"
 
-// collector is one probe's metrics, for its request's registry.
-type collector struct{ res daemon.Result }
-
-// Describe sends nothing: the registry then takes the metrics as they
-// come (an unchecked collector), which suits a registry used once.
-func (collector) Describe(chan<- *prometheus.Desc) {}
-
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	res := c.res
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
+// collect puts one probe's series in x.
+func collect(x *exposition, res daemon.Result) {
+	gauge := func(d desc, v float64, label ...string) { x.gauge(d, v, label...) }
 	success := 0.0
 	if res.State == exitcode.OK || res.State == exitcode.Warning {
 		success = 1
@@ -173,7 +159,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			seen[name] += p.Duration.Seconds()
 		}
 		for _, name := range order {
-			gauge(descPhases[s.name], seen[name], name)
+			gauge(desc{s.name, phaseHelp}, seen[name], "phase", name)
 		}
 	}
 	f := res.Facts
@@ -201,8 +187,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQuery, ok)
 	}
 	if f.TLSVersion != 0 {
-		gauge(descTLSVer, 1, tlsVersion(f.TLSVersion))
-		gauge(descCipher, 1, tls.CipherSuiteName(f.TLSCipher))
+		gauge(descTLSVer, 1, "version", tlsVersion(f.TLSVersion))
+		gauge(descCipher, 1, "cipher", tls.CipherSuiteName(f.TLSCipher))
 	}
 	if f.CertExpiry != 0 {
 		gauge(descExpiry, float64(f.CertExpiry))
