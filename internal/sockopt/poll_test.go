@@ -12,6 +12,21 @@ import (
 	"time"
 )
 
+// dialed is a connection to a loopback listener made with o, and the
+// listener's end of it; both are closed when the test ends.
+func dialed(t *testing.T, o Options) (c, peer net.Conn) {
+	t.Helper()
+	addr, accepted := listen(t)
+	c, err := o.DialTCP(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	peer = <-accepted
+	t.Cleanup(func() { peer.Close() })
+	return c, peer
+}
+
 // closedPort is a loopback port nothing listens on (bound, never listening,
 // so no other test can take it while it is held).
 func closedPort(t *testing.T) netip.AddrPort {
@@ -36,13 +51,7 @@ func TestPollConnLikeNet(t *testing.T) {
 	for _, m := range modes {
 		o := Options{Poll: m.poll}
 		t.Run(m.name+"/exchange and EOF", func(t *testing.T) {
-			addr, accepted := listen(t)
-			c, err := o.DialTCP(context.Background(), addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			peer := <-accepted
+			c, peer := dialed(t, o)
 			go func() {
 				buf := make([]byte, 5)
 				io.ReadFull(peer, buf)
@@ -68,16 +77,10 @@ func TestPollConnLikeNet(t *testing.T) {
 			}
 		})
 		t.Run(m.name+"/read deadline", func(t *testing.T) {
-			addr, accepted := listen(t)
-			c, err := o.DialTCP(context.Background(), addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			defer (<-accepted).Close()
+			c, _ := dialed(t, o)
 			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 			start := time.Now()
-			_, err = c.Read(make([]byte, 10))
+			_, err := c.Read(make([]byte, 10))
 			var ne net.Error
 			if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
 				t.Errorf("err = %v, want a timeout", err)
@@ -87,19 +90,13 @@ func TestPollConnLikeNet(t *testing.T) {
 			}
 		})
 		t.Run(m.name+"/deadline moved by another goroutine", func(t *testing.T) {
-			addr, accepted := listen(t)
-			c, err := o.DialTCP(context.Background(), addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			defer (<-accepted).Close()
+			c, _ := dialed(t, o)
 			ctx, cancel := context.WithCancel(context.Background())
 			stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 			defer stop()
 			time.AfterFunc(50*time.Millisecond, cancel)
 			start := time.Now()
-			_, err = c.Read(make([]byte, 10))
+			_, err := c.Read(make([]byte, 10))
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Errorf("err = %v, want a timeout", err)
 			}
@@ -171,14 +168,7 @@ func closedUDP(t *testing.T) netip.AddrPort {
 func TestPollConnSyscallConn(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			addr, accepted := listen(t)
-			c, err := Options{Poll: m.poll}.DialTCP(context.Background(), addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			peer := <-accepted
-			defer peer.Close()
+			c, peer := dialed(t, Options{Poll: m.poll})
 			peer.Write([]byte("queued"))
 			sc, ok := c.(syscall.Conn)
 			if !ok {

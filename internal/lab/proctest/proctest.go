@@ -311,3 +311,46 @@ func (c Check) Test(t *testing.T) {
 	}
 	t.Run("no spawning", func(t *testing.T) { NoSpawning(t) })
 }
+
+// CAFileNotRegular runs a TLS-capable check in process with --ca-file
+// naming what is not a regular file (a FIFO, a device, a directory) and
+// fails unless each is one UNKNOWN line at once: --ca-file is read before
+// the deadline starts, and a FIFO once blocked the check for good,
+// /dev/zero grew it until Go died (issue 13, item 9; /dev/zero is tried
+// on the check_http_status binary, under a memory limit). args turn TLS
+// on and name the target; label is the check's first word.
+func CAFileNotRegular(t *testing.T, run func(context.Context, []string, io.Writer, io.Writer) int, label string, args ...string) {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, file, kind string }{
+		{"fifo", fifo, "a named pipe"},
+		{"device", "/dev/null", "a character device"},
+		{"directory", "/", "a directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			type verdict struct {
+				code int
+				out  string
+			}
+			done := make(chan verdict, 1)
+			go func() {
+				var out strings.Builder
+				code := run(context.Background(), append([]string{"-t", "1", "--ca-file", tt.file}, args...), &out, io.Discard)
+				done <- verdict{code, out.String()}
+			}()
+			var v verdict
+			select {
+			case v = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no verdict after 10 s with -t 1")
+			}
+			want := label + " UNKNOWN - bad argument: --ca-file " + tt.file + ": not a regular file but " + tt.kind
+			if v.code != 3 || !strings.HasPrefix(v.out, want) || strings.Count(v.out, "\n") != 1 {
+				t.Errorf("exit %d, output %q; want 3 and one line starting %q", v.code, v.out, want)
+			}
+		})
+	}
+}
