@@ -3,10 +3,13 @@ package plugin
 import (
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
@@ -140,5 +143,33 @@ func TestStartedIsThisProcess(t *testing.T) {
 	}
 	if now.Sub(got) > time.Hour {
 		t.Errorf("started %v before now: absurd", now.Sub(got))
+	}
+}
+
+// TestLargeTimerSlack: a caller's large timer slack (Icinga 2 runs its
+// plugins with 50 ms) once made every wait end 50 ms late, after the
+// watchdog's grace, which then printed "no verdict" over the run's own
+// timeout verdict. The check brings the slack back down.
+func TestLargeTimerSlack(t *testing.T) {
+	bin := fakeBin(t)
+	// Slack is per thread and inherited at fork: set it on the thread
+	// that starts the child.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, 50_000_000, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(old), 0, 0, 0)
+	for range 3 {
+		start := time.Now()
+		out, err := exec.Command(bin, "--mode", "wait", "-t", "0.3", "127.0.0.1").Output()
+		took := time.Since(start)
+		if code := proctest.ExitCode(t, err); code != 2 || !strings.HasPrefix(string(out), "FAKE CRITICAL - waiting for the peer: timed out") {
+			t.Errorf("exit %d after %v: %q; want the run's own timeout verdict", code, took, out)
+		}
 	}
 }

@@ -67,6 +67,7 @@ func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.
 		if t, ok := out.proc.started(); ok {
 			start = t
 		}
+		preciseTimers()
 	}
 	ctx, cancel := context.WithDeadline(ctx, start.Add(cmd.Deadline))
 	defer cancel()
