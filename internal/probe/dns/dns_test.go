@@ -101,24 +101,34 @@ func exchangeWith(t testing.TB, o *Options, answer []byte) probe.Result {
 
 // exchangeParts is exchangeWith with the parts o has.
 func exchangeParts(t testing.TB, o *Options, answer []byte) probe.Result {
+	r, _, _ := exchangeRecorded(t, o, answer)
+	return r
+}
+
+// exchangeRecorded is exchangeParts, and also returns the query sent and
+// the reply as the peer sent it, with the query's ID.
+func exchangeRecorded(t testing.TB, o *Options, answer []byte) (r probe.Result, query, sent []byte) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	client, server := net.Pipe()
 	defer client.Close()
+	done := make(chan [2][]byte, 1)
 	go func() {
 		defer server.Close()
+		var q, a []byte
+		defer func() { done <- [2][]byte{q, a} }()
 		var n [2]byte
 		if _, err := io.ReadFull(server, n[:]); err != nil {
 			return
 		}
-		query := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(server, query); err != nil {
+		q = make([]byte, binary.BigEndian.Uint16(n[:]))
+		if _, err := io.ReadFull(server, q); err != nil {
 			return
 		}
-		a := append([]byte(nil), answer...)
+		a = append([]byte(nil), answer...)
 		if len(a) >= 2 {
-			copy(a, query[:2])
+			copy(a, q[:2])
 		}
 		// Then close: a reply passed over ends in EOF, not the deadline.
 		server.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(a))), a...))
@@ -129,7 +139,9 @@ func exchangeParts(t testing.TB, o *Options, answer []byte) probe.Result {
 	if m != nil {
 		r = p.judge(m, "tcp")
 	}
-	return r
+	client.Close()
+	qa := <-done
+	return r, qa[0], qa[1]
 }
 
 func packed(t testing.TB, name string, rcode int, rrs ...string) []byte {

@@ -87,8 +87,13 @@ func fqdn(s string) string {
 }
 
 // packName packs a fully qualified name in presentation form (which
-// isDomainName took) into its wire form.
+// isDomainName took) into its wire form. Its errors are miekg's words.
 func packName(s string) ([]byte, error) {
+	// fqdn adds a dot that the name's last backslash may escape (a\0\):
+	// isDomainName reads that escape otherwise and takes it.
+	if !isFQDN(s) {
+		return nil, errors.New("dns: domain must be fully qualified")
+	}
 	if s == "." {
 		return []byte{0}, nil
 	}
