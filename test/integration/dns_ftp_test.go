@@ -29,7 +29,9 @@ var (
 )
 
 // binaryFor is the named command: beside LBC_BIN when that is set, else
-// built once into the state dir (netns.sh down removes it).
+// built once into the state dir (netns.sh down removes it), with lbcheck
+// beside it, which runs what the check binaries leave out (--tls,
+// --expect, --dnssec, --auth-tls).
 func binaryFor(t *testing.T, name string) string {
 	t.Helper()
 	if b := os.Getenv("LBC_BIN"); b != "" {
@@ -42,7 +44,7 @@ func binaryFor(t *testing.T, name string) string {
 			return
 		}
 		builtDir = filepath.Join(stateDir, "bin")
-		build := exec.Command("go", "build", "-o", builtDir+"/", "./cmd/check_dns_answer", "./cmd/check_ftp_noop")
+		build := exec.Command("go", "build", "-o", builtDir+"/", "./cmd/check_dns_answer", "./cmd/check_ftp_noop", "./cmd/lbcheck")
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
