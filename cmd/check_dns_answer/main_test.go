@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/lab"
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
@@ -21,6 +22,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	spec = checks.DNS() // in process, every part: the binary hands over
 	var err error
 	if theLab, err = lab.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
@@ -9,8 +17,9 @@ import (
 // These tests run the built binary as the callers do, for what only a
 // real process shows: file descriptors, signals, and the exit itself.
 
-// built is the binary under test; buildBinary builds it once into binDir.
-var built = proctest.Binary{Name: "check_dns_answer"}
+// built is the binary under test, built as it ships (static, no cgo),
+// with lbcheck beside it; buildBinary builds them once into binDir.
+var built = proctest.Binary{Name: "check_dns_answer", Env: []string{"CGO_ENABLED=0"}, Beside: []string{"../lbcheck"}}
 
 func buildBinary(t *testing.T) string {
 	return built.Path(t, binDir)
@@ -25,4 +34,94 @@ func TestProcess(t *testing.T) {
 		Silent:   append([]string{"--name", "silent.lab.test"}, hp(theDNS.Addr)...),
 		Deadline: []string{"--attempts", "3", "--tcp"},
 	}.Test(t)
+}
+
+// TestHandOver: a command line that needs a part the binary leaves out
+// (--expect and --dnssec, which read records with miekg/dns, and --tls) is
+// run by lbcheck from the same directory, in the same process: the caller
+// still has one process, the one it signals, and one verdict. Without
+// lbcheck beside it, the check is UNKNOWN (it could not check), never
+// CRITICAL. A plain question stays in the binary.
+func TestHandOver(t *testing.T) {
+	bin := buildBinary(t)
+	srv, dot := hp(theDNS.Addr), hp(theDNS.TLS)
+	for _, tt := range []struct {
+		name string
+		args []string
+		line string
+	}{
+		{"plain", append([]string{"--name", "www.lab.test"}, srv...), `^DNS OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from 127\.0\.0\.1:\d+/udp in `},
+		{"plain tcp norecurse rcode", append([]string{"--tcp", "--norecurse", "--rcode", "NXDOMAIN", "--name", "missing.lab.test"}, srv...), `^DNS OK - NXDOMAIN, no answers from 127\.0\.0\.1:\d+/tcp in `},
+		{"expect", append([]string{"--name", "www.lab.test", "--expect", "192.0.2.10"}, srv...), `^DNS OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from `},
+		{"expect mismatch", append([]string{"--name", "www.lab.test", "--expect", "192.0.2.99"}, srv...), `^DNS CRITICAL - NOERROR, 1 answer \(A 192\.0\.2\.10\) from .*, none is "192\.0\.2\.99" \|`},
+		{"dnssec", append([]string{"--name", "signed.lab.test", "--dnssec"}, srv...), `^DNS OK - NOERROR, 2 answers \(A 192\.0\.2\.20, RRSIG A 13 `},
+		{"tls", append([]string{"--tls", "--name", "www.lab.test"}, dot...), `^DNS OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from 127\.0\.0\.1:\d+/tls`},
+		{"bad usage first", append([]string{"--expect", "x", "--type", "BOGUS"}, srv...), `^DNS UNKNOWN - bad argument: --type "BOGUS"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _ := exec.Command(bin, tt.args...).Output()
+			if !regexp.MustCompile(tt.line).Match(out) {
+				t.Errorf("%q, want %s", out, tt.line)
+			}
+		})
+	}
+
+	// Which program runs the check, seen in /proc while it waits on a
+	// silent server: then SIGTERM, and the verdict it brings.
+	for _, tt := range []struct {
+		name string
+		args []string
+		exe  string
+	}{
+		{"plain stays", []string{"--norecurse"}, "check_dns_answer"},
+		{"expect in the same process", []string{"--expect", "192.0.2.10"}, "lbcheck"},
+		{"dnssec in the same process", []string{"--dnssec"}, "lbcheck"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bin, append(append([]string{"-t", "10", "--name", "silent.lab.test"}, tt.args...), srv...)...)
+			var stdout strings.Builder
+			cmd.Stdout = &stdout
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			time.Sleep(time.Second) // past the 50 ms before signals are handled, on a loaded machine too
+			pid := strconv.Itoa(cmd.Process.Pid)
+			exe, err := os.Readlink("/proc/" + pid + "/exe")
+			if err != nil || exe != filepath.Join(filepath.Dir(bin), tt.exe) {
+				t.Errorf("the process runs %q (%v), want %s beside the check", exe, err, tt.exe)
+			}
+			if children, _ := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); len(children) > 0 {
+				t.Errorf("the check has children: %s", children)
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			err = cmd.Wait()
+			if code := proctest.ExitCode(t, err); code != 2 || !strings.Contains(stdout.String(), "interrupted by terminated") {
+				t.Errorf("after SIGTERM: exit %d, %q", code, stdout.String())
+			}
+		})
+	}
+
+	t.Run("no lbcheck beside it", func(t *testing.T) {
+		alone := filepath.Join(t.TempDir(), "check_dns_answer")
+		src, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(alone, src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, opt := range [][]string{{"--expect", "192.0.2.10"}, {"--dnssec"}, {"--tls"}} {
+			out, err := exec.Command(alone, append(append([]string{"--name", "www.lab.test"}, opt...), srv...)...).Output()
+			want := "DNS UNKNOWN - " + opt[0] + " needs lbcheck beside check_dns_answer"
+			if code := proctest.ExitCode(t, err); code != 3 || !strings.HasPrefix(string(out), want) {
+				t.Errorf("%s: exit %d, %q; want 3, %q", opt[0], code, out, want)
+			}
+		}
+		// A plain question needs nothing beside it.
+		out, err := exec.Command(alone, append([]string{"--name", "www.lab.test"}, srv...)...).Output()
+		if code := proctest.ExitCode(t, err); code != 0 || !strings.HasPrefix(string(out), "DNS OK - NOERROR, 1 answer (A 192.0.2.10)") {
+			t.Errorf("plain, alone: exit %d, %q", code, out)
+		}
+	})
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/probe/dns"
+	"github.com/lbcheck/lbcheck/internal/probe/dns/dnsrr"
 	"github.com/lbcheck/lbcheck/internal/probe/ftpnoop"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 	"github.com/lbcheck/lbcheck/internal/probe/httpstatus"
@@ -51,10 +52,17 @@ func FTPNoop() check.Spec {
 	return s
 }
 
+// DNS is check_dns_answer with --tls, --expect and --dnssec.
+func DNS() check.Spec {
+	s := dns.Spec
+	s.New = func() check.Options { return dns.NewOptions(dns.Parts{TLS: gotls.TLS{}, Records: dnsrr.Records{}}) }
+	return s
+}
+
 // All is the five checks, in the order of check.Commands. The others link
 // everything they need themselves.
 func All() []check.Spec {
-	return []check.Spec{halfopen.Spec, tlshello.Spec, dns.Spec, FTPNoop(), HTTPStatus()}
+	return []check.Spec{halfopen.Spec, tlshello.Spec, DNS(), FTPNoop(), HTTPStatus()}
 }
 
 // Lookup finds a check by its binary's name: "check_http_status".

@@ -26,7 +26,7 @@ const grace = 20 * time.Millisecond
 
 // Run is the whole life of a check binary: it returns the exit code.
 func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.Writer) (code int) {
-	growStack()
+	_ = growStack()
 	format, style := prescan(args)
 	out := &output{name: spec.Name, w: stdout, format: format, style: style, proc: processOf(ctx)}
 	defer func() {
@@ -139,9 +139,10 @@ func usageText(err error) string { return strings.ReplaceAll(err.Error(), "\n", 
 // five times, each copy deeper than the last.
 //
 //go:noinline
-func growStack() {
+func growStack() byte {
 	var pad [32 << 10]byte
-	stackSink = pad[len(pad)-1]
+	return pad[stackIndex]
 }
 
-var stackSink byte
+// stackIndex is not a constant, so the frame above is really allocated.
+var stackIndex = 1

@@ -4,9 +4,14 @@
 //
 // It follows keepalived's DNS_CHECK: an accepted rcode passes even with no
 // answer records (a recursive resolver answers ". A" with NOERROR and
-// nothing else). Messages are packed and unpacked with github.com/miekg/dns,
-// but the exchange is our own: miekg's client takes a reply whose question
-// differs, and we must keep waiting past any reply that is not ours.
+// nothing else). The query and the reply are packed and read here (wire.go,
+// rdata.go), as github.com/miekg/dns v1 packs and reads them: miekg links
+// crypto, whose start-up a plain check would pay on every call. What needs
+// miekg's records (--expect, --dnssec) and TLS are parts that lbcheck
+// gives the options (internal/checks); check_dns_answer, without them,
+// hands such a command line to lbcheck. The exchange is our own in any
+// case: miekg's client takes a reply whose question differs, and we must
+// keep waiting past any reply that is not ours.
 package dns
 
 import (
@@ -20,8 +25,7 @@ import (
 	"strings"
 	"time"
 
-	mdns "github.com/miekg/dns"
-
+	"github.com/lbcheck/lbcheck/internal/check"
 	cli "github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
@@ -40,7 +44,38 @@ type Options struct {
 	DNSSEC    bool
 
 	qtype  uint16
+	wire   []byte // Name, packed
 	rcodes []int
+	parts  Parts
+}
+
+// Parts are what some options need from packages whose start-up a plain
+// check should not pay on every call: TLS (--tls) and miekg/dns's records
+// (--expect, --dnssec). cmd/check_dns_answer has neither, and hands a
+// command line that needs one to lbcheck, which has both (internal/checks).
+type Parts struct {
+	TLS     tlsclient.TLS
+	Records Records
+}
+
+// Records judges a reply's records. The reply is one the probe read, and
+// so one miekg/dns reads too (wire.go).
+type Records interface {
+	// Find returns the first answer record whose data is want (see
+	// --expect), in presentation form.
+	Find(reply []byte, want string) (rr string, ok bool, err error)
+	// Signatures judges --dnssec: whether the reply carries the
+	// signatures its kind of answer needs. It returns a note for the
+	// summary, or why the reply is unsigned.
+	Signatures(reply []byte) (note, why string, err error)
+}
+
+// NewOptions returns the options of one command line, with the parts the
+// binary has.
+func NewOptions(p Parts) *Options {
+	o := &Options{parts: p}
+	o.Client.TLS = p.TLS
+	return o
 }
 
 // Flags registers the options on fs.
@@ -71,11 +106,11 @@ func (o *Options) Validate() error {
 	if o.qtype, err = parseType(o.Type); err != nil {
 		return err
 	}
-	if _, ok := mdns.IsDomainName(o.Name); !ok || o.Name == "" {
+	if !isDomainName(o.Name) {
 		return fmt.Errorf("--name %q: not a domain name", o.Name)
 	}
-	o.Name = mdns.Fqdn(o.Name)
-	if _, err := o.query().Pack(); err != nil {
+	o.Name = fqdn(o.Name)
+	if o.wire, err = packName(o.Name); err != nil {
 		return fmt.Errorf("--name %q: %v", o.Name, err)
 	}
 	if o.rcodes, err = parseRcodes(o.Rcodes); err != nil {
@@ -89,12 +124,18 @@ func (o *Options) Validate() error {
 	if err := o.Client.Validate(o.TLS); err != nil {
 		return err
 	}
+	switch {
+	case len(o.Expect) > 0 && o.parts.Records == nil:
+		return &check.Missing{Option: "--expect"}
+	case o.DNSSEC && o.parts.Records == nil:
+		return &check.Missing{Option: "--dnssec"}
+	}
 	return nil
 }
 
 func parseType(s string) (uint16, error) {
 	u := strings.ToUpper(strings.TrimSpace(s))
-	t, ok := mdns.StringToType[u]
+	t, ok := typeByName(u)
 	if !ok {
 		if n, found := strings.CutPrefix(u, "TYPE"); found {
 			if v, err := strconv.ParseUint(n, 10, 16); err == nil {
@@ -106,7 +147,7 @@ func parseType(s string) (uint16, error) {
 		return 0, fmt.Errorf("--type %q: not a DNS record type (A, AAAA, MX, TXT, ..., or TYPEnnn)", s)
 	}
 	switch t {
-	case mdns.TypeOPT, mdns.TypeTSIG, mdns.TypeTKEY, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeNone:
+	case typeOPT, typeTSIG, typeTKEY, typeAXFR, typeIXFR, typeNone:
 		return 0, fmt.Errorf("--type %s: not a question a health check can ask", u)
 	}
 	return t, nil
@@ -116,7 +157,7 @@ func parseRcodes(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		f = strings.ToUpper(strings.TrimSpace(f))
-		if rc, ok := mdns.StringToRcode[f]; ok {
+		if rc, ok := rcodeByName(f); ok {
 			out = append(out, rc)
 			continue
 		}
@@ -128,19 +169,6 @@ func parseRcodes(s string) ([]int, error) {
 		return nil, fmt.Errorf("--rcode %q: %q is not an rcode (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ... or 0-4095)", s, f)
 	}
 	return out, nil
-}
-
-// query is the question without its ID, which each exchange draws anew.
-func (o *Options) query() *mdns.Msg {
-	m := new(mdns.Msg)
-	m.SetQuestion(o.Name, o.qtype)
-	m.RecursionDesired = !o.NoRecurse
-	if o.DNSSEC {
-		// 1232: the size the DNS flag day of 2020 settled on, which
-		// passes most paths without fragments.
-		m.SetEdns0(1232, true)
-	}
-	return m
 }
 
 // Probe asks t one question and judges the answer.
@@ -156,14 +184,14 @@ func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 	}
 	r, m := p.ask(ctx, transport)
 	// The records --expect and --dnssec need may be what did not fit.
-	if m != nil && m.Truncated && transport == "udp" && (len(o.Expect) > 0 || o.DNSSEC) {
+	if m != nil && m.truncated() && transport == "udp" && (len(o.Expect) > 0 || o.DNSSEC) {
 		p.log.Printf(1, "answer truncated over UDP: asking again over TCP")
 		transport = "tcp"
 		r, m = p.ask(ctx, transport)
 	}
 	if m != nil {
 		r = p.judge(m, transport)
-		r.Facts = probe.Facts{DNSReply: true, DNSRcode: m.Rcode, DNSAnswer: len(m.Answer), DNSAuthority: len(m.Ns), DNSAdditional: len(m.Extra)}
+		r.Facts = probe.Facts{DNSReply: true, DNSRcode: m.rcode, DNSAnswer: len(m.sections[0]), DNSAuthority: len(m.sections[1]), DNSAdditional: len(m.sections[2])}
 	}
 	r.Phases = p.phases
 	return r
@@ -189,7 +217,7 @@ func (p *run) phase(name string) time.Duration {
 
 // ask sends the question over transport and returns the first reply that
 // answers it, or a verdict without one.
-func (p *run) ask(ctx context.Context, transport string) (probe.Result, *mdns.Msg) {
+func (p *run) ask(ctx context.Context, transport string) (probe.Result, *message) {
 	where := p.t.Addr.String() + "/" + transport
 	var conn net.Conn
 	var err error
@@ -223,17 +251,16 @@ func (p *run) ask(ctx context.Context, transport string) (probe.Result, *mdns.Ms
 
 // exchange sends the question on conn, whose deadline is set, and reads
 // until the reply to it.
-func (p *run) exchange(conn net.Conn, where string, stream bool) (probe.Result, *mdns.Msg) {
-	q := p.o.query()
-	q.Id = mdns.Id()
-	wire, err := q.Pack()
-	if err != nil {
-		return probe.Fail("packing the query", err), nil
+func (p *run) exchange(conn net.Conn, where string, stream bool) (probe.Result, *message) {
+	id := newID()
+	q := p.o.query(id)
+	if p.log.Enabled(1) {
+		p.log.Printf(1, "> id %d %s %s%s", id, p.o.Name, typeString(p.o.qtype), flagText(binary.BigEndian.Uint16(q[2:]), p.o.DNSSEC))
 	}
+	wire := q
 	if stream {
-		wire = append(binary.BigEndian.AppendUint16(nil, uint16(len(wire))), wire...)
+		wire = append(binary.BigEndian.AppendUint16(nil, uint16(len(q))), q...)
 	}
-	p.log.Printf(1, "> id %d %s %s%s", q.Id, q.Question[0].Name, mdns.Type(q.Question[0].Qtype), flags(q))
 	if _, err := conn.Write(wire); err != nil {
 		return probe.Fail("sending the query to "+where, err), nil
 	}
@@ -252,8 +279,8 @@ func (p *run) exchange(conn net.Conn, where string, stream bool) (probe.Result, 
 			}
 			return probe.Fail(what, err), nil
 		}
-		m := new(mdns.Msg)
-		if err := m.Unpack(raw); err != nil {
+		m, err := unpack(raw)
+		if err != nil {
 			if stream {
 				// A stream has no next message to hope for.
 				return probe.Critical("not a DNS message from %s: %s", where, probe.Quote(raw, 32)), nil
@@ -262,25 +289,28 @@ func (p *run) exchange(conn net.Conn, where string, stream bool) (probe.Result, 
 			p.log.Printf(1, "< ignored %d bytes: not a DNS message (%s)", len(raw), probe.Clean(err.Error(), 80))
 			continue
 		}
-		// miekg/dns unpacks leniently (it stops where the message ends,
-		// whatever the header counts, and ignores what follows the last
-		// record): a reply of ours must be whole to be judged.
-		if m.Id == q.Id && m.Response {
-			if why := malformed(raw, m); why != "" {
+		// Counts that lie and bytes after the last record pass unpack, as
+		// they pass miekg/dns: a reply of ours must be whole to be judged.
+		if m.id == id && m.response() {
+			if why := m.malformed(); why != "" {
 				p.log.Printf(1, "< malformed reply: %s", why)
 				return probe.Critical("malformed reply from %s: %s", where, why), nil
 			}
 		}
-		if why := mismatch(q, m); why != "" {
+		if why := p.mismatch(m, id); why != "" {
 			ignored, lastWhy = ignored+1, why
 			p.log.Printf(1, "< ignored a reply: %s", why)
 			continue
 		}
 		p.phase("answer")
-		p.log.Printf(1, "< id %d %s%s, %d answer, %d authority, %d additional", m.Id, rcodeName(m.Rcode), flags(m), len(m.Answer), len(m.Ns), len(m.Extra))
+		if p.log.Enabled(1) {
+			p.log.Printf(1, "< id %d %s%s, %d answer, %d authority, %d additional", m.id, rcodeName(m.rcode), m.flags(),
+				len(m.sections[0]), len(m.sections[1]), len(m.sections[2]))
+		}
 		if p.log.Enabled(2) {
-			for _, rr := range m.Answer {
-				p.log.Printf(2, "< %s", rr)
+			for _, rr := range m.answer() {
+				s, _ := rr.text()
+				p.log.Printf(2, "< %s", s)
 			}
 		}
 		return probe.Result{}, m
@@ -307,102 +337,128 @@ func readMsg(conn net.Conn, buf []byte, stream bool) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// mismatch says why m is not the reply to q, or "" when it is.
-func mismatch(q, m *mdns.Msg) string {
+// mismatch says why m is not the reply to our query with this ID, or ""
+// when it is.
+func (p *run) mismatch(m *message, id uint16) string {
 	switch {
-	case m.Id != q.Id:
-		return fmt.Sprintf("ID %d, not %d", m.Id, q.Id)
-	case !m.Response:
+	case m.id != id:
+		return fmt.Sprintf("ID %d, not %d", m.id, id)
+	case !m.response():
 		return "a query, not a reply"
-	case m.Opcode != q.Opcode:
-		return "opcode " + strconv.Itoa(m.Opcode)
+	case m.opcode() != 0:
+		return "opcode " + strconv.Itoa(m.opcode())
 	}
-	want := q.Question[0]
-	if len(m.Question) == 0 {
+	if len(m.question) == 0 {
 		// Some servers leave the question out of an error reply
 		// (FORMERR, NOTIMP); an answer without it proves nothing.
-		if m.Rcode == mdns.RcodeSuccess {
+		if m.rcode == 0 {
 			return "no question section"
 		}
 		return ""
 	}
-	got := m.Question[0]
-	// Names compare without case: resolvers may randomise it (0x20).
-	if len(m.Question) != 1 || !strings.EqualFold(got.Name, want.Name) || got.Qtype != want.Qtype || got.Qclass != want.Qclass {
-		return fmt.Sprintf("question %s %s, not ours", probe.Clean(got.Name, 60), mdns.Type(got.Qtype))
+	got := m.question[0]
+	if len(m.question) != 1 || !sameName(got.wire, p.o.wire) || got.qtype != p.o.qtype || got.qclass != classINET {
+		return fmt.Sprintf("question %s %s, not ours", probe.Clean(got.name, 60), typeString(got.qtype))
 	}
 	return ""
 }
 
+// sameName compares names in wire form without ASCII case: resolvers may
+// randomise it (0x20).
+func sameName(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // judge turns the matching reply into the verdict.
-func (p *run) judge(m *mdns.Msg, transport string) probe.Result {
+func (p *run) judge(m *message, transport string) probe.Result {
 	where := p.t.Addr.String() + "/" + transport
-	rcode := rcodeName(m.Rcode)
-	answers := describeAnswers(m.Answer)
+	rcode := rcodeName(m.rcode)
+	answers := describeAnswers(m.answer())
 	accepted := false
 	for _, rc := range p.o.rcodes {
-		accepted = accepted || rc == m.Rcode
+		accepted = accepted || rc == m.rcode
 	}
 	if !accepted {
 		return probe.Critical("%s from %s for %s %s, expected %s", rcode, where,
-			probe.Clean(p.o.Name, 60), mdns.Type(p.o.qtype), strings.ToUpper(strings.ReplaceAll(p.o.Rcodes, " ", "")))
+			probe.Clean(p.o.Name, 60), typeString(p.o.qtype), strings.ToUpper(strings.ReplaceAll(p.o.Rcodes, " ", "")))
 	}
 	for _, want := range p.o.Expect {
-		rr := findExpected(m.Answer, want)
-		if rr == nil {
+		rr, ok, err := p.o.parts.Records.Find(m.raw, want)
+		if err != nil {
+			return probe.Critical("reply from %s unreadable: %s", where, probe.Clean(err.Error(), 80))
+		}
+		if !ok {
 			return probe.Critical("%s, %s from %s, none is %s", rcode, answers, where, probe.Quote([]byte(want), 60))
 		}
 		p.log.Printf(1, "%s matches %s", probe.Quote([]byte(want), 60), rr)
 	}
 	if p.o.DNSSEC {
-		kind, why := signatures(m)
+		kind, why, err := p.o.parts.Records.Signatures(m.raw)
+		if err != nil {
+			return probe.Critical("reply from %s unreadable: %s", where, probe.Clean(err.Error(), 80))
+		}
 		if why != "" {
 			return probe.Critical("%s, %s from %s, unsigned: %s", rcode, answers, where, why)
 		}
 		answers += kind
 	}
-	if m.Truncated {
+	if m.truncated() {
 		answers += ", truncated"
 	}
 	return probe.OK("%s, %s from %s in %s", rcode, answers, where, probe.Millis(time.Since(p.start)))
 }
 
 // describeAnswers names the count and the first two records' type and data.
-func describeAnswers(rrs []mdns.RR) string {
+func describeAnswers(rrs []record) string {
 	if len(rrs) == 0 {
 		return "no answers"
 	}
-	var shown []string
-	for _, rr := range rrs[:min(len(rrs), 2)] {
-		shown = append(shown, mdns.Type(rr.Header().Rrtype).String()+" "+probe.Clean(rdata(rr), 48))
-	}
-	more := ""
-	if len(rrs) > 2 {
-		more = ", ..."
-	}
-	return fmt.Sprintf("%d %s (%s%s)", len(rrs), plural(len(rrs), "answer", "answers"), strings.Join(shown, ", "), more)
-}
-
-func rcodeName(rc int) string {
-	if s, ok := mdns.RcodeToString[rc]; ok {
-		return s
-	}
-	return "RCODE" + strconv.Itoa(rc)
-}
-
-// flags renders the header bits as dig does.
-func flags(m *mdns.Msg) string {
 	var b strings.Builder
-	for _, f := range []struct {
-		on   bool
+	b.WriteString(strconv.Itoa(len(rrs)) + " " + plural(len(rrs), "answer", "answers") + " (")
+	for i := range rrs[:min(len(rrs), 2)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(typeString(rrs[i].rrtype) + " " + probe.Clean(rrs[i].rdata(), 48))
+	}
+	if len(rrs) > 2 {
+		b.WriteString(", ...")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// flags renders the header bits as dig does, and DO.
+func (m *message) flags() string {
+	return flagText(m.bits, m.opt != nil && m.opt.ttl&flagDO != 0)
+}
+
+func flagText(bits uint16, do bool) string {
+	var b strings.Builder
+	for _, f := range [...]struct {
+		bit  uint16
 		name string
-	}{{m.Response, "qr"}, {m.Authoritative, "aa"}, {m.Truncated, "tc"}, {m.RecursionDesired, "rd"},
-		{m.RecursionAvailable, "ra"}, {m.AuthenticatedData, "ad"}, {m.CheckingDisabled, "cd"}} {
-		if f.on {
+	}{{flagQR, "qr"}, {flagAA, "aa"}, {flagTC, "tc"}, {flagRD, "rd"}, {flagRA, "ra"}, {flagAD, "ad"}, {flagCD, "cd"}} {
+		if bits&f.bit != 0 {
 			b.WriteString(" " + f.name)
 		}
 	}
-	if o := m.IsEdns0(); o != nil && o.Do() {
+	if do {
 		b.WriteString(" do")
 	}
 	return b.String()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/dns/dnsrr"
 )
 
 func mustRR(t testing.TB, s string) mdns.RR {
@@ -24,62 +25,40 @@ func mustRR(t testing.TB, s string) mdns.RR {
 	return rr
 }
 
-func TestFindExpected(t *testing.T) {
-	tests := []struct {
-		name string
-		rr   string
-		want string
-		ok   bool
-	}{
-		{"a", "x. 1 IN A 192.0.2.1", "192.0.2.1", true},
-		{"a other", "x. 1 IN A 192.0.2.1", "192.0.2.10", false},
-		{"a is not its name", "x. 1 IN A 192.0.2.1", "x.", false},
-		{"aaaa any spelling", "x. 1 IN AAAA 2001:db8::1", "2001:DB8:0:0:0:0:0:1", true},
-		{"aaaa mapped is not a", "x. 1 IN A 192.0.2.1", "::ffff:192.0.2.2", false},
-		{"cname no dot", "x. 1 IN CNAME Target.Example.", "target.example", true},
-		{"cname prefix is not it", "x. 1 IN CNAME target.example.", "target", false},
-		{"txt one string", `x. 1 IN TXT "a b" "c"`, "a b", true},
-		{"txt joined", `x. 1 IN TXT "a b" "c"`, "a bc", true},
-		{"txt presentation", `x. 1 IN TXT "a b" "c"`, `"a b" "c"`, true},
-		{"txt case matters", `x. 1 IN TXT "Key=V"`, "key=v", false},
-		{"mx", "x. 1 IN MX 10 mx.example.", "10 mx.example", true},
-		{"mx wrong preference", "x. 1 IN MX 10 mx.example.", "20 mx.example", false},
-		{"mx name alone", "x. 1 IN MX 10 mx.example.", "mx.example", false},
-		{"soa", "x. 1 IN SOA ns.x. h.x. 7 3600 600 86400 300", "ns.x h.x 7 3600 600 86400 300", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := findExpected([]mdns.RR{mustRR(t, tt.rr)}, tt.want) != nil
-			if got != tt.ok {
-				t.Errorf("%q in %q: %v, want %v", tt.want, tt.rr, got, tt.ok)
-			}
-		})
-	}
-}
-
 func TestMismatch(t *testing.T) {
 	o := &Options{Name: "www.example.", Type: "A", Rcodes: "NOERROR"}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	q := o.query()
+	q := new(mdns.Msg)
+	q.SetQuestion("www.example.", mdns.TypeA)
 	q.Id = 4242
-	reply := func(edit func(m *mdns.Msg)) *mdns.Msg {
+	reply := func(edit func(m *mdns.Msg)) *message {
 		m := new(mdns.Msg)
 		m.SetReply(q)
 		edit(m)
-		return m
+		raw, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := unpack(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
 	}
 	tests := []struct {
 		name string
-		m    *mdns.Msg
+		m    *message
 		want string // "" for a match
 	}{
 		{"ours", reply(func(*mdns.Msg) {}), ""},
 		{"0x20 case", reply(func(m *mdns.Msg) { m.Question[0].Name = "WwW.ExAmple." }), ""},
 		{"wrong id", reply(func(m *mdns.Msg) { m.Id++ }), "ID 4243, not 4242"},
 		{"a query", reply(func(m *mdns.Msg) { m.Response = false }), "a query, not a reply"},
+		{"opcode", reply(func(m *mdns.Msg) { m.Opcode = mdns.OpcodeNotify }), "opcode 4"},
 		{"other name", reply(func(m *mdns.Msg) { m.Question[0].Name = "mail.example." }), "question mail.example. A, not ours"},
+		{"longer name", reply(func(m *mdns.Msg) { m.Question[0].Name = "www.example.com." }), "question www.example.com. A, not ours"},
 		{"other type", reply(func(m *mdns.Msg) { m.Question[0].Qtype = mdns.TypeAAAA }), "question www.example. AAAA"},
 		{"other class", reply(func(m *mdns.Msg) { m.Question[0].Qclass = mdns.ClassCHAOS }), "not ours"},
 		{"two questions", reply(func(m *mdns.Msg) { m.Question = append(m.Question, m.Question[0]) }), "not ours"},
@@ -88,7 +67,8 @@ func TestMismatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mismatch(q, tt.m)
+			p := &run{o: o}
+			got := p.mismatch(tt.m, 4242)
 			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 				t.Errorf("mismatch = %q, want %q", got, tt.want)
 			}
@@ -96,27 +76,59 @@ func TestMismatch(t *testing.T) {
 	}
 }
 
+// TestEscapedName: a name typed with escapes is compared with the echoed
+// question in wire form. Compared in presentation form, "a\065b" never
+// matched the reply's "aAb.": every reply was passed over, and the check
+// timed out.
+func TestEscapedName(t *testing.T) {
+	o := Options{Name: `a\065b.example`, Type: "A", Rcodes: "NOERROR"}
+	r := exchangeWith(t, &o, packed(t, "aAb.example.", 0, "aAb.example. 1 IN A 192.0.2.1"))
+	if r.State != exitcode.OK {
+		t.Errorf("got %v %q, want OK", r.State, r.Summary)
+	}
+}
+
+// full is what lbcheck gives the options (internal/checks), but TLS.
+var full = Parts{Records: dnsrr.Records{}}
+
 // exchangeWith runs the exchange over a stream whose peer answers the
-// query with the given bytes, the query's ID written over their first two.
+// query with the given bytes, the query's ID written over their first two,
+// with every part, as lbcheck runs it.
 func exchangeWith(t testing.TB, o *Options, answer []byte) probe.Result {
+	o.parts = full
+	return exchangeParts(t, o, answer)
+}
+
+// exchangeParts is exchangeWith with the parts o has.
+func exchangeParts(t testing.TB, o *Options, answer []byte) probe.Result {
+	r, _, _ := exchangeRecorded(t, o, answer)
+	return r
+}
+
+// exchangeRecorded is exchangeParts, and also returns the query sent and
+// the reply as the peer sent it, with the query's ID.
+func exchangeRecorded(t testing.TB, o *Options, answer []byte) (r probe.Result, query, sent []byte) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	client, server := net.Pipe()
 	defer client.Close()
+	done := make(chan [2][]byte, 1)
 	go func() {
 		defer server.Close()
+		var q, a []byte
+		defer func() { done <- [2][]byte{q, a} }()
 		var n [2]byte
 		if _, err := io.ReadFull(server, n[:]); err != nil {
 			return
 		}
-		query := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(server, query); err != nil {
+		q = make([]byte, binary.BigEndian.Uint16(n[:]))
+		if _, err := io.ReadFull(server, q); err != nil {
 			return
 		}
-		a := append([]byte(nil), answer...)
+		a = append([]byte(nil), answer...)
 		if len(a) >= 2 {
-			copy(a, query[:2])
+			copy(a, q[:2])
 		}
 		// Then close: a reply passed over ends in EOF, not the deadline.
 		server.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(a))), a...))
@@ -127,7 +139,9 @@ func exchangeWith(t testing.TB, o *Options, answer []byte) probe.Result {
 	if m != nil {
 		r = p.judge(m, "tcp")
 	}
-	return r
+	client.Close()
+	qa := <-done
+	return r, qa[0], qa[1]
 }
 
 func packed(t testing.TB, name string, rcode int, rrs ...string) []byte {

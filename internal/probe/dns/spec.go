@@ -5,16 +5,17 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/probe"
-	"github.com/lbcheck/lbcheck/internal/probe/tlsclient/gotls"
 )
 
-// Spec is check_dns_answer: what it is called, what it proves, and its options.
+// Spec is check_dns_answer: what it is called, what it proves, and its
+// options, without the parts (Parts): a command line that needs one is
+// run by lbcheck, whose Spec (internal/checks) has them.
 var Spec = check.Spec{
 	Name:     "DNS",
 	Command:  "check_dns_answer",
 	Purpose:  "a DNS server answers a question with an accepted rcode",
 	PortHelp: "PORT defaults to 53, or 853 with --tls.",
-	New:      func() check.Options { return NewOptions() },
+	New:      func() check.Options { return NewOptions(Parts{}) },
 	Examples: []check.Example{
 		{Command: "check_dns_answer 10.0.0.53", What: "a resolver answers '. A' with NOERROR (keepalived DNS_CHECK's default)"},
 		{Command: "check_dns_answer --name www.example.org --expect 192.0.2.10 10.0.0.53", What: "the A records of www.example.org include 192.0.2.10"},
@@ -27,11 +28,3 @@ var Spec = check.Spec{
 
 // Probe runs one attempt of the check: the probe with these options.
 func (o *Options) Probe(ctx context.Context, t probe.Target) probe.Result { return Probe(ctx, t, o) }
-
-// NewOptions returns the options of one command line. miekg/dns links
-// crypto/tls anyway, so check_dns_answer does DNS over TLS itself.
-func NewOptions() *Options {
-	o := &Options{}
-	o.Client.TLS = gotls.TLS{}
-	return o
-}

@@ -1,4 +1,4 @@
-package dns
+package dnsrr
 
 import (
 	"fmt"
