@@ -226,3 +226,9 @@ func TestDeadlineWhateverThePeerDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestOneTime: the summary's "in X ms" is perfdata's time (issue 16, item 4).
+func TestOneTime(t *testing.T) {
+	_, out := check(t, hp(theFTP.OK)...)
+	proctest.SameTime(t, out)
+}

@@ -379,3 +379,9 @@ func TestCancelGivesVerdict(t *testing.T) {
 		t.Errorf("after %v: exit %d %q", time.Since(start), code, out.String())
 	}
 }
+
+// TestOneTime: the summary's "in X ms" is perfdata's time (issue 16, item 4).
+func TestOneTime(t *testing.T) {
+	_, out := check(t, hp(theLab.HTTP)...)
+	proctest.SameTime(t, out)
+}

@@ -275,3 +275,9 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestOneTime: the summary's "in X ms" is perfdata's time (issue 16, item 4).
+func TestOneTime(t *testing.T) {
+	_, out := check(t, hp(tlsLab.TLS12)...)
+	proctest.SameTime(t, out)
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -352,5 +353,29 @@ func CAFileNotRegular(t *testing.T, run func(context.Context, []string, io.Write
 				t.Errorf("exit %d, output %q; want 3 and one line starting %q", v.code, v.out, want)
 			}
 		})
+	}
+}
+
+// sameTime finds the response time a summary states ("in 1.21 ms", "in
+// 12.3 ms", "in 1.20 s") and perfdata's time.
+var sameTime = regexp.MustCompile(` in (\d+\.\d+) (ms|s)\b.*\| time=(\d+\.\d+)s`)
+
+// SameTime fails unless line states its response time once: the
+// summary's "in X" and perfdata's time are one value, rounded as each
+// prints it (issue 16 item 4: they once were two measurements).
+func SameTime(t testing.TB, line string) {
+	t.Helper()
+	m := sameTime.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no \"in X ms\" and time= in %q", line)
+	}
+	said, _ := strconv.ParseFloat(m[1], 64)
+	if m[2] == "ms" {
+		said /= 1000
+	}
+	perf, _ := strconv.ParseFloat(m[3], 64)
+	// the summary keeps three significant digits
+	if diff := said - perf; diff > perf*0.006+1e-5 || diff < -(perf*0.006+1e-5) {
+		t.Errorf("summary says %s %s, perfdata time=%ss: two values of one thing in %q", m[1], m[2], m[3], line)
 	}
 }
