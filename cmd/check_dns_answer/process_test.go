@@ -37,11 +37,12 @@ func TestProcess(t *testing.T) {
 }
 
 // TestHandOver: a command line that needs a part the binary leaves out
-// (--expect and --dnssec, which read records with miekg/dns, and --tls) is
-// run by lbcheck from the same directory, in the same process: the caller
-// still has one process, the one it signals, and one verdict. Without
-// lbcheck beside it, the check is UNKNOWN (it could not check), never
-// CRITICAL. A plain question stays in the binary.
+// (--dnssec, which reads signatures with miekg/dns, and --tls) is run by
+// lbcheck from the same directory, in the same process: the caller still
+// has one process, the one it signals, and one verdict. Without lbcheck
+// beside it, the check is UNKNOWN (it could not check), never CRITICAL. A
+// plain question stays in the binary, and so does --expect, which it
+// judges on the records it read.
 func TestHandOver(t *testing.T) {
 	bin := buildBinary(t)
 	srv, dot := hp(theDNS.Addr), hp(theDNS.TLS)
@@ -54,6 +55,8 @@ func TestHandOver(t *testing.T) {
 		{"plain tcp norecurse rcode", append([]string{"--tcp", "--norecurse", "--rcode", "NXDOMAIN", "--name", "missing.lab.test"}, srv...), `^DNS OK - NXDOMAIN, no answers from 127\.0\.0\.1:\d+/tcp in `},
 		{"expect", append([]string{"--name", "www.lab.test", "--expect", "192.0.2.10"}, srv...), `^DNS OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from `},
 		{"expect mismatch", append([]string{"--name", "www.lab.test", "--expect", "192.0.2.99"}, srv...), `^DNS CRITICAL - NOERROR, 1 answer \(A 192\.0\.2\.10\) from .*, none is "192\.0\.2\.99" \|`},
+		{"expect txt string", append([]string{"--type", "TXT", "--name", "txt.lab.test", "--expect", "second string"}, srv...), `^DNS OK - NOERROR, 1 answer \(TXT "v=lbcheck1" "second string"\) from `},
+		{"expect, truncated over udp, asked again over tcp", append([]string{"--name", "big.lab.test", "--expect", "198.51.100.40"}, srv...), `^DNS OK - NOERROR, 40 answers .* from 127\.0\.0\.1:\d+/tcp in `},
 		{"dnssec", append([]string{"--name", "signed.lab.test", "--dnssec"}, srv...), `^DNS OK - NOERROR, 2 answers \(A 192\.0\.2\.20, RRSIG A 13 `},
 		{"tls", append([]string{"--tls", "--name", "www.lab.test"}, dot...), `^DNS OK - NOERROR, 1 answer \(A 192\.0\.2\.10\) from 127\.0\.0\.1:\d+/tls`},
 		{"bad usage first", append([]string{"--expect", "x", "--type", "BOGUS"}, srv...), `^DNS UNKNOWN - bad argument: --type "BOGUS"`},
@@ -74,8 +77,9 @@ func TestHandOver(t *testing.T) {
 		exe  string
 	}{
 		{"plain stays", []string{"--norecurse"}, "check_dns_answer"},
-		{"expect in the same process", []string{"--expect", "192.0.2.10"}, "lbcheck"},
+		{"expect stays", []string{"--expect", "192.0.2.10", "--expect", "second string"}, "check_dns_answer"},
 		{"dnssec in the same process", []string{"--dnssec"}, "lbcheck"},
+		{"dnssec with expect in the same process", []string{"--dnssec", "--expect", "192.0.2.10"}, "lbcheck"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(bin, append(append([]string{"-t", "10", "--name", "silent.lab.test"}, tt.args...), srv...)...)
@@ -111,17 +115,27 @@ func TestHandOver(t *testing.T) {
 		if err := os.WriteFile(alone, src, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, opt := range [][]string{{"--expect", "192.0.2.10"}, {"--dnssec"}, {"--tls"}} {
+		for _, opt := range [][]string{{"--dnssec"}, {"--tls"}} {
 			out, err := exec.Command(alone, append(append([]string{"--name", "www.lab.test"}, opt...), srv...)...).Output()
 			want := "DNS UNKNOWN - " + opt[0] + " needs lbcheck beside check_dns_answer"
 			if code := proctest.ExitCode(t, err); code != 3 || !strings.HasPrefix(string(out), want) {
 				t.Errorf("%s: exit %d, %q; want 3, %q", opt[0], code, out, want)
 			}
 		}
-		// A plain question needs nothing beside it.
-		out, err := exec.Command(alone, append([]string{"--name", "www.lab.test"}, srv...)...).Output()
-		if code := proctest.ExitCode(t, err); code != 0 || !strings.HasPrefix(string(out), "DNS OK - NOERROR, 1 answer (A 192.0.2.10)") {
-			t.Errorf("plain, alone: exit %d, %q", code, out)
+		// A plain question needs nothing beside it, with --expect too.
+		for _, tt := range []struct {
+			args []string
+			code int
+			out  string
+		}{
+			{nil, 0, "DNS OK - NOERROR, 1 answer (A 192.0.2.10)"},
+			{[]string{"--expect", "192.0.2.10", "--expect", "::ffff:192.0.2.10"}, 0, "DNS OK - NOERROR, 1 answer (A 192.0.2.10)"},
+			{[]string{"--expect", "192.0.2.99"}, 2, `DNS CRITICAL - NOERROR, 1 answer (A 192.0.2.10) from 127.0.0.1:`},
+		} {
+			out, err := exec.Command(alone, append(append([]string{"--name", "www.lab.test"}, tt.args...), srv...)...).Output()
+			if code := proctest.ExitCode(t, err); code != tt.code || !strings.HasPrefix(string(out), tt.out) {
+				t.Errorf("%q, alone: exit %d, %q; want %d, %q", tt.args, code, out, tt.code, tt.out)
+			}
 		}
 	})
 }

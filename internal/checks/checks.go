@@ -52,7 +52,7 @@ func FTPNoop() check.Spec {
 	return s
 }
 
-// DNS is check_dns_answer with --tls, --expect and --dnssec.
+// DNS is check_dns_answer with --tls and --dnssec.
 func DNS() check.Spec {
 	s := dns.Spec
 	s.New = func() check.Options { return dns.NewOptions(dns.Parts{TLS: gotls.TLS{}, Records: dnsrr.Records{}}) }

@@ -42,7 +42,7 @@ func TestEveryPart(t *testing.T) {
 		{"check_http_status", []string{"--digest", "0123456789abcdef0123456789abcdef", "10.0.0.5"}},
 		{"check_ftp_noop", []string{"--auth-tls", "--sni", "ftp.test", "10.0.0.5"}},
 		{"check_dns_answer", []string{"--tls", "10.0.0.5"}},
-		{"check_dns_answer", []string{"--expect", "192.0.2.1", "10.0.0.5"}},
+		{"check_dns_answer", []string{"--dnssec", "--expect", "192.0.2.1", "10.0.0.5"}},
 		{"check_dns_answer", []string{"--dnssec", "10.0.0.5"}},
 	} {
 		s, _ := Lookup(tt.command)

@@ -6,12 +6,13 @@
 // answer records (a recursive resolver answers ". A" with NOERROR and
 // nothing else). The query and the reply are packed and read here (wire.go,
 // rdata.go), as github.com/miekg/dns v1 packs and reads them: miekg links
-// crypto, whose start-up a plain check would pay on every call. What needs
-// miekg's records (--expect, --dnssec) and TLS are parts that lbcheck
-// gives the options (internal/checks); check_dns_answer, without them,
-// hands such a command line to lbcheck. The exchange is our own in any
-// case: miekg's client takes a reply whose question differs, and we must
-// keep waiting past any reply that is not ours.
+// crypto, whose start-up a plain check would pay on every call. --expect
+// is judged here too, on the records as read (expect.go). What needs
+// miekg's records (--dnssec) and TLS are parts that lbcheck gives the
+// options (internal/checks); check_dns_answer, without them, hands such a
+// command line to lbcheck. The exchange is our own in any case: miekg's
+// client takes a reply whose question differs, and we must keep waiting
+// past any reply that is not ours.
 package dns
 
 import (
@@ -51,19 +52,16 @@ type Options struct {
 
 // Parts are what some options need from packages whose start-up a plain
 // check should not pay on every call: TLS (--tls) and miekg/dns's records
-// (--expect, --dnssec). cmd/check_dns_answer has neither, and hands a
-// command line that needs one to lbcheck, which has both (internal/checks).
+// (--dnssec). cmd/check_dns_answer has neither, and hands a command line
+// that needs one to lbcheck, which has both (internal/checks).
 type Parts struct {
 	TLS     tlsclient.TLS
 	Records Records
 }
 
-// Records judges a reply's records. The reply is one the probe read, and
-// so one miekg/dns reads too (wire.go).
+// Records judges a reply's records with miekg/dns. The reply is one the
+// probe read, and so one miekg/dns reads too (wire.go).
 type Records interface {
-	// Find returns the first answer record whose data is want (see
-	// --expect), in presentation form.
-	Find(reply []byte, want string) (rr string, ok bool, err error)
 	// Signatures judges --dnssec: whether the reply carries the
 	// signatures its kind of answer needs. It returns a note for the
 	// summary, or why the reply is unsigned.
@@ -124,10 +122,7 @@ func (o *Options) Validate() error {
 	if err := o.Client.Validate(o.TLS); err != nil {
 		return err
 	}
-	switch {
-	case len(o.Expect) > 0 && o.parts.Records == nil:
-		return &check.Missing{Option: "--expect"}
-	case o.DNSSEC && o.parts.Records == nil:
+	if o.DNSSEC && o.parts.Records == nil {
 		return &check.Missing{Option: "--dnssec"}
 	}
 	return nil
@@ -398,14 +393,14 @@ func (p *run) judge(m *message, transport string) probe.Result {
 			probe.Clean(p.o.Name, 60), typeString(p.o.qtype), strings.ToUpper(strings.ReplaceAll(p.o.Rcodes, " ", "")))
 	}
 	for _, want := range p.o.Expect {
-		rr, ok, err := p.o.parts.Records.Find(m.raw, want)
-		if err != nil {
-			return probe.Critical("reply from %s unreadable: %s", where, probe.Clean(err.Error(), 80))
-		}
-		if !ok {
+		rr := findExpected(m.answer(), want)
+		if rr == nil {
 			return probe.Critical("%s, %s from %s, none is %s", rcode, answers, where, probe.Quote([]byte(want), 60))
 		}
-		p.log.Printf(1, "%s matches %s", probe.Quote([]byte(want), 60), rr)
+		if p.log.Enabled(1) {
+			s, _ := rr.text()
+			p.log.Printf(1, "%s matches %s", probe.Quote([]byte(want), 60), s)
+		}
 	}
 	if p.o.DNSSEC {
 		kind, why, err := p.o.parts.Records.Signatures(m.raw)

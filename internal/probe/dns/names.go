@@ -4,9 +4,10 @@ import "strconv"
 
 // The mnemonics of record types, classes, rcodes and the numbers inside
 // records, as github.com/miekg/dns v1 prints them (TestNamesAsMiekg holds
-// the two together): lbcheck links miekg for --expect and --dnssec, and
-// both builds must print the same summary. Arrays of constants, not maps:
-// the linker lays them out, nothing runs at start-up.
+// the two together): lbcheck links miekg for --dnssec, both builds must
+// print the same summary, and --expect compares records as miekg printed
+// them. Arrays of constants, not maps: the linker lays them out, nothing
+// runs at start-up.
 
 type named struct {
 	n    uint16
@@ -38,9 +39,11 @@ const (
 	typeCNAME = 5
 	typeSOA   = 6
 	typeNULL  = 10
+	typeTXT   = 16
 	typeAAAA  = 28
 	typeOPT   = 41
 	typeRRSIG = 46
+	typeSPF   = 99
 	typeTKEY  = 249
 	typeTSIG  = 250
 	typeIXFR  = 251

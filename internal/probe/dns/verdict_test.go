@@ -131,12 +131,12 @@ func oldJudge(o *Options, m *mdns.Msg, raw []byte) probe.Result {
 		return probe.Critical("%s from %s for %s %s, expected %s", rcode, where,
 			probe.Clean(o.Name, 60), mdns.Type(o.qtype), strings.ToUpper(strings.ReplaceAll(o.Rcodes, " ", "")))
 	}
-	var rr dnsrr.Records
 	for _, want := range o.Expect {
-		if _, ok, _ := rr.Find(raw, want); !ok {
+		if miekgFindExpected(m.Answer, want) == nil {
 			return probe.Critical("%s, %s from %s, none is %s", rcode, answers, where, probe.Quote([]byte(want), 60))
 		}
 	}
+	var rr dnsrr.Records
 	if o.DNSSEC {
 		kind, why, _ := rr.Signatures(raw)
 		if why != "" {
@@ -153,8 +153,8 @@ func oldJudge(o *Options, m *mdns.Msg, raw []byte) probe.Result {
 var elapsed = regexp.MustCompile(` in [0-9.]+ ms$`)
 
 // verdictsAgree runs answer through the probe with the options args, as
-// check_dns_answer (without parts) when it can, and as lbcheck, and
-// compares both with the reference.
+// check_dns_answer (without parts) when it can (all but --dnssec), and as
+// lbcheck, and compares both with the reference.
 func verdictsAgree(t *testing.T, args []string, answer []byte) {
 	t.Helper()
 	parse := func(parts Parts) *Options {
@@ -172,7 +172,7 @@ func verdictsAgree(t *testing.T, args []string, answer []byte) {
 		parts Parts
 	}{{"lbcheck", full}, {"check_dns_answer", Parts{}}} {
 		o := parse(build.parts)
-		if build.parts.Records == nil && (len(o.Expect) > 0 || o.DNSSEC) {
+		if build.parts.Records == nil && o.DNSSEC {
 			continue // lbcheck's alone
 		}
 		r, query, sent := exchangeRecorded(t, o, answer)
@@ -205,9 +205,11 @@ func TestVerdictsAsMiekg(t *testing.T) {
 		run(c.args, c.raw)
 		run(append(c.args, "--rcode", "NOERROR,NXDOMAIN"), c.raw)
 		for _, rr := range m.Answer[:min(2, len(m.Answer))] {
-			data := strings.TrimPrefix(rr.String(), rr.Header().String())
-			run(append(c.args, "--expect", data), c.raw)
-			run(append(c.args, "--expect", strings.ToUpper(data)), c.raw)
+			for _, want := range expectations(rr) {
+				if strings.TrimSpace(want) != "" {
+					run(append(c.args, "--expect", want), c.raw)
+				}
+			}
 		}
 		run(append(c.args, "--expect", "192.0.2.99"), c.raw)
 		run(append(c.args, "--dnssec", "--rcode", "NOERROR,NXDOMAIN"), c.raw)
@@ -223,6 +225,21 @@ func TestVerdictsAsMiekg(t *testing.T) {
 		m.Answer = []mdns.RR{rr, mustRR(t, "x. 1 IN A 192.0.2.1"), rr}
 		m.Truncated = true
 		replies = append(replies, packMsg(t, m, false))
+	}
+	// --expect in every spelling of each record's data, alone and with
+	// another value that is not there.
+	for _, rr := range sampleRRs(t) {
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		m.Answer = []mdns.RR{mustRR(t, "x. 1 IN A 192.0.2.1"), rr}
+		raw := packMsg(t, m, true)
+		for _, want := range expectations(rr) {
+			if strings.TrimSpace(want) == "" {
+				continue
+			}
+			run([]string{"--name", "x", "--expect", want}, raw)
+			run([]string{"--name", "x", "--expect", "192.0.2.1", "--expect", want, "--expect", "192.0.2.99"}, raw)
+		}
 	}
 	replies = append(replies, generated()...)
 	for i, raw := range replies {
@@ -246,12 +263,23 @@ func TestVerdictsAsMiekg(t *testing.T) {
 // as the reference, in both builds.
 func FuzzVerdictsAsMiekg(f *testing.F) {
 	for _, c := range captured(f)[:40] {
-		f.Add(c.raw, uint8(0))
+		f.Add(c.raw, uint8(0), "")
 	}
 	for _, raw := range generated() {
-		f.Add(raw, uint8(1))
+		f.Add(raw, uint8(1), "")
 	}
-	f.Fuzz(func(t *testing.T, answer []byte, mode uint8) {
+	// --expect given (mode 2) and taken from the reply (mode 8).
+	q := new(mdns.Msg)
+	q.SetQuestion("x.", mdns.TypeA)
+	for i, rr := range sampleRRs(f) {
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		m.Answer = []mdns.RR{rr}
+		wants := expectations(rr)
+		f.Add(packMsg(f, m, true), uint8(8|i<<4), wants[i%len(wants)])
+		f.Add(packMsg(f, m, false), uint8(2), wants[(i+3)%len(wants)])
+	}
+	f.Fuzz(func(t *testing.T, answer []byte, mode uint8, want string) {
 		args := []string{"--name", "x"}
 		if len(answer) > 12 {
 			// The name of the question, if there is one: that of the
@@ -264,7 +292,21 @@ func FuzzVerdictsAsMiekg(f *testing.F) {
 			args = append(args, "--rcode", "NOERROR,NXDOMAIN,SERVFAIL")
 		}
 		if mode&2 != 0 {
-			args = append(args, "--expect", "192.0.2.1")
+			if strings.TrimSpace(want) == "" {
+				want = "192.0.2.1"
+			}
+			args = append(args, "--expect", want)
+		}
+		if mode&8 != 0 {
+			// A spelling of an answer's data, chosen by the rest of
+			// mode and want's length: a mutated reply still reaches
+			// the comparisons that match.
+			if m := new(mdns.Msg); m.Unpack(answer) == nil && len(m.Answer) > 0 {
+				wants := expectations(m.Answer[int(mode>>4)%len(m.Answer)])
+				if w := wants[len(want)%len(wants)]; strings.TrimSpace(w) != "" {
+					args = append(args, "--expect", w)
+				}
+			}
 		}
 		if mode&4 != 0 {
 			args = append(args, "--dnssec")

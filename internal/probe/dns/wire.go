@@ -10,9 +10,10 @@ import (
 // The probe reads replies itself: github.com/miekg/dns links crypto (TLS,
 // x509, every hash), whose start-up a plain check would pay on every call.
 // It reads them as miekg/dns v1 does (Msg.Unpack), field by field: lbcheck
-// reads the same reply with miekg for --expect and --dnssec, and both
-// builds must take and refuse the same messages and print the same
-// summary. FuzzUnpackAsMiekg holds the two together.
+// reads the same reply with miekg for --dnssec, --expect compares records
+// as miekg printed them, and both builds must take and refuse the same
+// messages and print the same summary. FuzzUnpackAsMiekg holds the two
+// together.
 //
 // What miekg/dns does, and so this: a message may end early (after the
 // header, or where a section ends) whatever the header counts say, and the
