@@ -280,3 +280,9 @@ func TestDeadlineWhateverThePeerDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestOneTime: the summary's "in X ms" is perfdata's time (issue 16, item 4).
+func TestOneTime(t *testing.T) {
+	_, out := check(t, append([]string{"--name", "www.lab.test"}, hp(theDNS.Addr)...)...)
+	proctest.SameTime(t, out)
+}

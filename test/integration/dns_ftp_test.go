@@ -31,7 +31,7 @@ var (
 // binaryFor is the named command: beside LBC_BIN when that is set, else
 // built once into the state dir (netns.sh down removes it), with lbcheck
 // beside it, which runs what the check binaries leave out (--tls,
-// --expect, --dnssec, --auth-tls).
+// --dnssec, --auth-tls).
 func binaryFor(t *testing.T, name string) string {
 	t.Helper()
 	if b := os.Getenv("LBC_BIN"); b != "" {

@@ -415,7 +415,10 @@ func (p *run) judge(m *message, transport string) probe.Result {
 	if m.truncated() {
 		answers += ", truncated"
 	}
-	return probe.OK("%s, %s from %s in %s", rcode, answers, where, probe.Millis(time.Since(p.start)))
+	took := time.Since(p.start)
+	r := probe.OK("%s, %s from %s in %s", rcode, answers, where, probe.Millis(took))
+	r.Took = took
+	return r
 }
 
 // describeAnswers names the count and the first two records' type and data.
