@@ -143,7 +143,7 @@ printf '| http_status, `/check` | %.0f | %.3f ms | | | | | | |\n' "$ct" "$cc" >>
 
 # RSS with INFLIGHT probes in flight: a port nft drops (81), -t 5.
 in_ns "$tmp/lbload" -c "$INFLIGHT" -n "$INFLIGHT" -d 30s -spread "$INFLIGHT" \
-	"http://127.0.0.1:9707/probe?module=http_status&target=10.99.16.{n}:81" >/dev/null &
+	"http://127.0.0.1:9707/probe?module=http_status&target={ip}:81" >/dev/null &
 loadpid=$!
 peak=0 seen=0
 for _ in $(seq 40); do

@@ -26,7 +26,7 @@ func main() {
 	n := flag.Int("n", 0, "stop after this many requests in all (0: -d only)")
 	status := flag.Int("status", 200, "the status every answer should have")
 	header := flag.String("timeout-header", "", "X-Prometheus-Scrape-Timeout-Seconds to send, if any")
-	spread := flag.Int("spread", 0, "replace {n} in URL by 1..`K`, worker by worker: K targets, so that lbcheckd cannot share one probe between workers")
+	spread := flag.Int("spread", 0, "replace {n} in URL by 1..`K`, and {ip} by the K-th address of 10.99.16.0/20 (the bench's targets, more than a /24 holds), worker by worker: K targets, so that lbcheckd cannot share one probe between workers")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: lbload [-c N] [-d DUR] [-n N] [-status CODE] URL")
@@ -43,7 +43,9 @@ func main() {
 	for w := range *c {
 		url := url
 		if *spread > 0 {
-			url = strings.ReplaceAll(url, "{n}", strconv.Itoa(w%*spread+1))
+			k := w % *spread // 0-based
+			url = strings.ReplaceAll(url, "{n}", strconv.Itoa(k+1))
+			url = strings.ReplaceAll(url, "{ip}", fmt.Sprintf("10.99.%d.%d", 16+k/254, k%254+1))
 		}
 		wg.Add(1)
 		go func() {
