@@ -60,6 +60,10 @@ func (p *process) armSignals() {
 	}()
 }
 
+// stuckWrite is how long the watchdog waits for a verdict's write to a
+// stdout that may be a full pipe.
+const stuckWrite = 20 * time.Millisecond
+
 // watch ends the process at the given time if the run has not printed its
 // verdict by then: it prints late()'s verdict (or, if the run's own print
 // is stuck on a full stdout, gives up on it) and exits with the verdict's
@@ -74,7 +78,7 @@ func (p *process) watch(at time.Time, late func() check.Verdict, out *output) (s
 		select {
 		case c := <-code:
 			os.Exit(c)
-		case <-time.After(grace):
+		case <-time.After(stuckWrite):
 		}
 		// Stuck writing (this verdict or the run's): the code is known.
 		state, _ := v.Graded()

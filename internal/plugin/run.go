@@ -21,8 +21,16 @@ var Commands = check.Commands
 
 // grace is how long the watchdog lets a run that reached its deadline
 // finish on its own (every probe returns its timeout verdict at the
-// deadline) before it prints the verdict itself and ends the process.
-const grace = 20 * time.Millisecond
+// deadline) before it prints the verdict itself and ends the process: a
+// hundredth of the deadline, from 20 to 100 ms. A long wait ends late by
+// the kernel's slack, 0.1% of it (0.5% for a niced process, as a
+// monitoring daemon's children may be), and a loaded machine deschedules
+// the run for tens of milliseconds; a fixed 20 ms let the watchdog print
+// "no verdict" over a run that had its own timeout verdict ready (Icinga,
+// -t 8, in CI).
+func grace(deadline time.Duration) time.Duration {
+	return min(max(deadline/100, 20*time.Millisecond), 100*time.Millisecond)
+}
 
 // Run is the whole life of a check binary: it returns the exit code.
 func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.Writer) (code int) {
@@ -74,7 +82,7 @@ func Run(ctx context.Context, spec check.Spec, args []string, stdout, stderr io.
 	log := probe.NewLog(cmd.Verbose)
 	if out.proc != nil {
 		deadline, _ := ctx.Deadline()
-		stop := out.proc.watch(deadline.Add(grace), func() check.Verdict {
+		stop := out.proc.watch(deadline.Add(grace(cmd.Deadline)), func() check.Verdict {
 			v := check.Verdict{Command: cmd, Result: probe.Result{State: exitcode.Critical, Timeout: true,
 				Err: context.DeadlineExceeded, Summary: "no verdict within " + probe.Millis(cmd.Deadline)}}
 			v.Trace = log.Lines()

@@ -175,3 +175,25 @@ func TestPrescan(t *testing.T) {
 		}
 	}
 }
+
+// TestGraceGrowsWithTheDeadline: the watchdog waits past the deadline for
+// at least the kernel's slack on a wait that long, so that it does not
+// print "no verdict" over the run's own verdict.
+func TestGraceGrowsWithTheDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		deadline time.Duration
+		want     time.Duration
+	}{
+		{"short", 200 * time.Millisecond, 20 * time.Millisecond},
+		{"two seconds", 2 * time.Second, 20 * time.Millisecond},
+		{"eight seconds", 8 * time.Second, 80 * time.Millisecond},
+		{"a minute", time.Minute, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := grace(tc.deadline); got != tc.want {
+				t.Errorf("grace(%v) = %v, want %v", tc.deadline, got, tc.want)
+			}
+		})
+	}
+}

@@ -126,6 +126,19 @@ func (o Options) dialPoll(ctx context.Context, network string, addr netip.AddrPo
 	return c, nil
 }
 
+// maxWait bounds one ppoll. The kernel lets a wait end late by 0.1% of
+// its timeout (0.5% niced): 8 ms on an 8 s deadline, enough to lose the
+// race with the process's watchdog. Waits of at most 200 ms end within
+// 0.2 ms (1 ms) of the deadline, at the cost of a wake-up every 200 ms.
+const maxWait = 200 * time.Millisecond
+
+// pollTimeout is the timeout of one ppoll with left nanoseconds to the
+// deadline.
+func pollTimeout(left int64) *unix.Timespec {
+	t := unix.NsecToTimespec(min(left, int64(maxWait)))
+	return &t
+}
+
 // wait blocks until fd is ready for events, the deadline in dl passes, or
 // a wake; it returns os.ErrDeadlineExceeded when the deadline has passed.
 func (c *pollConn) wait(events int16, dl *atomic.Int64) error {
@@ -146,8 +159,7 @@ func (c *pollConn) wait(events int16, dl *atomic.Int64) error {
 			if left <= 0 {
 				return os.ErrDeadlineExceeded
 			}
-			t := unix.NsecToTimespec(left)
-			ts = &t
+			ts = pollTimeout(left)
 		}
 		fds[0].Revents, fds[1].Revents = 0, 0
 		_, err := unix.Ppoll(fds[:], ts, nil)

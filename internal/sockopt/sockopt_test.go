@@ -152,3 +152,24 @@ func TestMarkWithoutPrivilegeIsSetupError(t *testing.T) {
 		t.Errorf("%q does not say %q", err, want)
 	}
 }
+
+// TestPollTimeoutBounded: a single ppoll as long as the deadline ended up
+// to 0.1% of it late (8 ms at -t 8), after the process's watchdog.
+func TestPollTimeoutBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		left time.Duration
+		want time.Duration
+	}{
+		{"short", 30 * time.Millisecond, 30 * time.Millisecond},
+		{"at the bound", maxWait, maxWait},
+		{"long", 8 * time.Second, maxWait},
+		{"very long", 24 * time.Hour, maxWait},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := time.Duration(pollTimeout(int64(tc.left)).Nano()); got != tc.want {
+				t.Errorf("pollTimeout(%v) = %v, want %v", tc.left, got, tc.want)
+			}
+		})
+	}
+}
