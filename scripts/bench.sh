@@ -114,6 +114,7 @@ throughput() {
 	echo "Faults: page faults of a call (median of 11); threads: threads a call creates (strace)."
 	echo "RSS is the peak over 20 runs. Ratio: our wall over the peer's; goal: issue 14's."
 	echo "$peers_note"
+	echo "Earlier runs, kept by hand: [benchmarks-history.md](benchmarks-history.md)."
 	echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	echo "| check | ours: wall | CPU | faults | threads | peak RSS | size | peer | peer: wall | CPU | faults | threads | peak RSS | wall ratio | goal |"
