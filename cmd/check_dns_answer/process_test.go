@@ -1,15 +1,10 @@
 package main
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
@@ -82,39 +77,12 @@ func TestHandOver(t *testing.T) {
 		{"dnssec with expect in the same process", []string{"--dnssec", "--expect", "192.0.2.10"}, "lbcheck"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := exec.Command(bin, append(append([]string{"-t", "10", "--name", "silent.lab.test"}, tt.args...), srv...)...)
-			var stdout strings.Builder
-			cmd.Stdout = &stdout
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			time.Sleep(time.Second) // past the 50 ms before signals are handled, on a loaded machine too
-			pid := strconv.Itoa(cmd.Process.Pid)
-			exe, err := os.Readlink("/proc/" + pid + "/exe")
-			if err != nil || exe != filepath.Join(filepath.Dir(bin), tt.exe) {
-				t.Errorf("the process runs %q (%v), want %s beside the check", exe, err, tt.exe)
-			}
-			if children, _ := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); len(children) > 0 {
-				t.Errorf("the check has children: %s", children)
-			}
-			cmd.Process.Signal(syscall.SIGTERM)
-			err = cmd.Wait()
-			if code := proctest.ExitCode(t, err); code != 2 || !strings.Contains(stdout.String(), "interrupted by terminated") {
-				t.Errorf("after SIGTERM: exit %d, %q", code, stdout.String())
-			}
+			proctest.HandedOver(t, tt.exe, bin, append(append([]string{"-t", "10", "--name", "silent.lab.test"}, tt.args...), srv...)...)
 		})
 	}
 
 	t.Run("no lbcheck beside it", func(t *testing.T) {
-		alone := filepath.Join(t.TempDir(), "check_dns_answer")
-		src, err := os.ReadFile(bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(alone, src, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		alone := proctest.Alone(t, bin)
 		for _, opt := range [][]string{{"--dnssec"}, {"--tls"}} {
 			out, err := exec.Command(alone, append(append([]string{"--name", "www.lab.test"}, opt...), srv...)...).Output()
 			want := "DNS UNKNOWN - " + opt[0] + " needs lbcheck beside check_dns_answer"

@@ -184,38 +184,11 @@ func TestHandOver(t *testing.T) {
 	}
 
 	t.Run("same process", func(t *testing.T) {
-		cmd := exec.Command(bin, append([]string{"--tls", "-t", "10"}, hp(l.Silent)...)...)
-		var stdout strings.Builder
-		cmd.Stdout = &stdout
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill()
-		time.Sleep(time.Second) // past the 50 ms before signals are handled, on a loaded machine too
-		pid := strconv.Itoa(cmd.Process.Pid)
-		exe, err := os.Readlink("/proc/" + pid + "/exe")
-		if err != nil || exe != filepath.Join(filepath.Dir(bin), "lbcheck") {
-			t.Errorf("the process runs %q (%v), want lbcheck beside the check", exe, err)
-		}
-		if children, _ := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); len(children) > 0 {
-			t.Errorf("the check has children: %s", children)
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		err = cmd.Wait()
-		if code := proctest.ExitCode(t, err); code != 2 || !strings.Contains(stdout.String(), "interrupted by terminated") {
-			t.Errorf("after SIGTERM: exit %d, %q", code, stdout.String())
-		}
+		proctest.HandedOver(t, "lbcheck", bin, append([]string{"--tls", "-t", "10"}, hp(l.Silent)...)...)
 	})
 
 	t.Run("no lbcheck beside it", func(t *testing.T) {
-		alone := filepath.Join(t.TempDir(), "check_http_status")
-		src, err := os.ReadFile(bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(alone, src, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		alone := proctest.Alone(t, bin)
 		out, err := exec.Command(alone, append([]string{"--tls"}, hp(l.HTTPS)...)...).Output()
 		if code := proctest.ExitCode(t, err); code != 3 || !strings.HasPrefix(string(out), "HTTP_STATUS UNKNOWN - --tls needs lbcheck beside check_http_status") {
 			t.Errorf("exit %d, %q", code, out)

@@ -133,6 +133,52 @@ func Signal(t testing.TB, sig syscall.Signal, bin string, args ...string) (code 
 	return code, stdout.String(), time.Since(sent)
 }
 
+// HandedOver starts bin against a peer that never answers and, a second
+// in, reads from /proc which program the process runs: it must be exe,
+// from bin's directory ("lbcheck" for a command line the check hands
+// over, the check itself otherwise), with no child. Then SIGTERM must
+// bring the CRITICAL "interrupted" verdict: the caller's signal reaches
+// whatever runs the check.
+func HandedOver(t testing.TB, exe, bin string, args ...string) {
+	t.Helper()
+	var stdout strings.Builder
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	time.Sleep(time.Second) // past the 50 ms before signals are handled, on a loaded machine too
+	pid := strconv.Itoa(cmd.Process.Pid)
+	got, err := os.Readlink("/proc/" + pid + "/exe")
+	if want := filepath.Join(filepath.Dir(bin), exe); err != nil || got != want {
+		t.Errorf("the process runs %q (%v), want %s", got, err, want)
+	}
+	if children, _ := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children"); len(children) > 0 {
+		t.Errorf("the check has children: %s", children)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	if code := ExitCode(t, err); code != 2 || !strings.Contains(stdout.String(), "interrupted by terminated") {
+		t.Errorf("after SIGTERM: exit %d, %q", code, stdout.String())
+	}
+}
+
+// Alone copies bin into a directory of its own, without lbcheck beside
+// it, and returns the copy's path.
+func Alone(t testing.TB, bin string) string {
+	t.Helper()
+	alone := filepath.Join(t.TempDir(), filepath.Base(bin))
+	src, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return alone
+}
+
 // Deadline runs bin (whose args hold -t 0.5 against a peer that never
 // answers) three times and fails unless it exits with want, and within
 // 0.5 s + 100 ms at best: one late wake-up on a loaded machine is not

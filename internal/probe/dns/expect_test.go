@@ -11,7 +11,9 @@ import (
 
 // miekgFindExpected is --expect as lbcheck judged it on miekg/dns's
 // records (internal/probe/dns/dnsrr, up to the commit that moved it
-// here), kept as the reference findExpected must agree with.
+// here), kept as the reference findExpected must agree with. It compares
+// with the same rules (txtMatch, sameFields): what it checks is our
+// reading of the records against miekg's.
 func miekgFindExpected(rrs []mdns.RR, want string) mdns.RR {
 	want = strings.TrimSpace(want)
 	wantIP, err := netip.ParseAddr(want)
@@ -29,51 +31,19 @@ func miekgFindExpected(rrs []mdns.RR, want string) mdns.RR {
 			}
 			continue
 		case *mdns.TXT:
-			if miekgTxtMatch(r.Txt, want) {
+			if txtMatch(r.Txt, want) {
 				return rr
 			}
 		case *mdns.SPF:
-			if miekgTxtMatch(r.Txt, want) {
+			if txtMatch(r.Txt, want) {
 				return rr
 			}
 		}
-		if miekgSameFields(strings.TrimPrefix(rr.String(), rr.Header().String()), want) {
+		if sameFields(strings.TrimPrefix(rr.String(), rr.Header().String()), want) {
 			return rr
 		}
 	}
 	return nil
-}
-
-func miekgTxtMatch(txt []string, want string) bool {
-	for _, s := range txt {
-		if s == want {
-			return true
-		}
-	}
-	return len(txt) > 1 && strings.Join(txt, "") == want
-}
-
-func miekgSameFields(a, b string) bool {
-	fa, fb := strings.Fields(a), strings.Fields(b)
-	if len(fa) != len(fb) || len(fa) == 0 {
-		return false
-	}
-	for i := range fa {
-		x, y := fa[i], fb[i]
-		if x == y {
-			continue
-		}
-		if len(x) > 1 {
-			x = strings.TrimSuffix(x, ".")
-		}
-		if len(y) > 1 {
-			y = strings.TrimSuffix(y, ".")
-		}
-		if !strings.EqualFold(x, y) {
-			return false
-		}
-	}
-	return true
 }
 
 // expectAgrees runs one --expect over the answer section of raw with
