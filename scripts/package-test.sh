@@ -163,11 +163,13 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 
 	say "dpkg --remove, then --purge"
 	listed=$(dpkg -L lbcheck | grep -v '^/\.$')
-	# files (and our own doc directory) of the list that still exist
+	# files (and our own doc directory) of the list that still exist; a
+	# link to a directory is the system's (usrmerge's /lib, which dpkg lists
+	# because the unit is shipped under it), not ours
 	remaining() {
 		local f
 		while read -r f; do
-			if [[ -f $f || -L $f ]]; then
+			if [[ -f $f || (-L $f && ! -d $f) ]]; then
 				echo "$f"
 			elif [[ $f == /usr/share/doc/lbcheck* && -e $f ]]; then
 				echo "$f"
