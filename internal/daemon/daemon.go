@@ -14,7 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
+	"net/url"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,6 +57,34 @@ func refuse(reason Reason, format string, a ...any) *Refused {
 	return &Refused{Reason: reason, Msg: fmt.Sprintf(format, a...)}
 }
 
+// HTTPStatus is what an HTTP front answers a refusal (every error of
+// Check) with: never one that reads as the backend's verdict. noVerdict is
+// the front's own answer to NoVerdict.
+func HTTPStatus(err error, noVerdict int) int {
+	r, ok := err.(*Refused)
+	if !ok {
+		return http.StatusInternalServerError
+	}
+	switch r.Reason {
+	case NotAllowed:
+		return http.StatusForbidden
+	case Overloaded:
+		return http.StatusTooManyRequests
+	case NoVerdict:
+		return noVerdict
+	}
+	return http.StatusBadRequest
+}
+
+// RequestFromQuery reads an HTTP front's module= and target= parameters.
+func RequestFromQuery(q url.Values) (Request, error) {
+	req := Request{Module: q.Get("module"), Target: q.Get("target")}
+	if req.Target == "" {
+		return req, refuse(BadTarget, "target parameter is missing")
+	}
+	return req, nil
+}
+
 // Request is one question of a front.
 type Request struct {
 	Module string
@@ -88,9 +120,13 @@ type Daemon struct {
 	flights map[flightKey]*flight
 }
 
+// flightKey is what makes two requests identical: the same module, target
+// and deadline. A /check request (the module's -t) must not take the
+// verdict of a /probe cut short by a scrape timeout, nor the reverse.
 type flightKey struct {
-	mod    *Module
-	target string
+	mod      *Module
+	target   string
+	deadline time.Duration
 }
 
 type flight struct {
@@ -166,7 +202,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 		deadline = req.Deadline
 	}
 
-	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port))}
+	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline}
 	d.waiting.Add(1)
 	defer d.waiting.Add(-1)
 	d.mu.Lock()
@@ -207,13 +243,24 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	return d.refusedByResolver(f.res)
 }
 
-// run is one probe, within deadline.
-func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) Result {
+// run is one probe, within deadline. A probe that panics is UNKNOWN (it
+// could not check), with its stack on stderr: the flight must still end,
+// or every later request for the target would wait on it.
+func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res Result) {
 	ctx, cancel := context.WithTimeout(d.base, deadline)
 	defer cancel()
 	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "lbcheckd: panic in module %s, target %s: %v\n%s", mod.Name, tg.Host, p, debug.Stack())
+			v := check.Verdict{Command: mod.Cmd}
+			v.State, v.Summary = exitcode.Unknown, fmt.Sprintf("internal error: %v", p)
+			res = Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
+			res.State, res.Summary = v.Graded()
+		}
+	}()
 	v := mod.Cmd.Run(ctx, tg, nil)
-	res := Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
+	res = Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
 	res.State, res.Summary = v.Graded()
 	return res
 }

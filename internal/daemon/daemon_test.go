@@ -308,3 +308,58 @@ func TestSwapKeepsFlights(t *testing.T) {
 		t.Errorf("module n: %v %v", err, res.Deadline)
 	}
 }
+
+// TestDeadlineIsPartOfTheFlight: a request with a shorter deadline (a
+// scrape timeout) and one with the module's -t run probes of their own;
+// neither gets the verdict of a probe given another deadline.
+func TestDeadlineIsPartOfTheFlight(t *testing.T) {
+	g := newGate()
+	d := New(context.Background(), mustConfig(t, g.registry(), fakeConfig), nil)
+	reqs := []Request{{Module: "m", Target: "192.0.2.5:80"}, {Module: "m", Target: "192.0.2.5:80", Deadline: time.Second}}
+	var wg sync.WaitGroup
+	results := make([]Result, len(reqs))
+	for i, req := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = d.Check(context.Background(), req)
+		}()
+	}
+	for range reqs {
+		select {
+		case <-g.started:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d probes started for two requests with different deadlines, want 2", g.calls.Load())
+		}
+	}
+	close(g.release)
+	wg.Wait()
+	for i, res := range results {
+		if res.Shared || res.Deadline != []time.Duration{5 * time.Second, time.Second}[i] {
+			t.Errorf("request %d: shared %v, deadline %v", i, res.Shared, res.Deadline)
+		}
+	}
+}
+
+// TestPanicIsUnknown: a probe that panics is a could-not-check, and its
+// flight ends: the next request for the target runs a probe again instead
+// of waiting on the dead one.
+func TestPanicIsUnknown(t *testing.T) {
+	var calls atomic.Int32
+	f := checktest.New(func(ctx context.Context, t probe.Target) probe.Result {
+		calls.Add(1)
+		panic("boom")
+	})
+	d := New(context.Background(), mustConfig(t, checks.Registry{"check_fake": f.Spec}, fakeConfig), nil)
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		res, err := d.Check(ctx, Request{Module: "m", Target: "192.0.2.5:80"})
+		cancel()
+		if err != nil || res.State != exitcode.Unknown || res.Summary != "internal error: boom" {
+			t.Fatalf("request %d: %v, %v %q; want UNKNOWN \"internal error: boom\"", i, err, res.State, res.Summary)
+		}
+	}
+	if calls.Load() != 2 || d.InFlight() != 0 {
+		t.Errorf("%d probes, %d in flight; want 2, 0", calls.Load(), d.InFlight())
+	}
+}

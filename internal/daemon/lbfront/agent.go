@@ -55,6 +55,11 @@ type Agent struct {
 // Serve accepts connections on ln until Shutdown.
 func (a *Agent) Serve(ln net.Listener) error {
 	a.mu.Lock()
+	if a.closed { // Shutdown came first: it had no listener to close
+		a.mu.Unlock()
+		ln.Close()
+		return nil
+	}
 	a.ln = ln
 	a.mu.Unlock()
 	sem := make(chan struct{}, max(a.MaxConns, 1))

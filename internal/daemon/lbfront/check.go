@@ -24,26 +24,15 @@ import (
 // CheckHandler serves /check from d, within the module's -t.
 func CheckHandler(d *daemon.Daemon) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		req := daemon.Request{Module: q.Get("module"), Target: q.Get("target")}
-		if req.Target == "" {
-			http.Error(w, "target parameter is missing", http.StatusBadRequest)
+		req, err := daemon.RequestFromQuery(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		res, err := d.Check(r.Context(), req)
 		if err != nil {
-			code := http.StatusBadRequest
-			if rf, ok := err.(*daemon.Refused); ok {
-				switch rf.Reason {
-				case daemon.NotAllowed:
-					code = http.StatusForbidden
-				case daemon.Overloaded:
-					code = http.StatusTooManyRequests
-				case daemon.NoVerdict:
-					code = http.StatusGatewayTimeout
-				}
-			}
-			http.Error(w, err.Error(), code)
+			// The daemon, not the backend, ran out of time: 504.
+			http.Error(w, err.Error(), daemon.HTTPStatus(err, http.StatusGatewayTimeout))
 			return
 		}
 		code := http.StatusServiceUnavailable

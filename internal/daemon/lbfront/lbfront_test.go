@@ -137,3 +137,27 @@ func TestAgent(t *testing.T) {
 		t.Errorf("Serve after Shutdown: %v", err)
 	}
 }
+
+// TestAgentShutdownBeforeServe: a SIGTERM that comes before the agent's
+// Serve has its listener must still end Serve, or lbcheckd never exits.
+func TestAgentShutdownBeforeServe(t *testing.T) {
+	a := &Agent{D: fakeDaemon(t), MaxConns: 8}
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		ln.Close()
+		t.Fatal("Serve still accepting 2 s after Shutdown")
+	}
+}

@@ -2,7 +2,7 @@
 // /probe?module=M&target=HOST:PORT, answered as blackbox_exporter answers
 // it, so that its documented relabel configuration works unchanged.
 //
-// Every request gets a registry of its own holding probe_success,
+// Every request gets an exposition of its own holding probe_success,
 // probe_duration_seconds, probe_timeout_seconds, the check's phases
 // (probe_http_duration_seconds{phase} and probe_dns_duration_seconds{phase}
 // under blackbox's names and phase words, probe_<check>_duration_seconds
@@ -38,10 +38,9 @@ const DefaultOffset = 500 * time.Millisecond
 // when that is shorter; never less than a quarter of the scrape timeout.
 func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		req := daemon.Request{Module: q.Get("module"), Target: q.Get("target")}
-		if req.Target == "" {
-			http.Error(w, "target parameter is missing", http.StatusBadRequest)
+		req, err := daemon.RequestFromQuery(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		ctx := r.Context()
@@ -59,7 +58,8 @@ func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 		}
 		res, err := d.Check(ctx, req)
 		if err != nil {
-			http.Error(w, err.Error(), status(err))
+			// A failed scrape: the series go stale.
+			http.Error(w, err.Error(), daemon.HTTPStatus(err, http.StatusServiceUnavailable))
 			return
 		}
 		if res.State == exitcode.Unknown {
@@ -72,23 +72,6 @@ func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 		w.Header().Set("Content-Type", contentType)
 		w.Write(x.bytes())
 	})
-}
-
-// status is the answer to a refusal: never a 200 with probe_success 0.
-func status(err error) int {
-	r, ok := err.(*daemon.Refused)
-	if !ok {
-		return http.StatusInternalServerError
-	}
-	switch r.Reason {
-	case daemon.NotAllowed:
-		return http.StatusForbidden
-	case daemon.Overloaded:
-		return http.StatusTooManyRequests
-	case daemon.NoVerdict:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadRequest
 }
 
 // phaseSeries names each check's phase metric and renames its phases to

@@ -100,8 +100,6 @@ func openReceiver(v6 bool) (int, error) {
 // Both need privilege to open, which is why a mark's path is made before
 // capabilities are dropped.
 type muxPath struct {
-	v6   bool
-	mark uint32
 	send *os.File
 
 	mu    sync.Mutex // serialises route lookups on the one socket
@@ -139,7 +137,7 @@ func openPath(v6 bool, mark uint32) (*muxPath, error) {
 		unix.Close(route)
 		return fail(err)
 	}
-	return &muxPath{v6: v6, mark: mark, send: os.NewFile(uintptr(fd), "raw-send"), route: route}, nil
+	return &muxPath{send: os.NewFile(uintptr(fd), "raw-send"), route: route}, nil
 }
 
 func (p *muxPath) close() {
