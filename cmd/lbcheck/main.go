@@ -1,8 +1,3 @@
-// A liveness check accepts what an old server still signs with: Go 1.25
-// stopped accepting SHA-1 signatures in TLS 1.2 by default.
-
-//go:debug tlssha1=1
-
 // Command lbcheck runs any of the five checks with every part linked:
 //
 //	lbcheck check_http_status --tls --body-regex up 10.0.0.5
@@ -17,15 +12,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/plugin"
+	"github.com/lbcheck/lbcheck/internal/version"
 )
+
+var usage = `Usage: lbcheck CHECK [options] HOST [PORT]
+
+Runs one of the checks with every part linked (TLS, --body-regex, --digest,
+--dnssec); the check binaries hand such command lines to it.
+CHECK is one of:
+  ` + strings.Join(check.Commands, "\n  ") + `
+lbcheck CHECK --help describes it.
+`
 
 func main() { os.Exit(run(plugin.SignalContext(), os.Args, os.Stdout, os.Stderr)) }
 
@@ -39,9 +46,22 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 		args = args[1:]
 	}
 	if !ok {
-		io.WriteString(stdout, "LBCHECK UNKNOWN - bad argument: name the check first: lbcheck CHECK [options] HOST [PORT], CHECK one of "+
-			strings.Join(check.Commands, ", ")+"\n")
-		return 3
+		if len(argv) > 1 {
+			switch argv[1] {
+			case "-h", "--help":
+				io.WriteString(stdout, usage)
+				return 0
+			case "-V", "--version":
+				io.WriteString(stdout, "lbcheck "+version.String()+"\n")
+				return 0
+			}
+		}
+		why := "name the check first"
+		if len(argv) > 1 {
+			why = "no check named " + strconv.Quote(argv[1])
+		}
+		return plugin.UsageError("LBCHECK", "lbcheck", argv[1:], errors.New(why+": lbcheck CHECK [options] HOST [PORT], CHECK one of "+
+			strings.Join(check.Commands, ", ")), stdout)
 	}
 	return plugin.Run(ctx, spec, args, stdout, stderr)
 }

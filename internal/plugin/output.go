@@ -39,6 +39,15 @@ func (o *output) usageError(command string, err error) int {
 	return o.print(check.Verdict{Result: r})
 }
 
+// UsageError reports a command line that names no check (lbcheck's own):
+// one UNKNOWN line labelled name, in the --format and with the exit code
+// of the --exit-style in args, as a check's bad argument is.
+func UsageError(name, command string, args []string, err error, stdout io.Writer) int {
+	format, style := prescan(args)
+	o := &output{name: name, w: stdout, format: format, style: style}
+	return o.usageError(command, err)
+}
+
 // print writes v and returns its exit code. Only the first call writes; a
 // later one (the watchdog after the run, or the other way round) returns
 // the first one's code.
