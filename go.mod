@@ -2,6 +2,11 @@ module github.com/lbcheck/lbcheck
 
 go 1.26.0
 
+// A liveness check accepts what an old server still signs with: Go 1.25
+// stopped accepting SHA-1 signatures in TLS 1.2 by default. Here, not in
+// one main package, so that lbcheck and lbcheckd judge alike.
+godebug tlssha1=1
+
 require (
 	github.com/gopacket/gopacket v1.7.7
 	github.com/miekg/dns v1.1.73
