@@ -186,8 +186,19 @@ func (c *pollConn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.network, Addr: netAddr(c.network, c.raddr), Err: err}
 }
 
+// expired says whether the deadline in dl has passed. As with net.Conn, a
+// passed deadline fails a read or write even when the socket is ready: a
+// cancelled probe must not go on reading a peer that keeps sending.
+func expired(dl *atomic.Int64) bool {
+	d := dl.Load()
+	return d != 0 && time.Now().UnixNano() >= d
+}
+
 func (c *pollConn) Read(b []byte) (int, error) {
 	for {
+		if expired(&c.rdead) {
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		}
 		n, err := unix.Read(c.fd, b)
 		switch {
 		case err == unix.EINTR:
@@ -209,6 +220,9 @@ func (c *pollConn) Read(b []byte) (int, error) {
 func (c *pollConn) Write(b []byte) (int, error) {
 	done := 0
 	for done < len(b) {
+		if expired(&c.wdead) {
+			return done, c.opError("write", os.ErrDeadlineExceeded)
+		}
 		n, err := unix.Write(c.fd, b[done:])
 		switch {
 		case err == unix.EINTR:

@@ -44,7 +44,8 @@ func closedPort(t *testing.T) netip.AddrPort {
 }
 
 // TestPollConnLikeNet: what the probes rely on behaves the same in both
-// modes: data both ways, EOF, refusal, a read deadline, a deadline moved
+// modes: data both ways, EOF, refusal, a read deadline, a passed deadline
+// with data waiting, a deadline moved
 // into the past from another goroutine (a cancelled context), cancellation
 // of the connect itself, and UDP with ICMP port unreachable.
 func TestPollConnLikeNet(t *testing.T) {
@@ -102,6 +103,20 @@ func TestPollConnLikeNet(t *testing.T) {
 			}
 			if took := time.Since(start); took > time.Second {
 				t.Errorf("the blocked read ended %v after the cancel", took)
+			}
+		})
+		t.Run(m.name+"/deadline passed, data waiting", func(t *testing.T) {
+			// A cancelled probe must stop reading a peer that keeps sending.
+			c, peer := dialed(t, o)
+			peer.Write([]byte("more"))
+			time.Sleep(20 * time.Millisecond) // queued on our side
+			c.SetReadDeadline(time.Unix(1, 0))
+			if n, err := c.Read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("read %d bytes, err = %v; want a timeout", n, err)
+			}
+			c.SetWriteDeadline(time.Unix(1, 0))
+			if n, err := c.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("wrote %d bytes, err = %v; want a timeout", n, err)
 			}
 		})
 		t.Run(m.name+"/connect cancelled", func(t *testing.T) {
