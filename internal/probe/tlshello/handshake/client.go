@@ -463,6 +463,11 @@ func (c *Client) readRecord() (uint8, []byte, error) {
 			}
 			continue
 		case recordHandshake:
+			if len(body) == 0 {
+				// Forbidden (RFC 5246 6.2.1, RFC 8446 5.1), and a server
+				// sending them could keep us reading until the deadline.
+				return 0, nil, c.fail(fault(ErrBadRecord, "an empty handshake record"))
+			}
 			return typ, body, nil
 		}
 		return 0, nil, c.fail(fault(ErrBadRecord, "application data before the server's Finished"))

@@ -497,3 +497,13 @@ func FuzzFlight13(f *testing.F) {
 		}
 	})
 }
+
+// TestEmptyHandshakeRecords: a server sending empty handshake records,
+// which no TLS version allows, is a fault at the first, not a wait for
+// the deadline (or, as here, the end of its endless supply).
+func TestEmptyHandshakeRecords(t *testing.T) {
+	c, err := helloScripted(bytes.Repeat(rec(recordHandshake), 10000), 1<<14)
+	if !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("err %v, want ErrBadRecord; result %+v", err, c.Result())
+	}
+}

@@ -108,8 +108,9 @@ func verify(pub crypto.PublicKey, scheme uint16, msg, sig []byte, tls13 bool) er
 			err = rsa.VerifyPKCS1v15(k, h, digest, sig)
 		}
 		if err != nil && k.N.BitLen() < 1024 {
-			// crypto/rsa refuses keys this small unless the binary
-			// sets rsa1024min=0, as check_ssl_hello does.
+			// crypto/rsa refuses keys this small (rsa1024min); no binary
+			// lowers it, for lbcheckd's own listener is crypto/tls too.
+			// Such a signature is not checked rather than called bad.
 			return errNotChecked
 		}
 		if err != nil {
