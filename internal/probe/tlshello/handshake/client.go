@@ -192,7 +192,9 @@ func (c *Client) Hello(conn io.ReadWriter) error {
 		return err
 	}
 	c.hello = c.clientHello(nil)
-	c.trace(1, "> ClientHello, %s, %d cipher suites, key shares %s, %s", c.versionsText(), len(c.offeredSuites()), c.sharesText(), c.sniText())
+	if c.log != nil && c.log.Enabled(1) { // its words cost more than the hello
+		c.trace(1, "> ClientHello, %s, %d cipher suites, key shares %s, %s", c.versionsText(), len(c.offeredSuites()), c.sharesText(), c.sniText())
+	}
 	if err := c.send(conn, recordHandshake, 0x0301, c.hello); err != nil {
 		return err
 	}

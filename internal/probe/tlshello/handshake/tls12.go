@@ -81,6 +81,9 @@ func (c *Client) parseLeaf(der []byte) error {
 // and static ECDH key exchange send none: the hello cannot tell.
 func (c *Client) keyExchange12() error {
 	s := lookupSuite(c.res.Suite)
+	if s == nil { // only with Config.Suites naming an id not in the table
+		return fault(ErrBadHandshake, "cipher suite %#04x is not one we know", c.res.Suite)
+	}
 	if s.kx != kxECDHE && s.kx != kxDHE {
 		return nil
 	}
