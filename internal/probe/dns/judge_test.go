@@ -65,6 +65,8 @@ func TestMalformed(t *testing.T) {
 		b[2] |= 0x02 // TC
 		return b
 	}
+	headerOnly := withCounts(one, 1, 0, 0, 0)[:12]
+	headerOnly[3] = headerOnly[3]&^0xF | 5 // REFUSED
 	tests := []struct {
 		name    string
 		answer  []byte
@@ -72,6 +74,9 @@ func TestMalformed(t *testing.T) {
 		summary string
 	}{
 		{"well formed", one, exitcode.OK, "NOERROR, 1 answer (A 192.0.2.1)"},
+		// Some servers refuse with the header alone, still counting the
+		// question: an answer to judge by its rcode, as miekg/dns reads it.
+		{"header only, counts kept", headerOnly, exitcode.Critical, "REFUSED"},
 		{"well formed with OPT", withOPT, exitcode.OK, "NOERROR, 1 answer (A 192.0.2.1)"},
 		{"65535 answers claimed, one there", withCounts(one, 1, 65535, 0, 0), exitcode.Critical, "malformed reply from 192.0.2.1:53/tcp: the header counts 65535 answers, 1 present"},
 		{"two answers claimed", withCounts(one, 1, 2, 0, 0), exitcode.Critical, "malformed reply from 192.0.2.1:53/tcp: the header counts 2 answers, 1 present"},

@@ -267,6 +267,9 @@ func appendDDD(s []byte, b byte) []byte {
 // and keep the counts of the whole answer: with TC a count may exceed
 // what is present.
 func (m *message) malformed() string {
+	if len(m.raw) == 12 {
+		return "" // the header alone, as unpack takes it: judged by its rcode
+	}
 	for i, sec := range [...]struct{ one, many string }{
 		{"question", "questions"},
 		{"answer", "answers"},
