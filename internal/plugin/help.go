@@ -35,7 +35,7 @@ func help(cmd *check.Command) string {
 		port = "PORT"
 	}
 	b.WriteString("  " + spec.Command + " [options] HOST " + port + "\n")
-	b.WriteString("  " + spec.Command + " [options] -H HOST [-p PORT]\n")
+	b.WriteString("  " + spec.Command + " [options] -H HOST " + strings.Replace(port, "PORT", "-p PORT", 1) + "\n")
 	b.WriteString("  " + spec.Command + " [options] PROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT   (HAProxy external-check)\n\n")
 	b.WriteString("HOST is an IPv4 or IPv6 address (brackets optional) or a name, resolved once.\n")
 	if spec.PortHelp != "" {

@@ -31,7 +31,11 @@ func manPage(cmd *check.Command) string {
 	name := roffEscape(spec.Command)
 	w(".SH SYNOPSIS\n")
 	w(".B %s\n[\\fIoptions\\fR] \\fIHOST\\fR %s\n.br\n", name, port)
-	w(".B %s\n[\\fIoptions\\fR] \\fB\\-H\\fR \\fIHOST\\fR [\\fB\\-p\\fR \\fIPORT\\fR]\n.br\n", name)
+	if cmd.Options.DefaultPort() == 0 {
+		w(".B %s\n[\\fIoptions\\fR] \\fB\\-H\\fR \\fIHOST\\fR \\fB\\-p\\fR \\fIPORT\\fR\n.br\n", name)
+	} else {
+		w(".B %s\n[\\fIoptions\\fR] \\fB\\-H\\fR \\fIHOST\\fR [\\fB\\-p\\fR \\fIPORT\\fR]\n.br\n", name)
+	}
 	w(".B %s\n[\\fIoptions\\fR] \\fIPROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT\\fR\n", name)
 
 	w(".SH DESCRIPTION\n")
@@ -43,7 +47,7 @@ func manPage(cmd *check.Command) string {
 	}
 	w("The third form is the argument vector of HAProxy's \\fBexternal-check\\fR (IPv6 without brackets).\n")
 	w(".PP\nThe whole run, all attempts included, ends within \\fB\\-\\-timeout\\fR: the verdict is printed and the process exits even if the peer never answers and the caller never kills it.\n")
-	w("SIGTERM and SIGINT end the run with a verdict too. Nothing is forked, no PATH and no open standard streams are needed.\n")
+	w("SIGTERM, SIGINT and SIGHUP end the run with a verdict too. Nothing is forked, no PATH and no open standard streams are needed.\n")
 
 	w(".SH OPTIONS\n")
 	if len(own) > 0 {

@@ -119,3 +119,33 @@ func TestRoffText(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageSaysWhenPortIsRequired: a check with no default port (the
+// half-open one) shows PORT as required in every form of its usage, in
+// --help and in the man page; one with a default shows it optional.
+func TestUsageSaysWhenPortIsRequired(t *testing.T) {
+	for _, tt := range []struct {
+		port      uint16
+		help, man []string
+	}{
+		{0, []string{"[options] HOST PORT\n", "[options] -H HOST -p PORT\n"},
+			[]string{`\fIHOST\fR \fIPORT\fR`, `\fB\-H\fR \fIHOST\fR \fB\-p\fR \fIPORT\fR` + "\n"}},
+		{7, []string{"[options] HOST [PORT]\n", "[options] -H HOST [-p PORT]\n"},
+			[]string{`\fIHOST\fR [\fIPORT\fR]`, `\fB\-H\fR \fIHOST\fR [\fB\-p\fR \fIPORT\fR]` + "\n"}},
+	} {
+		spec := fake(nil)
+		spec.Port = tt.port
+		_, help, _ := runFake(t, spec, "--help")
+		_, man, _ := runFake(t, spec, "--man")
+		for _, want := range tt.help {
+			if !strings.Contains(help, want) {
+				t.Errorf("port %d: --help lacks %q", tt.port, want)
+			}
+		}
+		for _, want := range tt.man {
+			if !strings.Contains(man, want) {
+				t.Errorf("port %d: the man page lacks %q", tt.port, want)
+			}
+		}
+	}
+}
