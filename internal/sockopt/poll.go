@@ -83,17 +83,15 @@ func (o Options) dialPoll(ctx context.Context, network string, addr netip.AddrPo
 		return nil, fmt.Errorf("%w: socket: %v", ErrSetup, err)
 	}
 	c := &pollConn{fd: fd, network: network, raddr: addr}
-	if o.Mark != 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(o.Mark)); err != nil {
-			c.Close()
-			return nil, MarkError(o.Mark, err)
-		}
+	if err := o.Control(network, "", rawConn{c}); err != nil { // the mark
+		c.Close()
+		return nil, err
 	}
 	if o.Bind.IsValid() {
 		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(o.Bind, 0))); err != nil {
 			c.Close()
-			if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EAFNOSUPPORT) {
-				return nil, fmt.Errorf("%w: bind %s: %v", ErrSetup, o.Bind, err)
+			if err := o.bindError(err); errors.Is(err, ErrSetup) {
+				return nil, err
 			}
 			return nil, fail("bind", err)
 		}

@@ -113,8 +113,18 @@ func (o Options) DialTCP(ctx context.Context, addr netip.AddrPort) (net.Conn, er
 		return o.dialPoll(ctx, "tcp", addr)
 	}
 	c, err := o.Dialer().DialContext(ctx, "tcp", addr.String())
-	if err != nil && o.Bind.IsValid() && errors.Is(err, unix.EADDRNOTAVAIL) {
-		return nil, fmt.Errorf("%w: bind %s: %v", ErrSetup, o.Bind, err)
+	if err != nil {
+		return nil, o.bindError(err)
 	}
-	return c, err
+	return c, nil
+}
+
+// bindError makes a dial's error a setup error (UNKNOWN: nothing was
+// checked) when it is the bind address's fault: not an address of this
+// host, or not of the target's family. Anything else is the peer's answer.
+func (o Options) bindError(err error) error {
+	if o.Bind.IsValid() && (errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EAFNOSUPPORT)) {
+		return fmt.Errorf("%w: bind %s: %v", ErrSetup, o.Bind, err)
+	}
+	return err
 }

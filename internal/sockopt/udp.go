@@ -2,12 +2,8 @@ package sockopt
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-
-	"golang.org/x/sys/unix"
 )
 
 // DialUDP "connects" a UDP socket to addr with these options: the kernel
@@ -23,8 +19,8 @@ func (o Options) DialUDP(ctx context.Context, addr netip.AddrPort) (net.Conn, er
 		d.LocalAddr = &net.UDPAddr{IP: o.Bind.AsSlice(), Zone: o.Bind.Zone()}
 	}
 	c, err := d.DialContext(ctx, "udp", addr.String())
-	if err != nil && o.Bind.IsValid() && errors.Is(err, unix.EADDRNOTAVAIL) {
-		return nil, fmt.Errorf("%w: bind %s: %v", ErrSetup, o.Bind, err)
+	if err != nil {
+		return nil, o.bindError(err)
 	}
-	return c, err
+	return c, nil
 }
