@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/lbcheck/lbcheck/internal/exitcode"
@@ -120,28 +119,21 @@ func (p *Prober) open(t probe.Target) error {
 	if src.Is4() != t.Addr.Addr().Is4() {
 		return fmt.Errorf("%w: source %s and target %s are not of one address family", sockopt.ErrSetup, src, t.Addr.Addr())
 	}
-	fam := family(t.Addr.Addr())
-	fd, err := unix.Socket(fam, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	v6 := !t.Addr.Addr().Is4()
+	fd, err := rawSocket(v6, unix.IPPROTO_TCP, true)
 	if err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return fmt.Errorf("%w: %v", ErrNoPrivilege, err)
-		}
-		return fmt.Errorf("%w: %v", sockopt.ErrSetup, err)
+		return err
 	}
 	fail := func(err error) error { unix.Close(fd); return err }
 	// Until the probe's own filter is attached, nothing is let through:
 	// on a busy host every TCP segment would be copied to us.
-	if err := attachFilter(fd, []bpf.Instruction{bpf.RetConstant{Val: 0}}); err != nil {
+	if err := attachFilter(fd, dropAll()); err != nil {
 		return fail(fmt.Errorf("%w: BPF filter: %v", sockopt.ErrSetup, err))
 	}
 	if err := setMark(fd, t.Socket.Mark); err != nil {
 		return fail(err)
 	}
-	level, opt := unix.SOL_IP, unix.IP_RECVERR
-	if fam == unix.AF_INET6 {
-		level, opt = unix.SOL_IPV6, unix.IPV6_RECVERR
-	}
-	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+	if err := recvErr(fd, v6); err != nil {
 		return fail(fmt.Errorf("%w: RECVERR: %v", sockopt.ErrSetup, err))
 	}
 	for _, step := range []struct {

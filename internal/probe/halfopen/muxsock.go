@@ -46,6 +46,15 @@ func rawSocket(v6 bool, proto int, nonblock bool) (int, error) {
 	return fd, nil
 }
 
+// recvErr turns on the error queue: ICMP errors about what we sent come
+// back to the socket that sent it.
+func recvErr(fd int, v6 bool) error {
+	if v6 {
+		return unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
+	}
+	return unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
+}
+
 // muxWake bounds how long the reader blocks in one read, so that it sees
 // Close even if shutdown(2) did not wake it.
 const muxWake = 500 * time.Millisecond
@@ -71,14 +80,12 @@ func openReceiver(v6 bool) (int, error) {
 	if err := attachFilter(fd, sharedFilter(!v6)); err != nil {
 		return fail("BPF filter", err)
 	}
-	level, opt := unix.SOL_IP, unix.IP_RECVERR
 	if v6 {
-		level, opt = unix.SOL_IPV6, unix.IPV6_RECVERR
 		if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
 			return fail("IPV6_RECVPKTINFO", err)
 		}
 	}
-	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+	if err := recvErr(fd, v6); err != nil {
 		return fail("RECVERR", err)
 	}
 	tv := unix.NsecToTimeval(muxWake.Nanoseconds())
