@@ -169,7 +169,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 }
 
 // ending is how to leave the server, the quietest way measured (README,
-// check_ssl_hello; internal/probe/tlshello/endings): a close_notify, which
+// check_ssl_hello; internal/lab/endings): a close_notify, which
 // every server but GnuTLS-based ones (exim) takes without an error line;
 // but after STARTTLS under TLS 1.3, with no client certificate asked for,
 // our Finished and then a close_notify. Completing the handshake is the

@@ -6,7 +6,7 @@
 // (check_ssl_hello, "Quiet servers"). In the integration sandbox:
 //
 //	scripts/sandbox.sh bash -c 'test/integration/netns.sh up >/dev/null &&
-//	    ip netns exec lbc-cli go run ./internal/probe/tlshello/endings'
+//	    ip netns exec lbc-cli go run ./internal/lab/endings'
 package main
 
 import (
