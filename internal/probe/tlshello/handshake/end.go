@@ -67,7 +67,7 @@ const (
 // End leaves the handshake after Hello read the server's whole flight,
 // and says what it sent, for the trace. The caller then closes conn.
 // Which ending a server logs least is measured, server by server, by
-// ./endings (the figures are in the README, check_ssl_hello).
+// internal/lab/endings (the figures are in the README, check_ssl_hello).
 func (c *Client) End(conn net.Conn, e Ending) (string, error) {
 	tls13 := c.res.Version >= 0x0304 && c.out != nil
 	switch e {
