@@ -240,7 +240,12 @@ func closedResult() probe.Result {
 // t.Socket's source address and mark. It returns by ctx's deadline.
 func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 	start := time.Now()
-	if m == nil || m.closed.Load() {
+	if m == nil {
+		// lbcheckd could not open its raw sockets at start (its log says so).
+		return probe.Result{State: exitcode.Unknown, Err: ErrNoPrivilege,
+			Summary: "half-open probes need CAP_NET_RAW, which lbcheckd lacked at start"}
+	}
+	if m.closed.Load() {
 		return closedResult()
 	}
 	remote := netip.AddrPortFrom(t.Addr.Addr().Unmap(), t.Addr.Port())
