@@ -42,7 +42,7 @@ type Command struct {
 	// Help, Version and Man ask for text instead of a check.
 	Help, Version, Man bool
 
-	// Resolver overrides name resolution, for tests.
+	// Resolver overrides name resolution: lbcheckd keeps names to allow.
 	Resolver target.Resolver
 
 	common common

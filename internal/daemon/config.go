@@ -158,6 +158,7 @@ func Parse(text []byte, reg checks.Registry) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %s", name, oneLine(err.Error()))
 		}
+		cmd.Resolver = allowResolver{c} // a name resolves only to what allow lets through
 		c.Modules[name] = &Module{Name: name, Argv: f.Modules[name], Cmd: cmd}
 	}
 	return c, nil

@@ -148,9 +148,6 @@ func (d *Daemon) Config() *Config { return d.cfg.Load() }
 // Swap puts cfg in force for the requests that come next; probes in
 // flight keep the modules they started with.
 func (d *Daemon) Swap(cfg *Config) {
-	for _, m := range cfg.Modules {
-		m.Cmd.Resolver = allowResolver{cfg}
-	}
 	d.cfg.Store(cfg)
 	if d.Metrics != nil {
 		d.Metrics.configured(cfg)
