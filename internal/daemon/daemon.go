@@ -40,10 +40,20 @@ const (
 	NotAllowed    Reason = "not_allowed"
 	Overloaded    Reason = "overloaded"
 	NoVerdict     Reason = "no_verdict" // the caller's deadline passed first
+	// BadRequest is an ask a front cannot read as one question: a method
+	// other than GET or HEAD, a parameter given twice, one it does not
+	// know, a body. Fronts refuse it before asking the daemon.
+	BadRequest Reason = "bad_request"
+	// ResolverFailed is a name the daemon's resolver could not answer for
+	// (SERVFAIL, REFUSED, no resolver reachable): the daemon could not
+	// check, which says nothing of the backend. ResolverTimeout is the
+	// same when the resolver did not answer within the probe's deadline.
+	ResolverFailed  Reason = "resolver_failed"
+	ResolverTimeout Reason = "resolver_timeout"
 )
 
 // Reasons are all of them, for metrics.
-var Reasons = []Reason{UnknownModule, BadTarget, NotAllowed, Overloaded, NoVerdict}
+var Reasons = []Reason{UnknownModule, BadTarget, NotAllowed, Overloaded, NoVerdict, BadRequest, ResolverFailed, ResolverTimeout}
 
 // Refused is the error of a request that got no verdict.
 type Refused struct {
@@ -72,12 +82,53 @@ func HTTPStatus(err error, noVerdict int) int {
 		return http.StatusTooManyRequests
 	case NoVerdict:
 		return noVerdict
+	case ResolverFailed:
+		return http.StatusInternalServerError
+	case ResolverTimeout:
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadRequest
 }
 
-// RequestFromQuery reads an HTTP front's module= and target= parameters.
-func RequestFromQuery(q url.Values) (Request, error) {
+// RequestFromHTTP reads an HTTP front's ask, or says why it is not one
+// question: status is the answer then, 405 (the Allow header is set on w)
+// or 400. Only GET and HEAD ask (HAProxy's http-check, keepalived's
+// HTTP_GET and Prometheus all use GET); a body is refused, so that no
+// proxy in front reads a different request than the daemon does.
+func RequestFromHTTP(w http.ResponseWriter, r *http.Request) (req Request, status int, err error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return req, http.StatusMethodNotAllowed, refuse(BadRequest, "method %s: only GET and HEAD ask", strconv.Quote(clip(r.Method)))
+	}
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return req, http.StatusBadRequest, refuse(BadRequest, "a %s with a body: an ask has none", r.Method)
+	}
+	req, err = RequestFromQuery(r.URL.RawQuery)
+	if err != nil {
+		return req, http.StatusBadRequest, err
+	}
+	return req, 0, nil
+}
+
+// RequestFromQuery reads an HTTP front's query: exactly one module= and
+// one target=, nothing else. A parameter given twice is refused rather
+// than the first taken: a proxy in front that reads the other value would
+// see a verdict for a target it never asked about (HTTP parameter
+// pollution). So is a query Go cannot read whole (a ';' separator, a bad
+// escape), which r.URL.Query() would silently shorten.
+func RequestFromQuery(raw string) (Request, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return Request{}, refuse(BadRequest, "query %s: %v", strconv.Quote(clip(raw)), err)
+	}
+	for key, vals := range q {
+		switch {
+		case key != "module" && key != "target":
+			return Request{}, refuse(BadRequest, "parameter %s: only module and target are asked with", strconv.Quote(clip(key)))
+		case len(vals) > 1:
+			return Request{}, refuse(BadRequest, "parameter %s given %d times: give it once", key, len(vals))
+		}
+	}
 	req := Request{Module: q.Get("module"), Target: q.Get("target")}
 	if req.Target == "" {
 		return req, refuse(BadTarget, "target parameter is missing")

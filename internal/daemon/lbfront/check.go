@@ -24,9 +24,9 @@ import (
 // CheckHandler serves /check from d, within the module's -t.
 func CheckHandler(d *daemon.Daemon) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := daemon.RequestFromQuery(r.URL.Query())
+		req, status, err := daemon.RequestFromHTTP(w, r)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			http.Error(w, err.Error(), status)
 			return
 		}
 		res, err := d.Check(r.Context(), req)

@@ -38,9 +38,9 @@ const DefaultOffset = 500 * time.Millisecond
 // when that is shorter; never less than a quarter of the scrape timeout.
 func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := daemon.RequestFromQuery(r.URL.Query())
+		req, status, err := daemon.RequestFromHTTP(w, r)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			http.Error(w, err.Error(), status)
 			return
 		}
 		ctx := r.Context()
