@@ -2,6 +2,7 @@ package lbfront
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -134,15 +135,9 @@ func (a *Agent) serveConn(c net.Conn) {
 
 // Answer is the reply to one request line, or "" and why there is none.
 func (a *Agent) Answer(ctx context.Context, line string) (answer, why string) {
-	f := strings.Fields(line)
-	var req daemon.Request
-	switch len(f) {
-	case 2:
-		req = daemon.Request{Module: f[0], Target: f[1]}
-	case 3:
-		req = daemon.Request{Module: f[0], Target: f[1], Port: f[2]}
-	default:
-		return "", "want MODULE HOST PORT"
+	req, err := ParseLine(line)
+	if err != nil {
+		return "", err.Error()
 	}
 	res, err := a.D.Check(ctx, req)
 	if err != nil {
@@ -155,6 +150,35 @@ func (a *Agent) Answer(ctx context.Context, line string) (answer, why string) {
 		return "", res.Summary
 	}
 	return "down #" + description(res.State.String()+" - "+res.Summary) + "\n", ""
+}
+
+// ErrBadLine is a request line not of the documented form.
+var ErrBadLine = errors.New("want MODULE HOST PORT or MODULE HOST:PORT, one space apart")
+
+// ParseLine reads a request line, its line end taken off: two or three
+// words of printable ASCII, one space apart. Anything looser (tabs, runs
+// of spaces, a CR inside, other bytes) is refused rather than guessed at:
+// what reads as one ask here must read as the same ask to anything that
+// logs or filters the line on its way.
+func ParseLine(line string) (daemon.Request, error) {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c < 0x20 || c > 0x7e {
+			return daemon.Request{}, ErrBadLine
+		}
+	}
+	f := strings.Split(line, " ")
+	for _, w := range f {
+		if w == "" {
+			return daemon.Request{}, ErrBadLine
+		}
+	}
+	switch len(f) {
+	case 2:
+		return daemon.Request{Module: f[0], Target: f[1]}, nil
+	case 3:
+		return daemon.Request{Module: f[0], Target: f[1], Port: f[2]}, nil
+	}
+	return daemon.Request{}, ErrBadLine
 }
 
 // description keeps the summary on the agent's one line: no CR or LF
@@ -181,7 +205,14 @@ func readLine(c net.Conn) (string, error) {
 		}
 		return "", err
 	}
-	return strings.TrimRight(string(line), "\r\n"), nil
+	if br.Buffered() > 0 {
+		// HAProxy sends its one line and waits: more is a second ask, or
+		// a line a proxy on the way may split otherwise.
+		return "", errors.New("more than one line")
+	}
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	return string(line), nil
 }
 
 func (a *Agent) debug(msg string, args ...any) {

@@ -117,6 +117,15 @@ func TestAgent(t *testing.T) {
 		{"bad port: no answer", "m 192.0.2.5 0\n", ""},
 		{"one word: no answer", "m\n", ""},
 		{"empty: no answer", "\n", ""},
+		// Exactly one line of the documented form; nothing looser.
+		{"two lines: no answer", "m 192.0.2.5 1\nm 192.0.2.5 2\n", ""},
+		{"two spaces: no answer", "m  192.0.2.5 1\n", ""},
+		{"tab: no answer", "m\t192.0.2.5 1\n", ""},
+		{"leading space: no answer", " m 192.0.2.5 1\n", ""},
+		{"trailing space: no answer", "m 192.0.2.5 1 \n", ""},
+		{"CR inside: no answer", "m 192.0.2.5\r1\n", ""},
+		{"four words: no answer", "m 192.0.2.5 1 x\n", ""},
+		{"NUL: no answer", "m 192.0.2.5 1\x00\n", ""},
 		{"too long: no answer", "m 192.0.2.5 1 " + strings.Repeat("x", 600) + "\n", ""},
 	}
 	for _, tt := range tests {
