@@ -349,9 +349,12 @@ func (r allowResolver) LookupNetIP(ctx context.Context, network, host string) ([
 }
 
 // clip keeps what a caller sent short in a message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
+func clip(s string) string { return clipTo(s, 80) }
+
+// clipTo keeps at most n bytes of s, and says it cut.
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }
