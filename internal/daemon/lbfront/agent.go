@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/daemon"
+	"github.com/lbcheck/lbcheck/internal/daemon/conncap"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 )
 
@@ -33,7 +34,8 @@ import (
 const (
 	// maxLine bounds the request line: a module name and an address.
 	maxLine = 512
-	// readWait is how long the request line may take to arrive.
+	// readWait is how long the request line may take to arrive: HAProxy
+	// sends it at once, on connect.
 	readWait = 2 * time.Second
 	// writeWait bounds the answer's write.
 	writeWait = 2 * time.Second
@@ -43,7 +45,9 @@ const (
 type Agent struct {
 	D *daemon.Daemon
 	// MaxConns caps the connections open at once (each holds a goroutine
-	// while its probe runs); more are closed unanswered.
+	// while its probe runs). At the cap a new connection sheds the oldest
+	// one that has not sent its whole line; if every one has, the new one
+	// is closed unanswered.
 	MaxConns int
 	Log      *slog.Logger
 
@@ -63,7 +67,14 @@ func (a *Agent) Serve(ln net.Listener) error {
 	}
 	a.ln = ln
 	a.mu.Unlock()
-	sem := make(chan struct{}, max(a.MaxConns, 1))
+	// Connections not yet answered (no whole line yet) are shed, oldest
+	// first, to make room for new ones: a flood of slow or silent clients
+	// must not close HAProxy's asks unanswered.
+	capped := conncap.New(a.MaxConns)
+	if a.D.Metrics != nil {
+		capped.OnDrop = a.D.Metrics.DropFunc("agent")
+	}
+	ln = capped.Listener(ln)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -80,18 +91,9 @@ func (a *Agent) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			c.Close()
-			if a.D.Metrics != nil {
-				a.D.Metrics.AgentDropped.Inc()
-			}
-			continue
-		}
 		a.wg.Add(1)
 		go func() {
-			defer func() { <-sem; a.wg.Done() }()
+			defer a.wg.Done()
 			a.serveConn(c)
 		}()
 	}
@@ -124,6 +126,7 @@ func (a *Agent) serveConn(c net.Conn) {
 		a.debug("agent: no request line", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
+	conncap.Busy(c)
 	answer, why := a.Answer(context.Background(), line)
 	if answer == "" {
 		a.debug("agent: no answer", "remote", c.RemoteAddr().String(), "request", line, "why", why)
