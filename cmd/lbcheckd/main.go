@@ -145,7 +145,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 		io.WriteString(w, index(d.Config()))
 	})
 	srv := &http.Server{
-		Handler:           mux,
+		Handler: mux,
 		// An HTTP checker (HAProxy, keepalived, Prometheus) sends its
 		// request at once: a request that takes longer is a slow client's.
 		ReadHeaderTimeout: headerWait,
