@@ -22,6 +22,9 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cap is a bound on the connections open at once, shared by the listeners
@@ -89,13 +92,43 @@ func (c *Cap) admit(nc *Conn) (victim *Conn, ok bool) {
 		if front == nil {
 			return nil, false
 		}
-		victim = c.idle.Remove(front).(*Conn)
+		// Spare a connection whose request already waits, unread: it is
+		// new and its server has not run yet (a busy machine, a flood of
+		// new connections), not a slow client, whose bytes its server
+		// reads as they come.
+		e := front
+		for tries := 0; e != nil && tries < maxSpared && e.Value.(*Conn).unread(); tries++ {
+			e = e.Next()
+		}
+		if e == nil || e.Value.(*Conn).unread() {
+			e = front // all waiting: the oldest goes still
+		}
+		victim = c.idle.Remove(e).(*Conn)
 		victim.elem, victim.gone = nil, true
 		c.open--
 	}
 	c.open++
 	nc.elem = c.idle.PushBack(nc)
 	return victim, true
+}
+
+// maxSpared bounds the connections with a request waiting that one
+// admission passes over: each costs a system call under the lock.
+const maxSpared = 16
+
+// unread reports whether bytes wait in the connection's receive queue.
+func (c *Conn) unread() bool {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n > 0
 }
 
 // Listener wraps ln so that its connections count against the cap.

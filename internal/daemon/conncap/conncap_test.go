@@ -62,6 +62,10 @@ func TestCap(t *testing.T) {
 			{"dial", 0, nil}, {"busy", 0, nil}, {"dial", 0, nil}, {"busy", 1, nil}, {"dial", 0, []bool{false, false, true}}}},
 		{"idle again goes to the back", 2, []step{
 			{"dial", 0, nil}, {"dial", 0, nil}, {"busy", 0, nil}, {"idle", 0, nil}, {"dial", 0, []bool{false, true, false}}}},
+		{"a request waiting unread is spared", 2, []step{
+			{"dial", 0, nil}, {"send", 0, nil}, {"dial", 0, nil}, {"dial", 0, []bool{false, true, false}}}},
+		{"all waiting: the oldest goes", 2, []step{
+			{"dial", 0, nil}, {"send", 0, nil}, {"dial", 0, nil}, {"send", 1, nil}, {"dial", 0, []bool{true, false, false}}}},
 		{"close frees a place", 2, []step{
 			{"dial", 0, nil}, {"dial", 0, nil}, {"close", 0, nil}, {"dial", 0, []bool{true, false, false}}}},
 	}
@@ -93,6 +97,9 @@ func TestCap(t *testing.T) {
 					Busy(conns[st.n].server)
 				case "idle":
 					Idle(conns[st.n].server)
+				case "send": // a request the server has not read yet
+					conns[st.n].client.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+					time.Sleep(20 * time.Millisecond)
 				case "close":
 					conns[st.n].server.Close()
 				}
