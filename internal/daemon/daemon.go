@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -313,11 +314,19 @@ func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res R
 	return res
 }
 
-// refusedByResolver turns a name that resolved outside allow into the
-// refusal it is, rather than a verdict.
+// refusedByResolver turns what the resolver said into the refusal it is,
+// rather than a verdict: a name that resolved outside allow, or a
+// resolver that did not answer for the name (could not check: every
+// backend named by a name would otherwise go down together when the
+// daemon's own resolver fails).
 func (d *Daemon) refusedByResolver(res Result) (Result, error) {
-	if errors.Is(res.Err, errNotAllowed) {
+	switch {
+	case errors.Is(res.Err, errNotAllowed):
 		return Result{}, refuse(NotAllowed, "%s", res.Err.Error())
+	case errors.Is(res.Err, errResolverTimeout):
+		return Result{}, refuse(ResolverTimeout, "%s", res.Err.Error())
+	case errors.Is(res.Err, errResolverFailed):
+		return Result{}, refuse(ResolverFailed, "%s", res.Err.Error())
 	}
 	return res, nil
 }
@@ -327,6 +336,27 @@ func (d *Daemon) refusedByResolver(res Result) (Result, error) {
 // argument (UNKNOWN), never as a failing service.
 var errNotAllowed = fmt.Errorf("%w: outside allow", target.ErrUsage)
 
+// What allowResolver says of a resolver that gave no answer about a name:
+// it failed (SERVFAIL, REFUSED, unreachable, none configured) or did not
+// answer in time. NXDOMAIN (and a name without addresses) is an answer:
+// the name does not exist, and the check's verdict (CRITICAL) stands.
+var (
+	errResolverFailed  = errors.New("the daemon's resolver failed")
+	errResolverTimeout = errors.New("the daemon's resolver did not answer in time")
+)
+
+// resolverError classifies a failed lookup.
+func resolverError(err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return err
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (dnsErr != nil && dnsErr.IsTimeout):
+		return fmt.Errorf("%w: %w", errResolverTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", errResolverFailed, err)
+}
+
 // allowResolver resolves names with the system's resolver and keeps only
 // the addresses allow lets probes reach.
 type allowResolver struct{ cfg *Config }
@@ -334,7 +364,7 @@ type allowResolver struct{ cfg *Config }
 func (r allowResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	addrs, err := defaultResolver.LookupNetIP(ctx, network, host)
 	if err != nil {
-		return nil, err
+		return nil, resolverError(err)
 	}
 	ok := addrs[:0:0]
 	for _, a := range addrs {
