@@ -26,9 +26,11 @@ import (
 //	                   (if its own health check, when it has one, agrees)
 //	down #SUMMARY      WARNING or CRITICAL: HAProxy sets it DOWN and shows
 //	                   "via agent : down (SUMMARY)"
-//	(nothing, close)   no verdict: a bad line, an unknown module, a target
-//	                   outside allow, too many probes, a check that could
-//	                   not check (UNKNOWN). HAProxy ignores a reply without
+//	(nothing, close)   no verdict: a bad line (or more than one), an
+//	                   unknown module, a target outside allow, too many
+//	                   probes, a check that could not check (UNKNOWN), a
+//	                   name the daemon's resolver gave no answer for.
+//	                   HAProxy ignores a reply without
 //	                   a complete line and a failed agent connection, and
 //	                   keeps the server's state.
 const (

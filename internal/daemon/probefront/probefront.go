@@ -14,8 +14,11 @@
 // A request that gets no verdict fails the scrape instead (4xx, 5xx):
 // Prometheus then marks the target's series stale rather than reading a
 // probe_success of 0 for a backend nobody checked. That covers an unknown
-// module (400), a bad target (400), a target outside allow (403), too many
-// probes in flight (429), and a check that could not check (UNKNOWN: 500).
+// module (400), a bad target (400), an ask that is not one question (400;
+// 405 for a method other than GET or HEAD), a target outside allow (403),
+// too many probes in flight (429), a check that could not check (UNKNOWN:
+// 500), and a name the daemon's resolver gave no answer for (500; 504 when
+// it did not answer in time).
 package probefront
 
 import (
