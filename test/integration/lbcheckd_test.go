@@ -88,9 +88,11 @@ func startLbcheckdWith(t *testing.T, more, level string) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(lbcheckdBin(t), "--config", conf, "--log-level", level)
+	// Through ip netns exec (which execs, keeping the pid), so that the
+	// daemon reads lbc-cli's own /etc/hosts and /etc/resolv.conf.
+	cmd := exec.Command("ip", "netns", "exec", nsClient, lbcheckdBin(t), "--config", conf, "--log-level", level)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := nsStart(cmd, nsClient); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
