@@ -3,12 +3,12 @@
 package integration
 
 // lbcheckd under hostile clients (issue 26): 1,000 connections dribbling a
-// request a byte at a time and 5,000 silent ones, all open at once (and
-// opened again about a second after the daemon closes them, as slowloris reopens its
-// sockets each round),
-// against each front; meanwhile a normal asker, as HAProxy's http-check and
-// agent-check ask, must get its verdict within its module's deadline
-// (-t 1) + 0.5 s, every time, and the daemon's peak RSS stays bounded.
+// request a byte at a time and 5,000 silent ones, all open at once, and
+// opened again about a second after the daemon closes them (as slowloris
+// reopens its sockets), against each front; meanwhile a normal asker, as
+// HAProxy's http-check and agent-check ask, must get its verdict within
+// its module's deadline (-t 1) + 0.5 s, every time, and the daemon's peak
+// RSS stays bounded.
 //
 // The clients run in helper processes (this test binary again, in lbc-cli
 // beside the daemon), so that their sockets are in the namespace and their
