@@ -1,9 +1,10 @@
 // Package repo checks what git tracks in this repository: no build output
-// (a 19 MB lbcheckd once sat at the root, downloaded by every clone) and
-// no large file outside testdata/, and that .gitignore covers every binary
-// a plain `go build ./cmd/NAME` leaves at the root. Its tests run in make
-// test on the checkout itself; outside a git checkout they say so and
-// skip.
+// (a 19 MB lbcheckd once sat at the root, downloaded by every clone), no
+// large file outside testdata/, a .gitignore that covers every binary a
+// plain `go build ./cmd/NAME` leaves at the root, and a README whose
+// Layout places every top-level entry and every package. Its tests run in
+// make test on the checkout itself; outside a git checkout they say so
+// and skip.
 package repo
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -238,4 +240,77 @@ func stderr(err error) string {
 		return ": " + strings.TrimSpace(string(exit.Stderr))
 	}
 	return ""
+}
+
+// Unplaced returns what the Layout section of README.md at root does not
+// place, so that a newcomer can place every file: each top-level entry git
+// tracks and each directory of Go files (testdata aside) must be named
+// there in backquotes, by its path, by a glob (`cmd/check_*`), by its
+// path below a parent named in the same table (`check/checktest`,
+// `lbload`), or, for a top-level directory, by a path inside it
+// (`.ci/run`).
+func Unplaced(root string) ([]string, error) {
+	if err := isTop(root); err != nil {
+		return nil, err
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		return nil, err
+	}
+	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	if !ok {
+		return nil, errors.New("README.md has no \"## Layout\" section")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	var names []string
+	for _, m := range backquoted.FindAllStringSubmatch(layout, -1) {
+		names = append(names, strings.TrimSuffix(m[1], "/"))
+	}
+	out, err := git(root, "ls-files", "-z")
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	var order []string
+	add := func(p string) {
+		if !want[p] {
+			want[p] = true
+			order = append(order, p)
+		}
+	}
+	for _, name := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		top, _, _ := strings.Cut(name, "/")
+		add(top)
+		if dir := path.Dir(name); strings.HasSuffix(name, ".go") && dir != "." && !inTestdata(name) {
+			add(dir)
+		}
+	}
+	var missing []string
+	for _, p := range order {
+		if !placed(p, names) {
+			missing = append(missing, p)
+		}
+	}
+	return missing, nil
+}
+
+var backquoted = regexp.MustCompile("`([^`\n]+)`")
+
+// placed reports whether one of names places the slash-separated path p.
+func placed(p string, names []string) bool {
+	for _, n := range names {
+		if n == p || strings.HasSuffix(p, "/"+n) {
+			return true
+		}
+		if ok, _ := path.Match(n, p); ok {
+			return true
+		}
+		if !strings.Contains(p, "/") && strings.HasPrefix(n, p+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -232,3 +232,48 @@ func write(t *testing.T, dir, name string, data []byte, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestLayoutPlacesEverything: README's Layout names every top-level file
+// and directory, and every package.
+func TestLayoutPlacesEverything(t *testing.T) {
+	missing, err := Unplaced(moduleRoot(t))
+	if errors.Is(err, ErrNotCheckout) {
+		t.Skipf("what git tracks is checked only in a clone: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range missing {
+		t.Errorf("README's Layout does not place %s", p)
+	}
+}
+
+func TestUnplaced(t *testing.T) {
+	files := []string{"Makefile", ".ci/run", "cmd/check_x/main.go", "cmd/check_y/main.go", "internal/lab/lbload/main.go",
+		"internal/check/checktest/checktest.go", "internal/check/check.go", "internal/check/testdata/fake/main.go", "docs/a.md"}
+	for _, tt := range []struct {
+		name   string
+		layout string
+		want   []string
+	}{
+		{"all placed", "| `README.md`, `Makefile` | |\n| `.ci/run` | |\n| `cmd/check_*` | |\n| `internal/check` | `check/checktest` |\n| `internal/lab`, `lbload` | |\n| `docs/` | |\n", nil},
+		{"a top-level file", "| `README.md` `.ci/run` `cmd/check_*` `internal/check` `check/checktest` `lbload` `docs/` |\n", []string{"Makefile"}},
+		{"a package", "| `README.md` `Makefile` `.ci/run` `cmd/check_*` `internal/check` `lbload` `docs/` |\n", []string{"internal/check/checktest"}},
+		{"a top-level directory", "| `README.md` `Makefile` `cmd/check_*` `internal/check` `check/checktest` `lbload` `docs/` |\n", []string{".ci"}},
+		{"glob too narrow", "| `README.md` `Makefile` `.ci/run` `cmd/check_x` `internal/check` `check/checktest` `lbload` `docs/` |\n", []string{"cmd/check_y"}},
+		{"outside the section", "| `README.md` `Makefile` `.ci/run` `cmd/check_*` `internal/check` `check/checktest` `docs/` |\n\n## Next\n\n`lbload`\n", []string{"internal/lab/lbload"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newRepo(t)
+			for _, f := range files {
+				write(t, dir, f, []byte("package x\n"), 0o644)
+			}
+			write(t, dir, "README.md", []byte("# x\n\n## Layout\n\n| path | what |\n|---|---|\n"+tt.layout), 0o644)
+			gitIn(t, dir, "add", "-A")
+			got, err := Unplaced(dir)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("Unplaced = %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}
