@@ -9,10 +9,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"reflect"
 	"strings"
+	"syscall"
 
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
@@ -126,9 +128,16 @@ func certNote(info tlsclient.Info, err error) error {
 		return &noteError{note: tlsclient.CertNone, err: err}
 	case certAlert(err):
 		return &noteError{note: tlsclient.CertRejected, err: err}
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET):
+		// BIND's DNS over TLS closes the connection without an alert.
+		return &noteError{note: closedAfterCert, err: err, after: true}
 	}
 	return err
 }
+
+// closedAfterCert follows a closed connection that had taken our
+// certificate: likely the server's refusal, but it did not say so.
+const closedAfterCert = "after our client certificate (rejected?)"
 
 // certAlert reports whether err is an alert from the peer that refuses a
 // certificate.
@@ -158,11 +167,17 @@ func certAlert(err error) bool {
 // error as a summary line shows it (probe.Describe), and it does not
 // unwrap to a *net.OpError, whose text alone Describe would keep.
 type noteError struct {
-	note string
-	err  error
+	note  string
+	err   error
+	after bool // the note follows the error
 }
 
-func (e *noteError) Error() string { return e.note + ": " + probe.Describe(e.err) }
+func (e *noteError) Error() string {
+	if e.after {
+		return probe.Describe(e.err) + " " + e.note
+	}
+	return e.note + ": " + probe.Describe(e.err)
+}
 
 // Cause is the error beneath, for tests.
 func (e *noteError) Cause() error { return e.err }

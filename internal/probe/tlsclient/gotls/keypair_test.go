@@ -13,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/netip"
@@ -406,4 +407,71 @@ func FuzzClientKeyPair(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClientCertClosed: a server that takes our certificate and closes
+// the connection without an alert (BIND's DNS over TLS does) is named as
+// the likely refusal, after the error; a server that answers is not.
+func TestClientCertClosed(t *testing.T) {
+	dir := t.TempDir()
+	ca := newCA(t, "ca")
+	serverKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serverCert := tls.Certificate{Certificate: [][]byte{ca.issue(t, "server", serverKey.Public())}, PrivateKey: serverKey}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	file := filepath.Join(dir, "client.pem")
+	if err := os.WriteFile(file, append(pemOf("CERTIFICATE", ca.issue(t, "client", key.Public())), pkcs8(t, key)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		reply []byte
+		want  string // the summary; "" for no error
+	}{
+		{"closes", nil, "x: connection closed by peer after our client certificate (rejected?)"},
+		{"answers", []byte("hello"), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			cfg := &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.RequireAnyClientCert}
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				tc := tls.Server(c, cfg)
+				if tc.Handshake() == nil && tt.reply != nil {
+					tc.Write(tt.reply)
+				}
+				tc.Close()
+			}()
+			o := &tlsclient.Options{TLS: TLS{}}
+			o.Flags(flags.NewFlagSet("x"), "--tls", true)
+			o.ClientCert = file
+			if err := o.Validate(true); err != nil {
+				t.Fatal(err)
+			}
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			tc, _, err := o.Handshake(context.Background(), conn, probe.Target{Addr: netip.MustParseAddrPort(ln.Addr().String())}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.ReadFull(tc, make([]byte, 5))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.want != "" && (err == nil || probe.Fail("x", err).Summary != tt.want):
+				t.Errorf("error %v, want the summary %q", err, tt.want)
+			}
+		})
+	}
 }
