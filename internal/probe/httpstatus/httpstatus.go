@@ -263,6 +263,9 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		p.facts.TLSVersion, p.facts.TLSCipher = info.VersionID, info.CipherID
 		p.facts.CertExpiry = info.EarliestExpiry
 		p.log.Printf(1, "TLS %s %s", info.Version, info.Cipher)
+		if line := info.ClientCertTrace(); line != "" {
+			p.log.Printf(1, "%s", line)
+		}
 		if info.CertSubject != "" {
 			p.log.Printf(1, "certificate %s, expires %s", info.CertSubject, info.CertExpiry.UTC().Format(time.DateOnly))
 		}

@@ -78,6 +78,20 @@ type Info struct {
 	// we sent one (--client-cert). They are set even when the handshake
 	// failed, since that is often why.
 	CertRequested, CertSent bool
+	// ClientSubject is the subject of the certificate we sent.
+	ClientSubject string
+}
+
+// ClientCertTrace is the -v line on the server's request for a client
+// certificate, "" when it asked for none.
+func (i Info) ClientCertTrace() string {
+	switch {
+	case i.CertSent:
+		return "server asked for a client certificate; sent " + i.ClientSubject
+	case i.CertRequested:
+		return "server asked for a client certificate; we have none (--client-cert)"
+	}
+	return ""
 }
 
 // What a failure after the server asked for a client certificate is

@@ -89,6 +89,7 @@ func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, n
 			return &tls.Certificate{}, nil
 		}
 		info.CertSent = true
+		info.ClientSubject = c.cert.Leaf.Subject.String()
 		return c.cert, nil
 	}
 	tc := tls.Client(conn, cfg)

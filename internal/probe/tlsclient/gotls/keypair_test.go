@@ -362,6 +362,9 @@ func TestClientCertHandshake(t *testing.T) {
 				if !info.CertRequested || info.CertSent != tt.sent {
 					t.Errorf("info %+v, want CertRequested and CertSent %v", info, tt.sent)
 				}
+				if trace := info.ClientCertTrace(); tt.sent != strings.HasSuffix(trace, "sent CN="+filepath.Base(tt.cert)) {
+					t.Errorf("trace %q", trace)
+				}
 				if err == nil {
 					_, err = tc.Read(make([]byte, 5))
 				} else if !tt.wantHandshake {
