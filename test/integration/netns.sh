@@ -154,6 +154,37 @@ make_cert() {
 	make_bad_key
 }
 
+# mtls/: for the servers that demand a client certificate (issue 24). Two
+# test CAs made here at every fresh state dir, never committed: clientca
+# (which nginx :8446, vsftpd :2123 and named's DoT :8853 accept) and otherca
+# (which they do not); client.pem/client.key from the first, other.pem/
+# other.key from the second, and client-combined.pem (key and certificate
+# in one file). EC P-256 keys in PKCS#8, as openssl writes them.
+make_client_certs() {
+	local d=$STATE/mtls n ca
+	if [[ -s $d/client-combined.pem ]] && openssl x509 -in "$d/client.pem" -noout -checkend 3600 >/dev/null 2>&1; then
+		return 0
+	fi
+	mkdir -p "$d"
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	for ca in clientca otherca; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days 30 \
+			-keyout "$d/$ca.key" -out "$d/$ca.pem" -subj "/CN=lbcheck test $ca" \
+			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>>"$STATE/openssl.log" ||
+			die "openssl could not make the test CA $ca"
+	done
+	for n in client:clientca other:otherca; do
+		ca=${n#*:} n=${n%%:*}
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$n.key" -out "$d/$n.csr" \
+			-subj "/CN=lbcheck test $n" 2>>"$STATE/openssl.log" &&
+			openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+				-days 30 -sha256 -extfile "$d/client.ext" -out "$d/$n.pem" 2>>"$STATE/openssl.log" ||
+			die "openssl could not make the test client certificate $n"
+	done
+	cat "$d/client.key" "$d/client.pem" >"$d/client-combined.pem"
+	chmod 600 "$d"/*.key "$d/client-combined.pem"
+}
+
 # badkey.pem: the RSA key file of a server that signs with the wrong key and
 # still starts. Its public half (n, e) is key.pem's, which is all that
 # OpenSSL's key-certificate check at load compares; its private half is
@@ -305,6 +336,18 @@ http {
 		ssl_verify_client on;
 		ssl_client_certificate $STATE/ca.pem;
 		location / { return 200 "client certificate seen\n"; }
+	}
+
+	# 8446 demands a certificate from the test client CA (mtls/clientca.pem),
+	# TLS 1.2 and 1.3: one from another CA is answered 400 "The SSL
+	# certificate error" after a complete handshake
+	server {
+		listen $SRV4:8446 ssl; listen [$SRV6]:8446 ssl;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_verify_client on;
+		ssl_client_certificate $STATE/mtls/clientca.pem;
+		access_log $STATE/logs/access-mtls.log lbc;
+		location / { return 200 "client \$ssl_client_s_dn\n"; }
 	}
 
 	# TLS 1.3 as well (nginx 1.22 offers up to 1.2 unless told): what a
@@ -492,6 +535,21 @@ isolate_network=NO
 VSFTPD
 	start_bg vsftpd "$STATE/vsftpd.pid" /usr/sbin/vsftpd "$STATE/vsftpd.conf"
 	wait_pidfile vsftpd "$STATE/vsftpd.pid"
+}
+
+# vsftpd on 2123 demands a client certificate from the test client CA on
+# AUTH TLS (require_cert, validate_cert: one from another CA fails the
+# handshake with OpenSSL's alert).
+start_vsftpd_mtls() {
+	sed -e 's/^listen_port=21$/listen_port=2123/' -e 's#^vsftpd_log_file=.*#vsftpd_log_file='"$STATE"'/logs/vsftpd-mtls.log#' \
+		"$STATE/vsftpd.conf" >"$STATE/vsftpd-mtls.conf"
+	cat >>"$STATE/vsftpd-mtls.conf" <<VSFTPD
+require_cert=YES
+validate_cert=YES
+ca_certs_file=$STATE/mtls/clientca.pem
+VSFTPD
+	start_bg vsftpd-mtls "$STATE/vsftpd-mtls.pid" /usr/sbin/vsftpd "$STATE/vsftpd-mtls.conf"
+	wait_pidfile vsftpd-mtls "$STATE/vsftpd-mtls.pid"
 }
 
 start_pyftpd() {
@@ -836,11 +894,19 @@ options {
 	managed-keys-directory "$dir";
 	listen-on port $BIND_PORT { $SRV4; };
 	listen-on-v6 port $BIND_PORT { $SRV6; };
+	// DNS over TLS that demands a client certificate from the test client CA
+	listen-on port 8853 tls lbc-mtls { $SRV4; };
+	listen-on-v6 port 8853 tls lbc-mtls { $SRV6; };
 	recursion no;
 	dnssec-validation no;
 	allow-query { any; };
 };
 controls { };
+tls lbc-mtls {
+	cert-file "$STATE/cert.pem";
+	key-file "$STATE/key.pem";
+	ca-file "$STATE/mtls/clientca.pem";
+};
 logging {
 	channel f { file "$STATE/logs/named.log"; severity info; print-time yes; };
 	category default { f; };
@@ -939,7 +1005,7 @@ check_up() {
 		die "unbound on [$SRV6]:53 does not answer"
 	[[ $out == "$SRV4" ]] || die "unbound answered www.lab.test A with '$out'"
 	local i port addr
-	for port in 21 2121; do
+	for port in 21 2121 2123; do
 		for addr in "$SRV4" "[$SRV6]"; do
 			for i in $(seq 1 50); do
 				ftp_greets "$port" "${addr//[][]/}" && break
@@ -967,10 +1033,12 @@ cmd_up() {
 	setup_nft
 	setup_etc_netns
 	make_cert
+	make_client_certs
 	start_nginx
 	start_haproxy
 	start_unbound
 	start_vsftpd
+	start_vsftpd_mtls
 	start_pyftpd
 	start_s_servers
 	start_gnutls_servers
@@ -983,7 +1051,7 @@ cmd_up() {
 	start_knot
 	check_up
 	wait_signed
-	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444 (default, www.lab.test, alt.lab.test) pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health pid $(cat "$STATE/haproxy.pid"); unbound :53/:853 lab.test; vsftpd :21; pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25; dovecot :143/993/110/995; exim :465/587; stunnel :4470; named :$BIND_PORT, knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
+	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444/:8446 (default, www.lab.test, alt.lab.test) pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health pid $(cat "$STATE/haproxy.pid"); unbound :53/:853 lab.test; vsftpd :21/:2123 (client certificate); pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25; dovecot :143/993/110/995; exim :465/587; stunnel :4470; named :$BIND_PORT and DoT :8853 (client certificate), knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
 }
 
 cmd_down() {
@@ -994,6 +1062,7 @@ cmd_down() {
 	stop_pidfile haproxy "$STATE/haproxy.pid"
 	stop_pidfile unbound "$STATE/unbound.pid"
 	stop_pidfile vsftpd "$STATE/vsftpd.pid"
+	stop_pidfile vsftpd-mtls "$STATE/vsftpd-mtls.pid"
 	stop_pidfile pyftpd "$STATE/pyftpd.pid"
 	stop_s_servers
 	stop_gnutls_servers

@@ -239,6 +239,9 @@ func (p *run) ask(ctx context.Context, transport string) (probe.Result, *message
 			return probe.Fail("TLS handshake with "+where, err), nil
 		}
 		p.log.Printf(1, "TLS %s %s in %s", info.Version, info.Cipher, probe.Millis(p.phase("tls")))
+		if line := info.ClientCertTrace(); line != "" {
+			p.log.Printf(1, "%s", line)
+		}
 		conn = tc
 	}
 	return p.exchange(conn, where, transport != "udp")

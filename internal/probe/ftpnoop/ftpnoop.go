@@ -157,6 +157,9 @@ func (p *run) session(ctx context.Context, conn net.Conn) probe.Result {
 			return probe.Fail("TLS handshake with "+p.addr, err)
 		}
 		p.log.Printf(1, "TLS %s %s in %s", info.Version, info.Cipher, probe.Millis(p.phase("tls")))
+		if line := info.ClientCertTrace(); line != "" {
+			p.log.Printf(1, "%s", line)
+		}
 		p.use(tc)
 		how += ", " + info.Version
 	}
