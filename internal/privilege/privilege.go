@@ -4,7 +4,11 @@
 // its caller choose what the privilege was not given for.
 package privilege
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // atSecure is AT_SECURE in the auxiliary vector (<linux/auxvec.h>);
 // x/sys/unix has no name for it.
@@ -34,4 +38,25 @@ func Elevated() bool {
 		}
 	}
 	return true // every Linux exec since 2.6 passes AT_SECURE
+}
+
+// Seal makes an elevated process non-dumpable, so that its caller cannot
+// reach into it: no ptrace, no pidfd_getfd, no core, its /proc files
+// root's. The kernel does this at exec only when the user or group
+// changes (setuid, setgid), not for a file capability: such a process is
+// protected from its caller (who runs as the same user) only while it
+// holds capabilities the caller lacks. Once it drops them, as
+// check_tcp_half_open does right after opening its raw socket, the caller
+// could take that socket (pidfd_getfd), lift its filter and read every
+// TCP packet of the host, or send what it likes. Call Seal before opening
+// anything privileged. Dropping capabilities later does not undo it
+// (commit_creds resets dumpability only when privilege grows).
+func Seal() error {
+	if !Elevated() {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_DUMPABLE: %w", err)
+	}
+	return nil
 }
