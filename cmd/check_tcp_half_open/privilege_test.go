@@ -268,3 +268,23 @@ func TestRawSocketOutOfReach(t *testing.T) {
 		t.Logf("trace: %s", stdout.String())
 	}
 }
+
+// TestMulticastRefused: connect(2) refuses a multicast destination; the
+// raw socket would send the SYN to the whole group (and no member
+// answers). The capability gives the caller no more than connect(2):
+// UNKNOWN, before any packet.
+func TestMulticastRefused(t *testing.T) {
+	for _, tc := range []struct{ name, host string }{
+		{"IPv4 group", "239.1.2.3"},
+		{"IPv4 all hosts", "224.0.0.1"},
+		{"IPv6 site-local group", "ff05::1"},
+		{"IPv4 group, mapped", "::ffff:239.1.2.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := check(t, tc.host, "80")
+			if want := regexp.MustCompile(`^TCP_HALF_OPEN UNKNOWN - raw socket: socket setup: \S+ is a multicast address: a half-open check is for one host\n$`); code != 3 || !want.MatchString(out) {
+				t.Errorf("exit %d: %q", code, out)
+			}
+		})
+	}
+}
