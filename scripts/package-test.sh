@@ -12,7 +12,8 @@
 #   4. Each installed binary run as nobody against the real servers of
 #      test/integration/netns.sh, in a sandbox of their own (scripts/sandbox.sh):
 #      OK from a live server, CRITICAL from a closed port. The half-open check
-#      works through its file capability alone.
+#      works through its file capability alone, which gives nobody no
+#      firewall mark (--mark and MARK refused, nothing sent); root's applies.
 #      Icinga 2 validates a configuration that uses all five CheckCommands
 #      from the installed file, loaded by the stock include <plugins-contrib>.
 #      Nagios Core 4 accepts its stock configuration plus a service per
