@@ -259,7 +259,7 @@ refused() {
 		env -i PATH= "${var[@]}" "$plugins/check_tcp_half_open" "$@" 10.99.0.2 80) || rc=$?
 	[[ $rc -eq 3 && $out == *" refused: check_tcp_half_open runs with privilege"* ]] || fail "as nobody: ${var[*]} check_tcp_half_open $* exited $rc, want 3 and a refusal: $out"
 	[[ $(marked) -eq 0 ]] || fail "as nobody: ${var[*]} check_tcp_half_open $* sent marked packets"
-	say "as nobody: ${var[*]} check_tcp_half_open $* -> $out"
+	say "as nobody: ${var[*]:+${var[*]} }check_tcp_half_open $* -> $out"
 }
 refused --mark 0x2a
 refused MARK=42
