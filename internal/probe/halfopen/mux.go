@@ -259,6 +259,9 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 		return probe.Result{State: exitcode.Unknown, Err: fmt.Errorf("%w: %w", sockopt.ErrSetup, m.famErr[i]),
 			Summary: fmt.Sprintf("no %s raw socket: %v", famName(i == 1), m.famErr[i])}
 	}
+	if err := unicast(remote.Addr()); err != nil {
+		return probe.Fail("raw socket", err)
+	}
 	f.mu.RLock()
 	path := f.paths[t.Socket.Mark]
 	f.mu.RUnlock()
