@@ -17,9 +17,12 @@ type recorder struct {
 	reads    int
 }
 
-func (r *recorder) Write(b []byte) (int, error) { r.writes = append(r.writes, string(b)); return len(b), nil }
-func (r *recorder) Read([]byte) (int, error)    { r.reads++; return 0, io.EOF }
-func (r *recorder) LocalAddr() net.Addr         { return r.local }
+func (r *recorder) Write(b []byte) (int, error) {
+	r.writes = append(r.writes, string(b))
+	return len(b), nil
+}
+func (r *recorder) Read([]byte) (int, error) { r.reads++; return 0, io.EOF }
+func (r *recorder) LocalAddr() net.Addr      { return r.local }
 func (r *recorder) RemoteAddr() net.Addr {
 	if _, udp := r.local.(*net.UDPAddr); udp {
 		return net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.5:53"))
