@@ -389,6 +389,13 @@ listen ftp_accept_proxy
 	bind $SRV4:2122 accept-proxy
 	bind [$SRV6]:2122 accept-proxy
 	server vsftpd $SRV4:21
+
+# DNS over TLS behind accept-proxy: unbound's 853 after a PROXY header
+listen dot_accept_proxy
+	mode tcp
+	bind $SRV4:5853 accept-proxy
+	bind [$SRV6]:5853 accept-proxy
+	server unbound $SRV4:853
 HAP
 	stop_pidfile haproxy "$STATE/haproxy.pid"
 	rm -f "$STATE/haproxy.sock"
@@ -446,7 +453,9 @@ server:
 	interface: $SRV6@5399
 	port: 53
 	tls-port: 853
-	# 5399 takes only queries that begin with a PROXY v2 header, UDP and TCP
+	# 5399 takes only queries that begin with a PROXY v2 header, UDP and
+	# TCP. (Not on a TLS port: unbound 1.17 reads the header inside TLS,
+	# not before it as the specification and HAProxy's send-proxy do.)
 	proxy-protocol-port: 5399
 	tls-service-key: "$STATE/key.pem"
 	tls-service-pem: "$STATE/cert.pem"
@@ -1023,7 +1032,7 @@ cmd_up() {
 	start_knot
 	check_up
 	wait_signed
-	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444 (default, www.lab.test, alt.lab.test), PROXY :8081/:8445 pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health, accept-proxy :8082 (HTTP) :2122 (FTP) pid $(cat "$STATE/haproxy.pid"); unbound :53/:853, PROXY v2 :5399 lab.test; vsftpd :21; pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25, PROXY :2525; dovecot :143/993/110/995, PROXY imaps :9993; exim :465/587; stunnel :4470; named :$BIND_PORT, knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
+	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444 (default, www.lab.test, alt.lab.test), PROXY :8081/:8445 pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health, accept-proxy :8082 (HTTP) :2122 (FTP) :5853 (DoT) pid $(cat "$STATE/haproxy.pid"); unbound :53/:853, PROXY v2 :5399 lab.test; vsftpd :21; pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25, PROXY :2525; dovecot :143/993/110/995, PROXY imaps :9993; exim :465/587; stunnel :4470; named :$BIND_PORT, knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
 }
 
 cmd_down() {

@@ -6,9 +6,9 @@ package integration
 // netns.sh: nginx "listen ... proxy_protocol" (HTTP 8081, TLS 8445), HAProxy
 // accept-proxy (HTTP 8082, FTP to vsftpd 2122), postfix
 // smtpd_upstream_proxy_protocol (2525, STARTTLS), dovecot "haproxy = yes"
-// (IMAPS 9993) and unbound proxy-protocol-port (5399, UDP and TCP). Each
-// server is also asked without the option: it must fail, or the case with
-// it proves nothing.
+// (IMAPS 9993), unbound proxy-protocol-port (5399, UDP and TCP) and DNS
+// over TLS behind HAProxy accept-proxy (5853). Each server is also asked
+// without the option: it must fail, or the case with it proves nothing.
 
 import (
 	"os"
@@ -50,6 +50,8 @@ func TestProxyProtocol(t *testing.T) {
 		{"haproxy without", "HTTP_STATUS", http, a("-t", "1", srv4, "8082"), exitCritical, `connection (reset|closed) by peer|timed out`, false},
 		{"haproxy ftp v1", "FTP_NOOP", ftp, a("--proxy-protocol", "v1", srv4, "2122"), exitOK, `vsFTPd`, false},
 		{"haproxy ftp v2 v6", "FTP_NOOP", ftp, a("--proxy-protocol", "v2", srv6, "2122"), exitOK, `vsFTPd`, false},
+		{"haproxy ftp auth-tls v2", "FTP_NOOP", ftp, a("--auth-tls", "--proxy-protocol", "v2", srv4, "2122"), exitOK, `NOOP 530 .*TLS 1\.[23]`, false},
+		{"haproxy ssl hello starttls ftp v1", "SSL_HELLO", ssl, a("--starttls", "ftp", "--proxy-protocol", "v1", srv4, "2122"), exitOK, `from 10\.99\.0\.2:2122`, false},
 		{"haproxy ftp without", "FTP_NOOP", ftp, a("-t", "1", srv4, "2122"), exitCritical, `waiting for the greeting .*timed out`, false},
 		// postfix: the header, then the SMTP greeting and STARTTLS
 		{"postfix starttls v1", "SSL_HELLO", ssl, a("--starttls", "smtp", "--proxy-protocol", "v1", srv4, "2525"), exitOK, `TLSv1\.[23] .* from 10\.99\.0\.2:2525`, false},
@@ -63,6 +65,11 @@ func TestProxyProtocol(t *testing.T) {
 		{"unbound udp v2", "DNS", dns, a("--proxy-protocol", "v2", "--name", "www.lab.test", srv4, "5399"), exitOK, `1 answer \(A 10\.99\.0\.2\) from 10\.99\.0\.2:5399/udp`, false},
 		{"unbound udp v2 v6", "DNS", dns, a("--proxy-protocol", "v2", "--name", "www.lab.test", srv6, "5399"), exitOK, `from \[fd00:99::2\]:5399/udp`, false},
 		{"unbound tcp v2", "DNS", dns, a("--tcp", "--proxy-protocol", "v2", "--name", "www.lab.test", srv4, "5399"), exitOK, `from 10\.99\.0\.2:5399/tcp`, false},
+		// DNS over TLS behind HAProxy accept-proxy (unbound 1.17 reads the
+		// header inside TLS, against the specification)
+		{"haproxy dot v2", "DNS", dns, a("--tls", "--proxy-protocol", "v2", "--name", "www.lab.test", srv4, "5853"), exitOK, `from 10\.99\.0\.2:5853/tls`, false},
+		{"haproxy dot v1 v6", "DNS", dns, a("--tls", "--proxy-protocol", "v1", "--name", "www.lab.test", srv6, "5853"), exitOK, `from \[fd00:99::2\]:5853/tls`, false},
+		{"haproxy dot without", "DNS", dns, a("-t", "1", "--tls", "--name", "www.lab.test", srv4, "5853"), exitCritical, `5853/tls`, false},
 		{"unbound udp without", "DNS", dns, a("-t", "1", "--name", "www.lab.test", srv4, "5399"), exitCritical, `5399/udp: timed out`, false},
 		{"unbound tcp without", "DNS", dns, a("-t", "1", "--tcp", "--name", "www.lab.test", srv4, "5399"), exitCritical, `5399/tcp`, false},
 		// bad arguments: one UNKNOWN line, nothing sent
