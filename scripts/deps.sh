@@ -30,6 +30,8 @@ test           util-linux         setpriv
 test           libcap2-bin        setcap
 test           iproute2           ip
 test           groff-base         groff
+# check_tcp_half_open privilege tests: pidfd_getfd(2) as the caller would
+test           perl-base          perl
 integration    nginx              nginx
 integration    haproxy            haproxy
 integration    keepalived         keepalived

@@ -12,7 +12,8 @@
 #   4. Each installed binary run as nobody against the real servers of
 #      test/integration/netns.sh, in a sandbox of their own (scripts/sandbox.sh):
 #      OK from a live server, CRITICAL from a closed port. The half-open check
-#      works through its file capability alone.
+#      works through its file capability alone, which gives nobody no
+#      firewall mark (--mark and MARK refused, nothing sent); root's applies.
 #      Icinga 2 validates a configuration that uses all five CheckCommands
 #      from the installed file, loaded by the stock include <plugins-contrib>.
 #      Nagios Core 4 accepts its stock configuration plus a service per
@@ -239,6 +240,33 @@ out=$(ip netns exec lbc-cli setpriv --reuid=nobody --regid=nogroup --clear-group
 grep -q 'capabilities dropped on' <<<"$out" || fail "no capability drop reported: $out"
 held=$(grep -oE 'Cap(Eff|Prm)=[0-9a-f]+' <<<"$out" | grep -v '=0000000000000000$' || true)
 [[ -z $held ]] || fail "a thread still holds capabilities ($held): $out"
+
+# The capability is for the raw socket, not for firewall marks (README,
+# Privilege): nobody's --mark and MARK are refused with nothing sent; root's
+# mark still applies. An nft counter in the client namespace counts them.
+ip netns exec lbc-cli nft -f - <<'NFT'
+table inet lbcmark {
+	counter marked {}
+	chain output { type filter hook output priority 0; meta mark 0x2a tcp flags == syn counter name marked; }
+}
+NFT
+marked() { ip netns exec lbc-cli nft list counter inet lbcmark marked | grep -oE 'packets [0-9]+' | grep -oE '[0-9]+'; }
+# refused [VAR=VALUE] [OPTION...]: the mark from the environment or the command line
+refused() {
+	local out rc=0 var=()
+	[[ ${1-} == *=* ]] && { var=("$1"); shift; }
+	out=$(ip netns exec lbc-cli setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env -i PATH= "${var[@]}" "$plugins/check_tcp_half_open" "$@" 10.99.0.2 80) || rc=$?
+	[[ $rc -eq 3 && $out == *" refused: check_tcp_half_open runs with privilege"* ]] || fail "as nobody: ${var[*]} check_tcp_half_open $* exited $rc, want 3 and a refusal: $out"
+	[[ $(marked) -eq 0 ]] || fail "as nobody: ${var[*]} check_tcp_half_open $* sent marked packets"
+	say "as nobody: ${var[*]:+${var[*]} }check_tcp_half_open $* -> $out"
+}
+refused --mark 0x2a
+refused MARK=42
+out=$(ip netns exec lbc-cli "$plugins/check_tcp_half_open" --mark 0x2a 10.99.0.2 80) || fail "as root: --mark 0x2a: $out"
+[[ $(marked) -ge 1 ]] || fail "as root: --mark 0x2a: no SYN with mark 0x2a counted"
+say "as root: check_tcp_half_open --mark 0x2a -> $out"
+ip netns exec lbc-cli nft delete table inet lbcmark
 
 # lbcheckd as its unit runs it: an unprivileged user, CAP_NET_RAW ambient
 # and nothing else, no new privileges.

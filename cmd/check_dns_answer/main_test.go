@@ -1,14 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/lab"
@@ -18,29 +15,17 @@ import (
 var (
 	theLab *lab.Lab // for the closed TCP port
 	theDNS *lab.DNS
-	binDir string // where process_test.go builds the binary
 )
 
 func TestMain(m *testing.M) {
 	spec = checks.DNS() // in process, every part: the binary hands over
-	var err error
-	if theLab, err = lab.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(1)
-	}
-	if theDNS, err = lab.StartDNS(); err != nil {
-		fmt.Fprintln(os.Stderr, "lab DNS:", err)
-		os.Exit(1)
-	}
-	if binDir, err = os.MkdirTemp("", "check_dns_answer-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	theDNS.Close()
-	theLab.Close()
-	os.RemoveAll(binDir)
-	os.Exit(code)
+	proctest.Main(m, func() (err error) {
+		if theLab, err = proctest.Start("lab", lab.Start); err != nil {
+			return err
+		}
+		theDNS, err = proctest.Start("lab DNS", lab.StartDNS)
+		return err
+	})
 }
 
 func check(t *testing.T, args ...string) (int, string) { return proctest.Run(t, run, args...) }
@@ -50,12 +35,7 @@ func hp(a netip.AddrPort) []string { return proctest.HostPort(a) }
 func TestCheckDNS(t *testing.T) {
 	srv, dot := hp(theDNS.Addr), hp(theDNS.TLS)
 	q := func(extra ...string) []string { return append(extra, srv...) }
-	tests := []struct {
-		name string
-		args []string
-		code int
-		line string // regexp the first line must match
-	}{
+	proctest.Verdicts(t, run, []proctest.Verdict{
 		{"root default", srv, 0, `^DNS OK - NOERROR, no answers from 127\.0\.0\.1:\d+/udp in [\d.]+ ms \| time=[\d.]+s;;;0;5$`},
 		{"-H -p", []string{"-H", "127.0.0.1", "-p", srv[1]}, 0, `^DNS OK - NOERROR`},
 		{"haproxy argv", []string{"NOT_USED", "NOT_USED", srv[0], srv[1]}, 0, `^DNS OK - NOERROR`},
@@ -111,19 +91,7 @@ func TestCheckDNS(t *testing.T) {
 		{"attempts all fail", q("--name", "servfail.lab.test", "--attempts", "2", "--retry-delay", "0"), 2, `SERVFAIL .*\(attempt 2 of 2\)`},
 		{"warning threshold", q("-w", "@0:10"), 1, `^DNS WARNING - NOERROR.*time outside warning range`},
 		{"exit style binary", q("--name", "refused.lab.test", "--exit-style", "binary"), 1, `^DNS CRITICAL - REFUSED`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := check(t, tt.args...)
-			first, _, _ := strings.Cut(out, "\n")
-			if code != tt.code {
-				t.Errorf("exit %d, want %d: %s", code, tt.code, first)
-			}
-			if !regexp.MustCompile(tt.line).MatchString(first) {
-				t.Errorf("first line\n  %s\ndoes not match\n  %s", first, tt.line)
-			}
-		})
-	}
+	})
 }
 
 func TestIPv6(t *testing.T) {
@@ -147,12 +115,9 @@ func TestIPv6(t *testing.T) {
 // TestUsageErrors: bad options are UNKNOWN before anything is sent; the
 // lab's silent name would otherwise hold the check until its deadline.
 func TestUsageErrors(t *testing.T) {
-	srv := hp(theDNS.Addr)
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
+	// The parser keeps the last --name: a bad one in a case wins. The
+	// silent name would hold a check that ran until its deadline.
+	proctest.UsageErrors{Run: run, Label: "DNS", Before: []string{"--name", "silent.lab.test"}, After: hp(theDNS.Addr), Cases: []proctest.Usage{
 		{"unknown type", []string{"--type", "BOGUS"}, `--type "BOGUS": not a DNS record type`},
 		{"axfr", []string{"--type", "AXFR"}, "not a question a health check can ask"},
 		{"type number too big", []string{"--type", "TYPE70000"}, "not a DNS record type"},
@@ -165,23 +130,7 @@ func TestUsageErrors(t *testing.T) {
 		{"verify without tls", []string{"--verify"}, "need --tls"},
 		{"sni without tls", []string{"--sni", "x"}, "need --tls"},
 		{"missing ca file", []string{"--tls", "--ca-file", "/nonexistent"}, "--ca-file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
-			// The parser keeps the last --name: a bad one in tt.args wins.
-			code, out := check(t, append(append([]string{"--name", "silent.lab.test"}, tt.args...), srv...)...)
-			if code != 3 {
-				t.Errorf("exit %d, want 3", code)
-			}
-			if strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "DNS UNKNOWN - ") || !strings.Contains(out, tt.want) {
-				t.Errorf("output %q: want one UNKNOWN line containing %q", out, tt.want)
-			}
-			if time.Since(start) > time.Second {
-				t.Errorf("took %v: a query was sent", time.Since(start))
-			}
-		})
-	}
+	}}.Test(t)
 }
 
 func TestDefaultPorts(t *testing.T) {
@@ -199,22 +148,11 @@ func TestDefaultPorts(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	code, out := check(t, append([]string{"--format", "json", "--tcp", "--name", "www.lab.test"}, hp(theDNS.Addr)...)...)
-	var v struct {
-		Check, State, Summary, Address string
-		Timings                        map[string]float64 `json:"timings_seconds"`
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	code, v := proctest.JSON(t, run, append([]string{"--tcp", "--name", "www.lab.test"}, hp(theDNS.Addr)...)...)
 	if code != 0 || v.Check != "DNS" || v.State != "OK" || v.Address != theDNS.Addr.String() {
 		t.Errorf("unexpected verdict %+v", v)
 	}
-	for _, phase := range []string{"connect", "answer"} {
-		if _, ok := v.Timings[phase]; !ok {
-			t.Errorf("timings lack %q: %v", phase, v.Timings)
-		}
-	}
+	v.Phases(t, "connect", "answer")
 }
 
 func TestVerboseTrace(t *testing.T) {
@@ -239,46 +177,19 @@ func TestVerboseTrace(t *testing.T) {
 }
 
 func TestHelpAndVersion(t *testing.T) {
-	code, out := check(t, "--help")
-	if code != 0 {
-		t.Errorf("--help exit %d", code)
-	}
-	for _, want := range []string{"check_dns_answer [options] HOST [PORT]", "--name", "--type", "--rcode", "--expect", "--dnssec", "--norecurse", "--tls", "Examples:"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("--help lacks %q", want)
-		}
-	}
-	code, out = check(t, "-V")
-	if code != 0 || !strings.HasPrefix(out, "check_dns_answer ") {
-		t.Errorf("-V: exit %d %q", code, out)
-	}
+	proctest.HelpAndVersion(t, run, "check_dns_answer", "check_dns_answer [options] HOST [PORT]", "--name", "--type", "--rcode", "--expect", "--dnssec", "--norecurse", "--tls", "Examples:")
 }
 
 // TestDeadlineWhateverThePeerDoes: the verdict comes within --timeout and
 // 100 ms, for every misbehaving peer.
 func TestDeadlineWhateverThePeerDoes(t *testing.T) {
 	srv := hp(theDNS.Addr)
-	for name, args := range map[string][]string{
+	proctest.DeadlineInProcess(t, run, map[string][]string{
 		"silent udp": append([]string{"--name", "silent.lab.test"}, srv...),
 		"silent tcp": append([]string{"--tcp", "--name", "silent.lab.test"}, srv...),
 		"spoofs":     append([]string{"--name", "spoofonly.lab.test"}, srv...),
 		"attempts":   append([]string{"--attempts", "5", "--retry-delay", "10", "--name", "silent.lab.test"}, srv...),
-	} {
-		t.Run(name, func(t *testing.T) {
-			best := time.Hour
-			for range 3 {
-				start := time.Now()
-				code, out := check(t, append([]string{"-t", "0.4"}, args...)...)
-				best = min(best, time.Since(start))
-				if code == 0 {
-					t.Errorf("a misbehaving peer passed: %s", out)
-				}
-			}
-			if best > 500*time.Millisecond {
-				t.Errorf("verdict after %v at best, want within 0.4 s + 100 ms", best)
-			}
-		})
-	}
+	})
 }
 
 // TestOneTime: the summary's "in X ms" is perfdata's time (issue 16, item 4).

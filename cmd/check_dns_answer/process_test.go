@@ -13,11 +13,12 @@ import (
 // real process shows: file descriptors, signals, and the exit itself.
 
 // built is the binary under test, built as it ships (static, no cgo),
-// with lbcheck beside it; buildBinary builds them once into binDir.
+// with lbcheck beside it; buildBinary builds them once into
+// proctest.Dir.
 var built = proctest.Binary{Name: "check_dns_answer", Env: []string{"CGO_ENABLED=0"}, Beside: []string{"../lbcheck"}}
 
 func buildBinary(t *testing.T) string {
-	return built.Path(t, binDir)
+	return built.Build(t)
 }
 
 // TestProcess: what HAProxy, keepalived and Farmguardian rely on, on the

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/lab"
@@ -18,29 +14,17 @@ import (
 var (
 	theLab *lab.Lab // for the closed and reset ports
 	theFTP *lab.FTP
-	binDir string // where process_test.go builds the binary
 )
 
 func TestMain(m *testing.M) {
 	spec = checks.FTPNoop() // in process, every part: the binary hands over
-	var err error
-	if theLab, err = lab.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(1)
-	}
-	if theFTP, err = lab.StartFTP(); err != nil {
-		fmt.Fprintln(os.Stderr, "lab FTP:", err)
-		os.Exit(1)
-	}
-	if binDir, err = os.MkdirTemp("", "check_ftp_noop-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	theFTP.Close()
-	theLab.Close()
-	os.RemoveAll(binDir)
-	os.Exit(code)
+	proctest.Main(m, func() (err error) {
+		if theLab, err = proctest.Start("lab", lab.Start); err != nil {
+			return err
+		}
+		theFTP, err = proctest.Start("lab FTP", lab.StartFTP)
+		return err
+	})
 }
 
 func check(t *testing.T, args ...string) (int, string) { return proctest.Run(t, run, args...) }
@@ -52,12 +36,7 @@ func TestCheckFTPNoop(t *testing.T) {
 	ok := hp(f.OK)
 	args := func(base []string, extra ...string) []string { return append(extra, base...) }
 	greeting := `"220-lbcheck lab FTP" \(\+2 lines\)`
-	tests := []struct {
-		name string
-		args []string
-		code int
-		line string
-	}{
+	proctest.Verdicts(t, run, []proctest.Verdict{
 		{"ok", ok, 0, `^FTP_NOOP OK - NOOP 200 from 127\.0\.0\.1:\d+ in [\d.]+ ms; ` + greeting + ` \| time=[\d.]+s;;;0;5$`},
 		{"-H -p", []string{"-H", "127.0.0.1", "-p", ok[1]}, 0, `^FTP_NOOP OK - NOOP 200`},
 		{"haproxy argv", []string{"NOT_USED", "NOT_USED", ok[0], ok[1]}, 0, `^FTP_NOOP OK`},
@@ -93,19 +72,7 @@ func TestCheckFTPNoop(t *testing.T) {
 		{"200 with the greeting", hp(f.Unasked), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ sent more than its greeting before any command: "200 x\\r\\n" \|`},
 		{"proxy greets twice", hp(f.TwoGreetings), 2, `^FTP_NOOP CRITICAL - .*"220 backend ready(\\r\\n)?"`},
 		{"login replies unasked", args(hp(f.LoginUnasked), "--user", "anonymous"), 2, `^FTP_NOOP CRITICAL - 127\.0\.0\.1:\d+ sent more than its greeting before any command: "230 Login successful\.\\r\\n200 NOOP ok\.\\r\\n" \|`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := check(t, tt.args...)
-			first, _, _ := strings.Cut(out, "\n")
-			if code != tt.code {
-				t.Errorf("exit %d, want %d: %s", code, tt.code, first)
-			}
-			if !regexp.MustCompile(tt.line).MatchString(first) {
-				t.Errorf("first line\n  %s\ndoes not match\n  %s", first, tt.line)
-			}
-		})
-	}
+	})
 }
 
 func TestIPv6(t *testing.T) {
@@ -122,49 +89,22 @@ func TestIPv6(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	ok := hp(theFTP.Silent) // a query would hang until the deadline
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
+	// A silent server: a check that ran would wait there until its deadline.
+	proctest.UsageErrors{Run: run, Label: "FTP_NOOP", After: hp(theFTP.Silent), Cases: []proctest.Usage{
 		{"crlf in user", []string{"--user", "a\r\nDELE x"}, "--user: no CR, LF or NUL"},
 		{"lf in password", []string{"--user", "a", "--password", "x\nQUIT"}, "--password: no CR, LF or NUL"},
 		{"password without user", []string{"--password", "x"}, "--password needs --user"},
 		{"verify without tls", []string{"--verify"}, "need --auth-tls"},
 		{"missing ca file", []string{"--auth-tls", "--ca-file", "/nonexistent"}, "--ca-file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
-			code, out := check(t, append(tt.args, ok...)...)
-			if code != 3 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "FTP_NOOP UNKNOWN - ") || !strings.Contains(out, tt.want) {
-				t.Errorf("exit %d, output %q: want one UNKNOWN line containing %q", code, out, tt.want)
-			}
-			if time.Since(start) > time.Second {
-				t.Errorf("took %v: the check ran", time.Since(start))
-			}
-		})
-	}
+	}}.Test(t)
 }
 
 func TestJSON(t *testing.T) {
-	code, out := check(t, append([]string{"--format", "json", "--auth-tls", "--user", "anonymous"}, hp(theFTP.OK)...)...)
-	var v struct {
-		Check, State, Summary, Address string
-		Timings                        map[string]float64 `json:"timings_seconds"`
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	code, v := proctest.JSON(t, run, append([]string{"--auth-tls", "--user", "anonymous"}, hp(theFTP.OK)...)...)
 	if code != 0 || v.Check != "FTP_NOOP" || v.State != "OK" || v.Address != theFTP.OK.String() {
 		t.Errorf("unexpected verdict %+v", v)
 	}
-	for _, phase := range []string{"connect", "greeting", "tls", "login", "noop"} {
-		if _, ok := v.Timings[phase]; !ok {
-			t.Errorf("timings lack %q: %v", phase, v.Timings)
-		}
-	}
+	v.Phases(t, "connect", "greeting", "tls", "login", "noop")
 }
 
 func TestVerboseTraceHidesPassword(t *testing.T) {
@@ -184,47 +124,20 @@ func TestVerboseTraceHidesPassword(t *testing.T) {
 }
 
 func TestHelpAndVersion(t *testing.T) {
-	code, out := check(t, "--help")
-	if code != 0 {
-		t.Errorf("--help exit %d", code)
-	}
-	for _, want := range []string{"check_ftp_noop [options] HOST [PORT]", "--user", "--password", "--auth-tls", "--ca-file", "Examples:"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("--help lacks %q", want)
-		}
-	}
-	code, out = check(t, "-V")
-	if code != 0 || !strings.HasPrefix(out, "check_ftp_noop ") {
-		t.Errorf("-V: exit %d %q", code, out)
-	}
+	proctest.HelpAndVersion(t, run, "check_ftp_noop", "check_ftp_noop [options] HOST [PORT]", "--user", "--password", "--auth-tls", "--ca-file", "Examples:")
 }
 
 // TestDeadlineWhateverThePeerDoes: the verdict comes within --timeout and
 // 100 ms, for every misbehaving peer.
 func TestDeadlineWhateverThePeerDoes(t *testing.T) {
 	f := theFTP
-	for name, args := range map[string][]string{
+	proctest.DeadlineInProcess(t, run, map[string][]string{
 		"silent":       hp(f.Silent),
 		"slow":         hp(f.Slow),
 		"endless":      hp(f.Endless),
 		"endless line": hp(f.EndlessLine),
 		"attempts":     append([]string{"--attempts", "5", "--retry-delay", "10"}, hp(f.Silent)...),
-	} {
-		t.Run(name, func(t *testing.T) {
-			best := time.Hour
-			for range 3 {
-				start := time.Now()
-				code, out := check(t, append([]string{"-t", "0.4"}, args...)...)
-				best = min(best, time.Since(start))
-				if code == 0 {
-					t.Errorf("a misbehaving peer passed: %s", out)
-				}
-			}
-			if best > 500*time.Millisecond {
-				t.Errorf("verdict after %v at best, want within 0.4 s + 100 ms", best)
-			}
-		})
-	}
+	})
 }
 
 // TestOneTime: the summary's "in X ms" is perfdata's time (issue 16, item 4).

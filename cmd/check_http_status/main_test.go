@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,26 +18,14 @@ import (
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 )
 
-var (
-	theLab *lab.Lab
-	binDir string // where process_test.go builds the binary
-)
+var theLab *lab.Lab
 
 func TestMain(m *testing.M) {
 	spec = checks.HTTPStatus() // in process, every part: the binary hands over
-	var err error
-	if theLab, err = lab.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(1)
-	}
-	if binDir, err = os.MkdirTemp("", "check_http_status-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	theLab.Close()
-	os.RemoveAll(binDir)
-	os.Exit(code)
+	proctest.Main(m, func() (err error) {
+		theLab, err = proctest.Start("lab", lab.Start)
+		return err
+	})
 }
 
 func check(t *testing.T, args ...string) (int, string) { return proctest.Run(t, run, args...) }
@@ -54,12 +41,7 @@ func TestCheckHTTPStatus(t *testing.T) {
 	l := theLab
 	http, https := hp(l.HTTP), hp(l.HTTPS)
 	args := func(base []string, extra ...string) []string { return append(extra, base...) }
-	tests := []struct {
-		name string
-		args []string
-		code int
-		line string // regexp the first line must match
-	}{
+	proctest.Verdicts(t, run, []proctest.Verdict{
 		{"ok", http, 0, `^HTTP_STATUS OK - 200 OK from 127\.0\.0\.1:\d+, 12 B in [\d.]+ ms \| time=[\d.]+s;;;0;5 size=12B;;;0$`},
 		{"-H -p", []string{"-H", "127.0.0.1", "-p", http[1]}, 0, `^HTTP_STATUS OK - 200 OK`},
 		{"host:port", []string{l.HTTP.String()}, 0, `^HTTP_STATUS OK - 200 OK`},
@@ -132,19 +114,7 @@ func TestCheckHTTPStatus(t *testing.T) {
 		{"attempts first success", args(http, "--attempts", "3"), 0, `^HTTP_STATUS OK - 200 OK.* in [\d.]+ ms \|`},
 		{"attempts all fail", args(hp(l.Closed), "--attempts", "3", "--retry-delay", "0.01"), 2, `CRITICAL - connect to .*refused \(attempt 3 of 3\)`},
 		{"attempts share the deadline", args(hp(l.Silent), "--attempts", "2", "--retry-delay", "0", "-t", "0.4"), 2, `timed out after (1\d\d|2[0-2]\d)(\.\d+)? ms \(attempt 2 of 2\)`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := check(t, tt.args...)
-			first, _, _ := strings.Cut(out, "\n")
-			if code != tt.code {
-				t.Errorf("exit %d, want %d: %s", code, tt.code, first)
-			}
-			if !regexp.MustCompile(tt.line).MatchString(first) {
-				t.Errorf("first line\n  %s\ndoes not match\n  %s", first, tt.line)
-			}
-		})
-	}
+	})
 }
 
 func TestIPv6(t *testing.T) {
@@ -169,11 +139,7 @@ func TestIPv6(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	http := hp(theLab.HTTP)
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
+	proctest.UsageErrors{Run: run, Label: "HTTP_STATUS", Cases: []proctest.Usage{
 		{"no host", nil, "no HOST given"},
 		{"bad port", []string{"127.0.0.1", "0"}, `port "0"`},
 		{"unknown option", append([]string{"--frobnicate"}, http...), "unknown flag: --frobnicate"},
@@ -208,18 +174,7 @@ func TestUsageErrors(t *testing.T) {
 		{"three args", []string{"a", "b", "c"}, "3 arguments"},
 		{"literal HOST left by a caller", []string{"HOST", "PORT"}, `port "PORT"`},
 		{"family of literal", []string{"-6", "127.0.0.1", "80"}, "not an IPv6 address"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := check(t, tt.args...)
-			if code != 3 {
-				t.Errorf("exit %d, want 3", code)
-			}
-			if strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "HTTP_STATUS UNKNOWN - ") || !strings.Contains(out, tt.want) {
-				t.Errorf("output %q: want one UNKNOWN line containing %q", out, tt.want)
-			}
-		})
-	}
+	}}.Test(t)
 }
 
 func TestUsageErrorHonoursExitStyleAndFormat(t *testing.T) {
@@ -256,34 +211,13 @@ func TestMarkFromEnvironment(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	code, out := check(t, append([]string{"--format", "json", "--tls", "-w", "10"}, hp(theLab.HTTPS)...)...)
-	var v struct {
-		Check, State, Summary, Host, Address string
-		ExitCode                             int `json:"exit_code"`
-		Attempts                             int
-		Time                                 float64            `json:"time_seconds"`
-		Timings                              map[string]float64 `json:"timings_seconds"`
-		Perfdata                             []struct {
-			Label, Unit, Warning string
-			Value                float64
-		}
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	code, v := proctest.JSON(t, run, append([]string{"--tls", "-w", "10"}, hp(theLab.HTTPS)...)...)
 	if code != 0 || v.Check != "HTTP_STATUS" || v.State != "OK" || v.ExitCode != 0 || v.Address != theLab.HTTPS.String() || v.Attempts != 1 {
 		t.Errorf("unexpected verdict %+v", v)
 	}
-	for _, phase := range []string{"connect", "tls", "first_byte", "transfer"} {
-		if _, ok := v.Timings[phase]; !ok {
-			t.Errorf("timings lack %q: %v", phase, v.Timings)
-		}
-	}
+	v.Phases(t, "connect", "tls", "first_byte", "transfer")
 	if len(v.Perfdata) != 2 || v.Perfdata[0].Label != "time" || v.Perfdata[0].Warning != "10" || v.Perfdata[1].Label != "size" || v.Perfdata[1].Value != 12 || v.Time <= 0 {
 		t.Errorf("perfdata %+v", v.Perfdata)
-	}
-	if strings.Count(out, "\n") != 1 {
-		t.Errorf("JSON output is not one line: %q", out)
 	}
 }
 
@@ -308,20 +242,8 @@ func TestVerboseTrace(t *testing.T) {
 }
 
 func TestHelpAndVersion(t *testing.T) {
-	code, out := check(t, "--help")
-	if code != 0 {
-		t.Errorf("--help exit %d", code)
-	}
-	for _, want := range []string{"Usage:", "check_http_status [options] HOST [PORT]", "PROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT",
-		"--vhost", "--expect", "--timeout", "--exit-style", "Examples:", "Exit codes:"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("--help lacks %q", want)
-		}
-	}
-	code, out = check(t, "-V")
-	if code != 0 || !strings.HasPrefix(out, "check_http_status ") {
-		t.Errorf("-V: exit %d %q", code, out)
-	}
+	proctest.HelpAndVersion(t, run, "check_http_status", "Usage:", "check_http_status [options] HOST [PORT]", "PROXY_ADDR PROXY_PORT SERVER_ADDR SERVER_PORT",
+		"--vhost", "--expect", "--timeout", "--exit-style", "Examples:", "Exit codes:")
 }
 
 func TestMonitorURIFollowsState(t *testing.T) {
@@ -341,30 +263,13 @@ func TestMonitorURIFollowsState(t *testing.T) {
 // 100 ms, for every misbehaving peer.
 func TestDeadlineWhateverThePeerDoes(t *testing.T) {
 	l := theLab
-	for name, args := range map[string][]string{
+	proctest.DeadlineInProcess(t, run, map[string][]string{
 		"silent":    hp(l.Silent),
 		"slow":      hp(l.Slow),
 		"endless":   hp(l.Endless),
 		"slow body": append([]string{"-u", "/slow-body", "--digest", md5hex("")}, hp(l.HTTP)...),
 		"attempts":  append([]string{"--attempts", "5", "--retry-delay", "10"}, hp(l.Silent)...),
-	} {
-		t.Run(name, func(t *testing.T) {
-			// Best of three, so that one late wake-up on a loaded machine
-			// is not taken for a broken deadline.
-			best := time.Hour
-			for range 3 {
-				start := time.Now()
-				code, out := check(t, append([]string{"-t", "0.4"}, args...)...)
-				best = min(best, time.Since(start))
-				if code == 0 {
-					t.Errorf("a misbehaving peer passed: %s", out)
-				}
-			}
-			if best > 500*time.Millisecond {
-				t.Errorf("verdict after %v at best, want within 0.4 s + 100 ms", best)
-			}
-		})
-	}
+	})
 }
 
 // TestSignalGivesVerdict: keepalived and HAProxy send SIGTERM on their own

@@ -20,11 +20,11 @@ import (
 // real process shows: file descriptors, signals, and the exit itself.
 
 // built is the binary under test, built as it ships (static, no cgo);
-// buildBinary builds it once into binDir.
+// buildBinary builds it once into proctest.Dir.
 var built = proctest.Binary{Name: "check_http_status", Env: []string{"CGO_ENABLED=0"}, Beside: []string{"../lbcheck"}}
 
 func buildBinary(t *testing.T) string {
-	return built.Path(t, binDir)
+	return built.Build(t)
 }
 
 // TestProcess: what HAProxy, keepalived and Farmguardian rely on, on the

@@ -2,13 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lbcheck/lbcheck/internal/lab"
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
@@ -17,28 +14,16 @@ import (
 var (
 	theLab *lab.Lab    // plain HTTP, closed and reset ports
 	tlsLab *lab.TLSLab // TLS servers and fakes
-	binDir string      // where process_test.go builds the binary
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	if theLab, err = lab.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(1)
-	}
-	if tlsLab, err = lab.StartTLS(); err != nil {
-		fmt.Fprintln(os.Stderr, "tls lab:", err)
-		os.Exit(1)
-	}
-	if binDir, err = os.MkdirTemp("", "check_ssl_hello-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	tlsLab.Close()
-	theLab.Close()
-	os.RemoveAll(binDir)
-	os.Exit(code)
+	proctest.Main(m, func() (err error) {
+		if theLab, err = proctest.Start("lab", lab.Start); err != nil {
+			return err
+		}
+		tlsLab, err = proctest.Start("tls lab", lab.StartTLS)
+		return err
+	})
 }
 
 func check(t *testing.T, args ...string) (int, string) { return proctest.Run(t, run, args...) }
@@ -49,12 +34,7 @@ func TestCheckSSLHello(t *testing.T) {
 	l := tlsLab
 	args := func(a netip.AddrPort, extra ...string) []string { return append(extra, hp(a)...) }
 	const cert = `certificate CN=tls\.lab\.test expires \d{4}-\d\d-\d\d`
-	tests := []struct {
-		name string
-		args []string
-		code int
-		line string // regexp the first line must match
-	}{
+	proctest.Verdicts(t, run, []proctest.Verdict{
 		{"tls12", hp(l.TLS12), 0, `^SSL_HELLO OK - TLSv1\.2 TLS_ECDHE_ECDSA_WITH_\S+ from 127\.0\.0\.1:\d+ in [\d.]+ ms, ` + cert + ` \| time=[\d.]+s;;;0;5$`},
 		{"tls12 client cert", hp(l.TLS12Auth), 0, `^SSL_HELLO OK - TLSv1\.2 .*, client certificate requested, ` + cert + ` \|`},
 		{"tls13", hp(l.TLS13), 0, `^SSL_HELLO OK - TLSv1\.3 TLS_(AES|CHACHA20)_\S+ from 127\.0\.0\.1:\d+ in [\d.]+ ms, ` + cert + ` \|`},
@@ -119,28 +99,12 @@ func TestCheckSSLHello(t *testing.T) {
 		{"exit style binary", args(l.Alert, "--exit-style", "binary"), 1, `^SSL_HELLO CRITICAL`},
 		{"warning threshold", args(l.TLS12, "-w", "@0:10"), 1, `^SSL_HELLO WARNING - .*time outside warning range`},
 		{"attempts all fail", args(theLab.Closed, "--attempts", "2", "--retry-delay", "0.01"), 2, `refused \(attempt 2 of 2\)`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := check(t, tt.args...)
-			first, _, _ := strings.Cut(out, "\n")
-			if code != tt.code {
-				t.Errorf("exit %d, want %d: %s", code, tt.code, first)
-			}
-			if !regexp.MustCompile(tt.line).MatchString(first) {
-				t.Errorf("first line\n  %s\ndoes not match\n  %s", first, tt.line)
-			}
-		})
-	}
+	})
 }
 
 func TestUsageErrors(t *testing.T) {
 	ok := hp(tlsLab.TLS12)
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
+	proctest.UsageErrors{Run: run, Label: "SSL_HELLO", Cases: []proctest.Usage{
 		{"no host", nil, "no HOST given"},
 		{"bad starttls", append([]string{"--starttls", "ldap"}, ok...), "--starttls"},
 		{"bad cert-days", append([]string{"--cert-days", "soon"}, ok...), "--cert-days"},
@@ -150,15 +114,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad cn", append([]string{"--cn", "a b"}, ok...), "--cn"},
 		{"bad sni", append([]string{"--sni", "x/y"}, ok...), "--sni"},
 		{"bad port", []string{"127.0.0.1", "0"}, `port "0"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, out := check(t, tt.args...)
-			if code != 3 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, "SSL_HELLO UNKNOWN - ") || !strings.Contains(out, tt.want) {
-				t.Errorf("exit %d, output %q: want one UNKNOWN line containing %q", code, out, tt.want)
-			}
-		})
-	}
+	}}.Test(t)
 }
 
 func TestDefaultPort(t *testing.T) {
@@ -198,27 +154,12 @@ func TestVerboseTrace(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	code, out := check(t, append([]string{"--format", "json", "--cert-days", "10"}, hp(tlsLab.TLS13)...)...)
-	var v struct {
-		State    string
-		Timings  map[string]float64 `json:"timings_seconds"`
-		Perfdata []struct {
-			Label, Warning, Critical string
-			Value                    float64
-		}
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	code, v := proctest.JSON(t, run, append([]string{"--cert-days", "10"}, hp(tlsLab.TLS13)...)...)
 	if code != 0 || v.State != "OK" || len(v.Perfdata) != 2 || v.Perfdata[1].Label != "days_left" || v.Perfdata[1].Value < 19 ||
 		v.Perfdata[1].Warning != "10:" || v.Perfdata[1].Critical != "0:" {
-		t.Errorf("unexpected verdict %s", out)
+		t.Errorf("unexpected verdict %+v", v)
 	}
-	for _, phase := range []string{"connect", "tls"} {
-		if _, ok := v.Timings[phase]; !ok {
-			t.Errorf("timings lack %q: %v", phase, v.Timings)
-		}
-	}
+	v.Phases(t, "connect", "tls")
 }
 
 // TestDaysOneNumber: the days left in the summary are the perfdata's
@@ -244,36 +185,16 @@ func TestDaysOneNumber(t *testing.T) {
 // TestDeadlineWhateverThePeerDoes: the verdict comes within --timeout and
 // 100 ms, for every misbehaving peer.
 func TestDeadlineWhateverThePeerDoes(t *testing.T) {
-	for name, args := range map[string][]string{
+	proctest.DeadlineInProcess(t, run, map[string][]string{
 		"silent":         hp(tlsLab.Silent),
 		"stall":          hp(tlsLab.HelloStall),
 		"starttls quiet": append([]string{"--starttls", "imap"}, hp(tlsLab.Silent)...),
 		"attempts":       append([]string{"--attempts", "5", "--retry-delay", "10"}, hp(tlsLab.Silent)...),
-	} {
-		t.Run(name, func(t *testing.T) {
-			best := time.Hour
-			for range 3 {
-				start := time.Now()
-				code, out := check(t, append([]string{"-t", "0.4"}, args...)...)
-				best = min(best, time.Since(start))
-				if code == 0 {
-					t.Errorf("a misbehaving peer passed: %s", out)
-				}
-			}
-			if best > 500*time.Millisecond {
-				t.Errorf("verdict after %v at best, want within 0.4 s + 100 ms", best)
-			}
-		})
-	}
+	})
 }
 
 func TestHelpAndVersion(t *testing.T) {
-	code, out := check(t, "--help")
-	for _, want := range []string{"check_ssl_hello [options] HOST [PORT]", "--cn", "--sni", "--starttls", "--cert-days", "PORT defaults to 443"} {
-		if code != 0 || !strings.Contains(out, want) {
-			t.Errorf("--help (exit %d) lacks %q", code, want)
-		}
-	}
+	proctest.HelpAndVersion(t, run, "check_ssl_hello", "check_ssl_hello [options] HOST [PORT]", "--cn", "--sni", "--starttls", "--cert-days", "PORT defaults to 443")
 }
 
 // TestOneTime: the summary's "in X ms" is perfdata's time (issue 16, item 4).

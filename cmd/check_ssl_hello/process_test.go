@@ -9,11 +9,12 @@ import (
 // These tests run the built binary as the callers do, for what only a
 // real process shows: file descriptors, signals, and the exit itself.
 
-// built is the binary under test; buildBinary builds it once into binDir.
+// built is the binary under test; buildBinary builds it once into
+// proctest.Dir.
 var built = proctest.Binary{Name: "check_ssl_hello"}
 
 func buildBinary(t *testing.T) string {
-	return built.Path(t, binDir)
+	return built.Build(t)
 }
 
 // TestProcess: what HAProxy, keepalived and Farmguardian rely on, on the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -21,7 +20,6 @@ import (
 // The tests run in a network namespace of their own (raw sockets, nft
 // rules): see internal/lab/netns.
 var (
-	binDir  string // where process_test.go builds the binary
 	open4   netip.AddrPort
 	open6   netip.AddrPort
 	closed4 netip.AddrPort
@@ -40,17 +38,7 @@ const (
 func TestMain(m *testing.M) {
 	os.Exit(netns.Main(func() int {
 		dropCaps = false // the process keeps opening raw sockets
-		var err error
-		if binDir, err = os.MkdirTemp("", "check_tcp_half_open-test-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(binDir)
-		if err := setup(); err != nil {
-			fmt.Fprintln(os.Stderr, "setup:", err)
-			return 1
-		}
-		return m.Run()
+		return proctest.RunTests(m, setup)
 	}))
 }
 
@@ -96,12 +84,7 @@ func hp(a netip.AddrPort) []string { return proctest.HostPort(a) }
 
 func TestVerdicts(t *testing.T) {
 	// closed4 is held by a UDP socket: the TCP port is free, and closed.
-	for _, tc := range []struct {
-		name string
-		args []string
-		code int
-		line string // regexp for the first line
-	}{
+	proctest.Verdicts(t, run, []proctest.Verdict{
 		{"open", hp(open4), 0, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on 127\.0\.0\.1:\d+, [0-9.]+ ms after the SYN \| time=[0-9.]+s;;;0;5$`},
 		{"open ipv6", hp(open6), 0, `^TCP_HALF_OPEN OK - port open \(SYN\+ACK\) on \[::1\]:\d+, [0-9.]+ ms after the SYN`},
 		{"open host:port", []string{open4.String()}, 0, `OK - port open`},
@@ -118,15 +101,7 @@ func TestVerdicts(t *testing.T) {
 		{"bad option", []string{"--nope", "127.0.0.1", "80"}, 3, `^TCP_HALF_OPEN UNKNOWN - bad argument: unknown flag: --nope`},
 		{"bind not here", append([]string{"-b", "10.255.0.1"}, hp(open4)...), 3, `^TCP_HALF_OPEN UNKNOWN - raw socket: socket setup: bind 10\.255\.0\.1`},
 		{"bind other family", append([]string{"-b", "::1"}, hp(open4)...), 3, `UNKNOWN - .*not an IPv6 address`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out := check(t, tc.args...)
-			first, _, _ := strings.Cut(out, "\n")
-			if code != tc.code || !regexp.MustCompile(tc.line).MatchString(first) {
-				t.Errorf("exit %d, want %d\n got %q\nwant %s", code, tc.code, first, tc.line)
-			}
-		})
-	}
+	})
 }
 
 func TestMarkFromEnvironment(t *testing.T) {
@@ -159,14 +134,7 @@ func marked(t *testing.T) int {
 }
 
 func TestJSON(t *testing.T) {
-	code, out := check(t, append([]string{"--format", "json"}, hp(closed4)...)...)
-	var v struct {
-		State   string `json:"state"`
-		Summary string `json:"summary"`
-	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	code, v := proctest.JSON(t, run, hp(closed4)...)
 	if code != 2 || v.State != "CRITICAL" || !strings.Contains(v.Summary, "port closed (RST)") {
 		t.Errorf("exit %d: %+v", code, v)
 	}
@@ -185,15 +153,7 @@ func TestVerboseTrace(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	code, out := check(t, "--help")
-	for _, want := range []string{"check_tcp_half_open", "PORT is required", "setcap cap_net_raw+ep", "MARK="} {
-		if !strings.Contains(out, want) {
-			t.Errorf("help lacks %q", want)
-		}
-	}
-	if code != 0 {
-		t.Errorf("exit %d", code)
-	}
+	proctest.HelpAndVersion(t, run, "check_tcp_half_open", "check_tcp_half_open", "PORT is required", "setcap cap_net_raw+ep", "MARK=")
 }
 
 // The probe's own deadline wins over a peer that never answers, in

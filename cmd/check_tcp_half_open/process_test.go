@@ -16,12 +16,13 @@ import (
 // These tests run the built binary, as release builds are made
 // (CGO_ENABLED=0: only then can Go drop capabilities on every thread).
 
-// built is the binary under test; buildBinary builds it once into binDir.
+// built is the binary under test; buildBinary builds it once into
+// proctest.Dir.
 var built = proctest.Binary{Name: "check_tcp_half_open", Env: []string{"CGO_ENABLED=0"}}
 
 func buildBinary(t *testing.T) string {
-	bin := built.Path(t, binDir)
-	os.Chmod(binDir, 0o755) // nobody must reach it for the privilege tests
+	bin := built.Build(t)
+	os.Chmod(proctest.Dir(), 0o755) // nobody must reach it for the privilege tests
 	return bin
 }
 
@@ -75,7 +76,7 @@ func TestFileCapabilityAsNobody(t *testing.T) {
 		t.Skip("needs root on the host: setcap and a switch to nobody")
 	}
 	bin := buildBinary(t)
-	capped := filepath.Join(binDir, "capped")
+	capped := filepath.Join(proctest.Dir(), "capped")
 	data, err := os.ReadFile(bin)
 	if err == nil {
 		err = os.WriteFile(capped, data, 0o755)

@@ -29,7 +29,6 @@ import (
 // The tests run in a network namespace of their own (raw sockets for the
 // half-open check: internal/lab/netns), against the in-process labs.
 var (
-	binDir string
 	webLab *lab.Lab
 	dnsLab *lab.DNS
 	ftpLab *lab.FTP
@@ -38,25 +37,16 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(netns.Main(func() int {
-		var err error
-		if binDir, err = os.MkdirTemp("", "lbcheckd-test-"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(binDir)
-		if webLab, err = lab.Start(); err == nil {
-			if dnsLab, err = lab.StartDNS(); err == nil {
-				if ftpLab, err = lab.StartFTP(); err == nil {
-					tlsLab, err = lab.StartTLS()
+		return proctest.RunTests(m, func() (err error) {
+			if webLab, err = proctest.Start("lab", lab.Start); err == nil {
+				if dnsLab, err = proctest.Start("lab DNS", lab.StartDNS); err == nil {
+					if ftpLab, err = proctest.Start("lab FTP", lab.StartFTP); err == nil {
+						tlsLab, err = proctest.Start("tls lab", lab.StartTLS)
+					}
 				}
 			}
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "lab:", err)
-			return 1
-		}
-		defer func() { webLab.Close(); dnsLab.Close(); ftpLab.Close(); tlsLab.Close() }()
-		return m.Run()
+			return err
+		})
 	}))
 }
 
@@ -71,7 +61,7 @@ func binary(t *testing.T, name string) string {
 		b = &proctest.Binary{Name: name, Pkg: "../" + name, Env: []string{"CGO_ENABLED=0"}, Beside: []string{"../lbcheck"}}
 		binaries[name] = b
 	}
-	return b.Path(t, binDir)
+	return b.Build(t)
 }
 
 // numbers are masked when a daemon's summary is compared with a binary's:

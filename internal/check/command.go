@@ -158,6 +158,9 @@ func parse(spec *Spec, args []string) (*Command, error) {
 			}
 			return nil, usage("--mark: " + err.Error())
 		}
+		if err := mayMark(spec.Command, c.Socket.Mark, fromEnv); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Options.Validate(); err != nil {
 		var m *Missing

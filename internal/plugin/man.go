@@ -67,7 +67,7 @@ func manPage(cmd *check.Command) string {
 	w(".TP\n.B 3\nUNKNOWN: bad arguments, no privilege, no socket; nothing was checked\n")
 	w(".PP\nkeepalived's \\fBmisc_dynamic\\fR reads 2 to 255 as \\(lqup\\(rq: use \\fB\\-\\-exit\\-style binary\\fR there.\n")
 
-	w(".SH ENVIRONMENT\n.TP\n.B MARK\nfirewall mark for every socket when \\fB\\-\\-mark\\fR is not given (ZEVENET Farmguardian sets it for l4xnat farms).\n")
+	w(".SH ENVIRONMENT\n.TP\n.B MARK\nfirewall mark for every socket when \\fB\\-\\-mark\\fR is not given (ZEVENET Farmguardian sets it for l4xnat farms). A binary started with privilege its caller lacks (a file capability, setuid) refuses a mark, from here or \\fB\\-\\-mark\\fR, unless the real user is root: UNKNOWN, nothing sent.\n")
 
 	if len(spec.Examples) > 0 {
 		w(".SH EXAMPLES\n")

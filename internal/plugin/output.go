@@ -35,7 +35,10 @@ func (o *output) usageError(command string, err error) int {
 	if !errors.Is(err, target.ErrUsage) {
 		text = "bad argument: " + text
 	}
-	r := probe.Result{State: exitcode.Unknown, Summary: text + " (see " + command + " --help)", Err: err}
+	if !errors.Is(err, check.ErrMarkRefused) { // says itself what to do
+		text += " (see " + command + " --help)"
+	}
+	r := probe.Result{State: exitcode.Unknown, Summary: text, Err: err}
 	return o.print(check.Verdict{Result: r})
 }
 

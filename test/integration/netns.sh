@@ -154,6 +154,37 @@ make_cert() {
 	make_bad_key
 }
 
+# mtls/: for the servers that demand a client certificate (issue 24). Two
+# test CAs made here at every fresh state dir, never committed: clientca
+# (which nginx :8446, vsftpd :2123 and named's DoT :8853 accept) and otherca
+# (which they do not); client.pem/client.key from the first, other.pem/
+# other.key from the second, and client-combined.pem (key and certificate
+# in one file). EC P-256 keys in PKCS#8, as openssl writes them.
+make_client_certs() {
+	local d=$STATE/mtls n ca
+	if [[ -s $d/client-combined.pem ]] && openssl x509 -in "$d/client.pem" -noout -checkend 3600 >/dev/null 2>&1; then
+		return 0
+	fi
+	mkdir -p "$d"
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	for ca in clientca otherca; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days 30 \
+			-keyout "$d/$ca.key" -out "$d/$ca.pem" -subj "/CN=lbcheck test $ca" \
+			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>>"$STATE/openssl.log" ||
+			die "openssl could not make the test CA $ca"
+	done
+	for n in client:clientca other:otherca; do
+		ca=${n#*:} n=${n%%:*}
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$n.key" -out "$d/$n.csr" \
+			-subj "/CN=lbcheck test $n" 2>>"$STATE/openssl.log" &&
+			openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+				-days 30 -sha256 -extfile "$d/client.ext" -out "$d/$n.pem" 2>>"$STATE/openssl.log" ||
+			die "openssl could not make the test client certificate $n"
+	done
+	cat "$d/client.key" "$d/client.pem" >"$d/client-combined.pem"
+	chmod 600 "$d"/*.key "$d/client-combined.pem"
+}
+
 # badkey.pem: the RSA key file of a server that signs with the wrong key and
 # still starts. Its public half (n, e) is key.pem's, which is all that
 # OpenSSL's key-certificate check at load compares; its private half is
@@ -307,6 +338,18 @@ http {
 		location / { return 200 "client certificate seen\n"; }
 	}
 
+	# 8446 demands a certificate from the test client CA (mtls/clientca.pem),
+	# TLS 1.2 and 1.3: one from another CA is answered 400 "The SSL
+	# certificate error" after a complete handshake
+	server {
+		listen $SRV4:8446 ssl; listen [$SRV6]:8446 ssl;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		ssl_verify_client on;
+		ssl_client_certificate $STATE/mtls/clientca.pem;
+		access_log $STATE/logs/access-mtls.log lbc;
+		location / { return 200 "client \$ssl_client_s_dn\n"; }
+	}
+
 	# TLS 1.3 as well (nginx 1.22 offers up to 1.2 unless told): what a
 	# TLS 1.3 hello leaves in nginx's logs (check_ssl_hello)
 	server {
@@ -315,6 +358,17 @@ http {
 		server_name _;
 		access_log $STATE/logs/access-tls13.log lbc;
 		location / { return 200 "tls13\n"; }
+	}
+
+	# 8081 (HTTP) and 8445 (TLS) take only connections that begin with a
+	# PROXY header, v1 or v2 (--proxy-protocol); the log shows the
+	# endpoints the header carried
+	log_format lbc_pp 'pp=\$proxy_protocol_addr:\$proxy_protocol_port>\$proxy_protocol_server_addr:\$proxy_protocol_server_port peer=\$remote_addr "\$request" \$status';
+	server {
+		listen $SRV4:8081 proxy_protocol; listen [$SRV6]:8081 proxy_protocol;
+		listen $SRV4:8445 ssl proxy_protocol; listen [$SRV6]:8445 ssl proxy_protocol;
+		access_log $STATE/logs/access-proxy.log lbc_pp;
+		location / { return 200 "behind a proxy\n"; }
 	}
 }
 NGINX
@@ -363,6 +417,28 @@ frontend fe_main
 
 backend be_app
 	server web1 $SRV4:80 check inter 200ms fall 1 rise 1
+
+# accept-proxy: a connection must begin with a PROXY header (v1 or v2);
+# /src answers with the source address the header named
+frontend fe_accept_proxy
+	bind $SRV4:8082 accept-proxy
+	bind [$SRV6]:8082 accept-proxy
+	http-request return status 200 content-type text/plain lf-string "src=%[src]:%[src_port]\n" if { path /src }
+	http-request return status 200 content-type text/plain string "ok\n"
+
+# FTP behind accept-proxy: vsftpd's greeting only after a PROXY header
+listen ftp_accept_proxy
+	mode tcp
+	bind $SRV4:2122 accept-proxy
+	bind [$SRV6]:2122 accept-proxy
+	server vsftpd $SRV4:21
+
+# DNS over TLS behind accept-proxy: unbound's 853 after a PROXY header
+listen dot_accept_proxy
+	mode tcp
+	bind $SRV4:5853 accept-proxy
+	bind [$SRV6]:5853 accept-proxy
+	server unbound $SRV4:853
 HAP
 	stop_pidfile haproxy "$STATE/haproxy.pid"
 	rm -f "$STATE/haproxy.sock"
@@ -416,8 +492,14 @@ server:
 	interface: $SRV6
 	interface: $SRV4@853
 	interface: $SRV6@853
+	interface: $SRV4@5399
+	interface: $SRV6@5399
 	port: 53
 	tls-port: 853
+	# 5399 takes only queries that begin with a PROXY v2 header, UDP and
+	# TCP. (Not on a TLS port: unbound 1.17 reads the header inside TLS,
+	# not before it as the specification and HAProxy's send-proxy do.)
+	proxy-protocol-port: 5399
 	tls-service-key: "$STATE/key.pem"
 	tls-service-pem: "$STATE/cert.pem"
 	do-ip6: yes
@@ -492,6 +574,21 @@ isolate_network=NO
 VSFTPD
 	start_bg vsftpd "$STATE/vsftpd.pid" /usr/sbin/vsftpd "$STATE/vsftpd.conf"
 	wait_pidfile vsftpd "$STATE/vsftpd.pid"
+}
+
+# vsftpd on 2123 demands a client certificate from the test client CA on
+# AUTH TLS (require_cert, validate_cert: one from another CA fails the
+# handshake with OpenSSL's alert).
+start_vsftpd_mtls() {
+	sed -e 's/^listen_port=21$/listen_port=2123/' -e 's#^vsftpd_log_file=.*#vsftpd_log_file='"$STATE"'/logs/vsftpd-mtls.log#' \
+		"$STATE/vsftpd.conf" >"$STATE/vsftpd-mtls.conf"
+	cat >>"$STATE/vsftpd-mtls.conf" <<VSFTPD
+require_cert=YES
+validate_cert=YES
+ca_certs_file=$STATE/mtls/clientca.pem
+VSFTPD
+	start_bg vsftpd-mtls "$STATE/vsftpd-mtls.pid" /usr/sbin/vsftpd "$STATE/vsftpd-mtls.conf"
+	wait_pidfile vsftpd-mtls "$STATE/vsftpd-mtls.pid"
 }
 
 start_pyftpd() {
@@ -615,6 +712,9 @@ ssl_cert = <$STATE/cert.pem
 ssl_key = <$STATE/key.pem
 ssl_dh = </usr/share/dovecot/dh.pem
 disable_plaintext_auth = no
+# the imaps_proxy listener (9993) trusts PROXY headers from the lab
+haproxy_trusted_networks = 10.99.0.0/24 fd00:99::/64
+haproxy_timeout = 2s
 passdb {
   driver = static
   args = nopassword=y
@@ -632,6 +732,11 @@ service imap-login {
     port = 993
     ssl = yes
   }
+  inet_listener imaps_proxy {
+    port = 9993
+    ssl = yes
+    haproxy = yes
+  }
 }
 service pop3-login {
   inet_listener pop3 {
@@ -647,7 +752,7 @@ DOVECOT
 	ip netns exec "$NS_SRV" dovecot -c "$dir/dovecot.conf" 2>"$STATE/logs/dovecot-start.log" ||
 		{ cat "$STATE/logs/dovecot-start.log" >&2; die "dovecot did not start"; }
 	local port
-	for port in 143 993 110 995; do wait_port "$SRV4" "$port" "dovecot $port"; done
+	for port in 143 993 110 995 9993; do wait_port "$SRV4" "$port" "dovecot $port"; done
 }
 
 stop_dovecot() {
@@ -782,6 +887,8 @@ biff = no
 PF
 	# upstream's master.cf, without chroot (the queue is not set up as a jail)
 	awk '!/^#/ && NF >= 8 && $5 == "y" { $5 = "n" } { print }' /usr/share/postfix/master.cf.dist >"$dir/master.cf"
+	# 2525: smtpd behind HAProxy, the connection must begin with a PROXY header
+	echo '2525 inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_upstream_proxy_timeout=2s' >>"$dir/master.cf"
 	ip netns exec "$NS_SRV" postfix -c "$dir" stop >/dev/null 2>&1 || true
 	ip netns exec "$NS_SRV" postfix -c "$dir" check 2>"$STATE/logs/postfix-check.log" ||
 		{ cat "$STATE/logs/postfix-check.log" >&2; die "postfix check failed"; }
@@ -836,11 +943,19 @@ options {
 	managed-keys-directory "$dir";
 	listen-on port $BIND_PORT { $SRV4; };
 	listen-on-v6 port $BIND_PORT { $SRV6; };
+	// DNS over TLS that demands a client certificate from the test client CA
+	listen-on port 8853 tls lbc-mtls { $SRV4; };
+	listen-on-v6 port 8853 tls lbc-mtls { $SRV6; };
 	recursion no;
 	dnssec-validation no;
 	allow-query { any; };
 };
 controls { };
+tls lbc-mtls {
+	cert-file "$STATE/cert.pem";
+	key-file "$STATE/key.pem";
+	ca-file "$STATE/mtls/clientca.pem";
+};
 logging {
 	channel f { file "$STATE/logs/named.log"; severity info; print-time yes; };
 	category default { f; };
@@ -939,7 +1054,7 @@ check_up() {
 		die "unbound on [$SRV6]:53 does not answer"
 	[[ $out == "$SRV4" ]] || die "unbound answered www.lab.test A with '$out'"
 	local i port addr
-	for port in 21 2121; do
+	for port in 21 2121 2123; do
 		for addr in "$SRV4" "[$SRV6]"; do
 			for i in $(seq 1 50); do
 				ftp_greets "$port" "${addr//[][]/}" && break
@@ -967,10 +1082,12 @@ cmd_up() {
 	setup_nft
 	setup_etc_netns
 	make_cert
+	make_client_certs
 	start_nginx
 	start_haproxy
 	start_unbound
 	start_vsftpd
+	start_vsftpd_mtls
 	start_pyftpd
 	start_s_servers
 	start_gnutls_servers
@@ -983,7 +1100,7 @@ cmd_up() {
 	start_knot
 	check_up
 	wait_signed
-	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444 (default, www.lab.test, alt.lab.test) pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health pid $(cat "$STATE/haproxy.pid"); unbound :53/:853 lab.test; vsftpd :21; pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25; dovecot :143/993/110/995; exim :465/587; stunnel :4470; named :$BIND_PORT, knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
+	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444/:8446 (default, www.lab.test, alt.lab.test; 8446 client certificate), PROXY :8081/:8445 pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health, accept-proxy :8082 (HTTP) :2122 (FTP) :5853 (DoT) pid $(cat "$STATE/haproxy.pid"); unbound :53/:853, PROXY v2 :5399 lab.test; vsftpd :21/:2123 (client certificate); pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25, PROXY :2525; dovecot :143/993/110/995, PROXY imaps :9993; exim :465/587; stunnel :4470; named :$BIND_PORT and DoT :8853 (client certificate), knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
 }
 
 cmd_down() {
@@ -994,6 +1111,7 @@ cmd_down() {
 	stop_pidfile haproxy "$STATE/haproxy.pid"
 	stop_pidfile unbound "$STATE/unbound.pid"
 	stop_pidfile vsftpd "$STATE/vsftpd.pid"
+	stop_pidfile vsftpd-mtls "$STATE/vsftpd-mtls.pid"
 	stop_pidfile pyftpd "$STATE/pyftpd.pid"
 	stop_s_servers
 	stop_gnutls_servers

@@ -1,7 +1,10 @@
-// Package proctest holds what the process tests of every cmd package
-// share: the binary built once, its exit code read back, and Check, the
-// table of what every caller relies on (closed fds, SIGTERM, the deadline,
-// no fork, both exit styles). Each check's own cases stay in its package.
+// Package proctest holds what the tests of every cmd package share:
+// their TestMain (Main: the servers they run against, started and
+// stopped, and a directory for the binary), the in-process table runners
+// (Verdicts, UsageErrors, DeadlineInProcess, HelpAndVersion), the binary
+// built once, its exit code read back, and Check, the table of what every
+// caller relies on (closed fds, SIGTERM, the deadline, no fork, both exit
+// styles). Each check's own cases stay in its package.
 package proctest
 
 import (

@@ -109,6 +109,9 @@ func (p *Prober) Probe(ctx context.Context, t probe.Target) probe.Result {
 // address and connected to t, so the kernel only queues what t sends.
 func (p *Prober) open(t probe.Target) error {
 	p.Close()
+	if err := unicast(t.Addr.Addr()); err != nil {
+		return err
+	}
 	src := t.Socket.Bind
 	if !src.IsValid() {
 		var err error
@@ -178,6 +181,17 @@ func (p *Prober) dropCaps(log *probe.Log) {
 	}
 	sort.Strings(lines)
 	log.Printf(2, "capabilities dropped on %d threads: %s", len(lines), strings.Join(lines, ", "))
+}
+
+// unicast refuses a multicast target. connect(2) of a TCP socket refuses
+// one (ENETUNREACH), a raw socket would send the SYN to every member of
+// the group, and no member answers: the verdict could only be "filtered".
+// A file capability must not give its caller what connect(2) does not.
+func unicast(a netip.Addr) error {
+	if a.IsMulticast() {
+		return fmt.Errorf("%w: %s is a multicast address: a half-open check is for one host", sockopt.ErrSetup, a)
+	}
+	return nil
 }
 
 // exchange is one attempt: the SYN sent, and what we wait for.

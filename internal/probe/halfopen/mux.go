@@ -223,9 +223,9 @@ func (m *Mux) Spec() check.Spec {
 // own (only the common ones), and the Mux.
 type muxOptions struct{ m *Mux }
 
-func (muxOptions) Flags(*flags.FlagSet) {}
-func (muxOptions) Validate() error      { return nil }
-func (muxOptions) DefaultPort() uint16  { return 0 }
+func (muxOptions) Flags(fs *flags.FlagSet) { refuseProxy(fs) }
+func (muxOptions) Validate() error         { return nil }
+func (muxOptions) DefaultPort() uint16     { return 0 }
 func (o muxOptions) Probe(ctx context.Context, t probe.Target) probe.Result {
 	return o.m.Probe(ctx, t)
 }
@@ -258,6 +258,9 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 		// Could not check: UNKNOWN, whatever kept the socket from opening.
 		return probe.Result{State: exitcode.Unknown, Err: fmt.Errorf("%w: %w", sockopt.ErrSetup, m.famErr[i]),
 			Summary: fmt.Sprintf("no %s raw socket: %v", famName(i == 1), m.famErr[i])}
+	}
+	if err := unicast(remote.Addr()); err != nil {
+		return probe.Fail("raw socket", err)
 	}
 	f.mu.RLock()
 	path := f.paths[t.Socket.Mark]

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lbcheck/lbcheck/internal/privilege"
 	"github.com/lbcheck/lbcheck/internal/sockopt"
 )
 
@@ -31,6 +32,11 @@ func rawSocket(v6 bool, proto int, nonblock bool) (int, error) {
 	fam := unix.AF_INET
 	if v6 {
 		fam = unix.AF_INET6
+	}
+	// Before the socket exists: a caller must never be able to take it
+	// from a process that has dropped the privilege it was opened with.
+	if err := privilege.Seal(); err != nil {
+		return -1, fmt.Errorf("%w: %v", sockopt.ErrSetup, err)
 	}
 	typ := unix.SOCK_RAW | unix.SOCK_CLOEXEC
 	if nonblock {

@@ -31,6 +31,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
@@ -57,6 +58,7 @@ type Options struct {
 	BodyRegex string
 	Digest    string
 	MaxBody   int64
+	Proxy     proxyproto.Version // --proxy-protocol
 
 	expectText string
 	header     [][2]string // name, value; in the order given
@@ -99,6 +101,7 @@ func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringArrayVar(&o.Headers, "header", nil, "extra request `HEADER`, 'Name: value'; repeatable")
 	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression `RE` (RE2)")
 	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex `DIGEST` (keepalived HTTP_GET digest, genhash)")
+	proxyproto.Flag(fs, &o.Proxy, "")
 	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body `BYTES` read, for --digest, the size and --body-regex (which keeps them: at most 16 MiB)")
 }
 
@@ -192,6 +195,7 @@ func isToken(s string) bool {
 
 // Probe sends one request to t and judges the answer.
 func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	t.Proxy = o.Proxy
 	p := &run{t: t, o: o, log: t.Log}
 	r := p.do(ctx)
 	if len(p.phases) > 0 && p.phases[len(p.phases)-1].Name == "first_byte" {
@@ -213,8 +217,9 @@ type run struct {
 	phases []probe.Phase
 	mark   time.Time
 	facts  probe.Facts
-	// certAsked: the server asked for a client certificate (we send none).
-	certAsked bool
+	// certAsked: the server asked for a client certificate; certSent: we
+	// sent one (--client-cert).
+	certAsked, certSent bool
 }
 
 // phase records the time since the previous phase ended.
@@ -254,7 +259,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 
 	if p.o.TLS {
 		tc, info, err := p.o.Client.Handshake(ctx, conn, p.t, hostOnly(p.o.VHost), "http/1.1")
-		p.certAsked = info.CertRequested
+		p.certAsked, p.certSent = info.CertRequested, info.CertSent
 		if err != nil {
 			return p.fail("TLS handshake with "+addr, err)
 		}
@@ -262,6 +267,9 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		p.facts.TLSVersion, p.facts.TLSCipher = info.VersionID, info.CipherID
 		p.facts.CertExpiry = info.EarliestExpiry
 		p.log.Printf(1, "TLS %s %s", info.Version, info.Cipher)
+		if line := info.ClientCertTrace(); line != "" {
+			p.log.Printf(1, "%s", line)
+		}
 		if info.CertSubject != "" {
 			p.log.Printf(1, "certificate %s, expires %s", info.CertSubject, info.CertExpiry.UTC().Format(time.DateOnly))
 		}
@@ -319,10 +327,17 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		location = " (Location: " + probe.Clean(loc, 60) + ")"
 	}
 	if !p.o.Expect.Contains(resp.code) {
-		// nginx with ssl_verify_client on answers 400 when none came.
+		// nginx with ssl_verify_client on completes the handshake and
+		// answers 400 when no certificate came, or one it does not accept.
 		asked := ""
-		if p.certAsked {
-			asked = " (" + certAskedText + ")"
+		switch {
+		case p.certAsked && !p.certSent:
+			asked = " (" + tlsclient.CertNone + ")"
+		case p.certSent && resp.code == 400:
+			asked = " (we sent our client certificate)"
+			if why := p.pageTitle(resp, br); why != "" {
+				asked = " (" + tlsclient.CertRejected + ": " + why + ")"
+			}
 		}
 		return p.withSize(probe.Critical("%s from %s, expected %s%s%s", status, addr, p.o.Expect, location, asked), resp.bodyLength)
 	}
@@ -411,17 +426,35 @@ func (p *run) readResponse(r *textproto.Reader) (*response, error) {
 	}
 }
 
-// fail is probe.Fail, saying so when the server had asked for a client
-// certificate: without one, a server that demands it ends the handshake
-// with a bare handshake_failure (TLS 1.2) or fails the first read (1.3).
+// fail is probe.Fail. What a failure had to do with a client certificate
+// the server asked for, the TLS implementation puts into its errors
+// (tlsclient.CertNone, tlsclient.CertRejected).
 func (p *run) fail(what string, err error) probe.Result {
-	if p.certAsked && !probe.IsTimeout(err) {
-		what += ": " + certAskedText
-	}
 	return probe.Fail(what, err)
 }
 
-const certAskedText = "server asked for a client certificate, we sent none"
+// pageTitle is the <title> of the start of an error page, less the status
+// code: nginx gives its reason for a 400 there ("400 The SSL certificate
+// error", "400 No required SSL certificate was sent"). "" for none. It
+// reads at most a KiB of the body, within the deadline.
+func (p *run) pageTitle(resp *response, br *bufio.Reader) string {
+	if !resp.hasBody(p.o.Method) {
+		return ""
+	}
+	b := make([]byte, 1024)
+	n, _ := io.ReadFull(resp.body(br, p.o.Method), b)
+	_, t, ok := bytes.Cut(b[:n], []byte("<title>"))
+	if !ok {
+		return ""
+	}
+	t, _, ok = bytes.Cut(t, []byte("</title>"))
+	if !ok {
+		return ""
+	}
+	t = bytes.TrimSpace(t)
+	t = bytes.TrimPrefix(t, []byte(strconv.Itoa(resp.code)+" "))
+	return probe.Clean(string(t), 60)
+}
 
 // readBody reads the body up to one byte past --max-body, to know whether
 // it is longer. length is the Content-Length, or -1. The bytes are kept

@@ -1,7 +1,7 @@
 // Package tlsclient is the client side of TLS that check_http_status,
-// check_dns_answer and check_ftp_noop share: the --verify, --ca-file and
-// --sni options, checked once before anything is sent, and the handshake
-// they ask for.
+// check_dns_answer and check_ftp_noop share: the --verify, --ca-file,
+// --sni, --client-cert and --client-key options, checked once before
+// anything is sent, and the handshake they ask for.
 //
 // The options and this package import no crypto: a check binary that does
 // not speak TLS on most calls must not pay crypto's start-up on every one.
@@ -27,6 +27,10 @@ type Options struct {
 	Verify bool   // verify the certificate and the name
 	CAFile string // verify against these CAs (implies Verify)
 	SNI    string // server name to send and verify
+	// ClientCert and ClientKey are the PEM files of the certificate we
+	// present when the server asks for one; ClientKey "" means the key is
+	// in ClientCert's file.
+	ClientCert, ClientKey string
 
 	// TLS does the handshakes; nil in a binary built without crypto/tls.
 	TLS TLS
@@ -38,8 +42,9 @@ type Options struct {
 
 // TLS is an implementation of the client side of TLS.
 type TLS interface {
-	// Prepare reads what the options name (the --ca-file bundle) once,
-	// before anything is sent; its error is bad usage.
+	// Prepare reads what the options name (the --ca-file bundle, the
+	// client certificate and key) once, before anything is sent; its
+	// error is bad usage, a *FileError where it is about a file.
 	Prepare(o *Options) (Client, error)
 }
 
@@ -69,11 +74,32 @@ type Info struct {
 	// server sent, in Unix seconds, 0 for none: the chain's weakest link
 	// (blackbox_exporter's probe_ssl_earliest_cert_expiry).
 	EarliestExpiry int64
-	// CertRequested: the server asked for a client certificate (none is
-	// sent). It is set even when the handshake failed, since that is
-	// often why.
-	CertRequested bool
+	// CertRequested: the server asked for a client certificate; CertSent:
+	// we sent one (--client-cert). They are set even when the handshake
+	// failed, since that is often why.
+	CertRequested, CertSent bool
+	// ClientSubject is the subject of the certificate we sent.
+	ClientSubject string
 }
+
+// ClientCertTrace is the -v line on the server's request for a client
+// certificate, "" when it asked for none.
+func (i Info) ClientCertTrace() string {
+	switch {
+	case i.CertSent:
+		return "server asked for a client certificate; sent " + i.ClientSubject
+	case i.CertRequested:
+		return "server asked for a client certificate; we have none (--client-cert)"
+	}
+	return ""
+}
+
+// What a failure after the server asked for a client certificate is
+// likely about. The implementation puts them into its errors.
+const (
+	CertNone     = "server asked for a client certificate, we sent none"
+	CertRejected = "server rejected our client certificate"
+)
 
 // NameOption is the option that names the server: --sni, or
 // check_http_status's --vhost when --sni is not registered.
@@ -94,6 +120,8 @@ func (o *Options) Flags(fs *flags.FlagSet, with string, sni bool) {
 	if sni {
 		fs.StringVar(&o.SNI, "sni", "", "with "+with+": server `NAME` to send and verify; default HOST when it is a name")
 	}
+	fs.StringVar(&o.ClientCert, "client-cert", "", "with "+with+": present this PEM certificate `FILE` (and chain) when the server asks for one; with its key unless --client-key")
+	fs.StringVar(&o.ClientKey, "client-key", "", "with "+with+": the private key of --client-cert, a PEM `FILE` (PKCS#1, PKCS#8 or SEC1; not encrypted)")
 }
 
 // Validate refuses the options when TLS is off, and when it is on has the
@@ -106,6 +134,12 @@ func (o *Options) Validate(on bool) error {
 		}
 		return errors.New("--verify and --ca-file need " + o.with)
 	}
+	if (o.ClientCert != "" || o.ClientKey != "") && !on {
+		return errors.New("--client-cert and --client-key need " + o.with)
+	}
+	if o.ClientKey != "" && o.ClientCert == "" {
+		return errors.New("--client-key needs --client-cert: the certificate it is the key of")
+	}
 	if !on {
 		return nil
 	}
@@ -117,8 +151,11 @@ func (o *Options) Validate(on bool) error {
 	}
 	c, err := o.TLS.Prepare(o)
 	if err != nil {
-		// The path comes from argv: what reaches the line is made printable.
-		return fmt.Errorf("--ca-file %s: %v", probe.Clean(o.CAFile, 120), err)
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", o.with, err)
 	}
 	o.client = c
 	return nil

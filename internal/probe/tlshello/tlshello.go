@@ -23,6 +23,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 	"github.com/lbcheck/lbcheck/internal/probe/tlshello/handshake"
 	"github.com/lbcheck/lbcheck/internal/threshold"
 )
@@ -33,6 +34,12 @@ type Options struct {
 	SNI      string
 	StartTLS string
 	CertDays string
+	Proxy    proxyproto.Version // --proxy-protocol
+
+	// clientCert and clientKey are taken only to be refused with the
+	// reason (refusedClientCert): the options mean the same in every
+	// binary, and this one cannot honour them.
+	clientCert, clientKey string
 
 	daysWarn, daysCrit float64 // -1 when not given
 }
@@ -42,8 +49,20 @@ func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringVar(&o.CN, "cn", "", "the certificate must carry `NAME` as CN or SAN (wildcards as TLS matches them)")
 	fs.StringVar(&o.SNI, "sni", "", "server `NAME` sent in the ClientHello (SNI); default --cn, else HOST when it is a name")
 	fs.StringVar(&o.StartTLS, "starttls", "", "run the `PROTO` upgrade dialogue first: smtp, imap, pop3, ftp or postgres")
+	proxyproto.Flag(fs, &o.Proxy, "; with --starttls, before the dialogue")
 	fs.StringVar(&o.CertDays, "cert-days", "", "certificate days left `WARN[,CRIT]`: WARNING under WARN days, CRITICAL under CRIT, when expired or not yet valid")
+	fs.StringVar(&o.clientCert, "client-cert", "", "refused: see refusedClientCert")
+	fs.StringVar(&o.clientKey, "client-key", "", "refused: see refusedClientCert")
+	fs.MarkHidden("client-cert")
+	fs.MarkHidden("client-key")
 }
+
+// refusedClientCert says why check_ssl_hello takes no client certificate:
+// a client sends its certificate in its second flight, after the server's
+// first, and the check leaves before it (a server that demands one passes
+// the hello, and says that it asked). The checks that finish the
+// handshake take one.
+const refusedClientCert = "check_ssl_hello never sends a client certificate (it leaves before the client's second flight); check_http_status --tls, check_ftp_noop --auth-tls and check_dns_answer --tls do"
 
 // DefaultPort is 443, whatever --starttls says: a STARTTLS service has no
 // single usual port worth guessing.
@@ -52,6 +71,12 @@ func (o *Options) DefaultPort() uint16 { return 443 }
 // Validate checks the options before anything is sent.
 func (o *Options) Validate() error {
 	o.daysWarn, o.daysCrit = -1, -1
+	if o.clientCert != "" {
+		return errors.New("--client-cert: " + refusedClientCert)
+	}
+	if o.clientKey != "" {
+		return errors.New("--client-key: " + refusedClientCert)
+	}
 	for _, n := range []struct{ flag, v string }{{"--cn", o.CN}, {"--sni", o.SNI}} {
 		if n.v != "" && (len(n.v) > 253 || strings.ContainsAny(n.v, " /:\r\n\x00@[]")) {
 			return fmt.Errorf("%s %q: want a host name", n.flag, n.v)
@@ -85,6 +110,7 @@ func (o *Options) Validate() error {
 
 // Probe sends a ClientHello to t and judges the server's answer.
 func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	t.Proxy = o.Proxy
 	p := &run{t: t, o: o, log: t.Log, addr: t.Addr.String()}
 	r := p.do(ctx)
 	r.Phases = p.phases

@@ -9,9 +9,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"reflect"
 	"strings"
+	"syscall"
 
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
@@ -21,19 +24,26 @@ import (
 type TLS struct{}
 
 // Prepare reads --ca-file, if given, into the pool the certificate is
-// verified against.
+// verified against, and --client-cert and --client-key into the
+// certificate we present.
 func (TLS) Prepare(o *tlsclient.Options) (tlsclient.Client, error) {
 	c := &client{o: o}
-	if o.CAFile == "" {
-		return c, nil
+	if o.CAFile != "" {
+		pem, err := tlsclient.ReadCAFile(o.CAFile)
+		if err != nil {
+			return nil, &tlsclient.FileError{Option: "--ca-file", File: o.CAFile, Err: err}
+		}
+		c.roots = x509.NewCertPool()
+		if !c.roots.AppendCertsFromPEM(pem) {
+			return nil, &tlsclient.FileError{Option: "--ca-file", File: o.CAFile, Err: errors.New("no PEM certificate in it")}
+		}
 	}
-	pem, err := tlsclient.ReadCAFile(o.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	c.roots = x509.NewCertPool()
-	if !c.roots.AppendCertsFromPEM(pem) {
-		return nil, errors.New("no PEM certificate in it")
+	if o.ClientCert != "" {
+		pair, err := loadPair(o.ClientCert, o.ClientKey)
+		if err != nil {
+			return nil, err
+		}
+		c.cert = &pair
 	}
 	return c, nil
 }
@@ -41,6 +51,7 @@ func (TLS) Prepare(o *tlsclient.Options) (tlsclient.Client, error) {
 type client struct {
 	o     *tlsclient.Options
 	roots *x509.CertPool
+	cert  *tls.Certificate // --client-cert; nil for none
 }
 
 // Config is the client configuration for t (see tlsclient.Client for the
@@ -68,15 +79,22 @@ func (c *client) Config(t probe.Target, name string, alpn ...string) *tls.Config
 func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, name string, alpn ...string) (net.Conn, tlsclient.Info, error) {
 	var info tlsclient.Info
 	cfg := c.Config(t, name, alpn...)
-	// We have no client certificate and send none, but note that the
-	// server asked: it is often why the handshake then fails.
+	// Note that the server asked: it is often why the handshake then
+	// fails. Our certificate goes whatever CAs the server names: with
+	// tls.Config.Certificates Go would send none to a server that names
+	// others, and the server's refusal says more than our silence.
 	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		info.CertRequested = true
-		return &tls.Certificate{}, nil
+		if c.cert == nil {
+			return &tls.Certificate{}, nil
+		}
+		info.CertSent = true
+		info.ClientSubject = c.cert.Leaf.Subject.String()
+		return c.cert, nil
 	}
 	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, info, Explain(err, c.o.NameOption())
+		return nil, info, certNote(info, Explain(err, c.o.NameOption()))
 	}
 	cs := tc.ConnectionState()
 	info.Version, info.Cipher = tls.VersionName(cs.Version), tls.CipherSuiteName(cs.CipherSuite)
@@ -90,7 +108,108 @@ func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, n
 			info.EarliestExpiry = t
 		}
 	}
+	if info.CertRequested {
+		return &noted{Conn: tc, info: info}, info, nil
+	}
 	return tc, info, nil
+}
+
+// certNote says what the server's request for a client certificate likely
+// had to do with err: without one, a server that demands it ends a TLS 1.2
+// handshake with a bare handshake_failure and fails a TLS 1.3 connection
+// at the first read (the client's handshake ends before the server has
+// judged); with one, its alert names the reason. A timeout is not the
+// certificate's doing, nor is an error that is not an alert after we sent
+// one.
+func certNote(info tlsclient.Info, err error) error {
+	switch {
+	case !info.CertRequested || probe.IsTimeout(err):
+		return err
+	case !info.CertSent:
+		return &noteError{note: tlsclient.CertNone, err: err}
+	case certAlert(err):
+		return &noteError{note: tlsclient.CertRejected, err: err}
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET):
+		// BIND's DNS over TLS closes the connection without an alert.
+		return &noteError{note: closedAfterCert, err: err, after: true}
+	}
+	return err
+}
+
+// closedAfterCert follows a closed connection that had taken our
+// certificate: likely the server's refusal, but it did not say so.
+const closedAfterCert = "after our client certificate (rejected?)"
+
+// certAlert reports whether err is an alert from the peer that refuses a
+// certificate.
+func certAlert(err error) bool {
+	// crypto/tls returns a received alert as a *net.OpError "remote
+	// error" around its unexported alert type, a uint8.
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" {
+		return false
+	}
+	v := reflect.ValueOf(op.Err)
+	if v.Kind() != reflect.Uint8 {
+		return false
+	}
+	switch v.Uint() {
+	case 40, // handshake_failure
+		42, 43, 44, 45, 46, // bad, unsupported, revoked, expired, unknown certificate
+		48, 49, // unknown_ca, access_denied
+		51,  // decrypt_error: our CertificateVerify
+		116: // certificate_required
+		return true
+	}
+	return false
+}
+
+// noteError is err with what it likely means first. Its text carries the
+// error as a summary line shows it (probe.Describe), and it does not
+// unwrap to a *net.OpError, whose text alone Describe would keep.
+type noteError struct {
+	note  string
+	err   error
+	after bool // the note follows the error
+}
+
+func (e *noteError) Error() string {
+	if e.after {
+		return probe.Describe(e.err) + " " + e.note
+	}
+	return e.note + ": " + probe.Describe(e.err)
+}
+
+// Cause is the error beneath, for tests.
+func (e *noteError) Cause() error { return e.err }
+
+// noted is a connection whose server asked for a client certificate: its
+// errors carry certNote until the first byte arrives. A TLS 1.3 server
+// judges the certificate after our handshake has ended, so its verdict
+// arrives as the first read's error; once it sends data, it has accepted.
+type noted struct {
+	net.Conn
+	info tlsclient.Info
+	read bool
+}
+
+func (n *noted) Read(b []byte) (int, error) {
+	k, err := n.Conn.Read(b)
+	if k > 0 {
+		n.read = true
+	}
+	if err != nil && !n.read {
+		err = certNote(n.info, err)
+	}
+	return k, err
+}
+
+func (n *noted) Write(b []byte) (int, error) {
+	k, err := n.Conn.Write(b)
+	if err != nil && !n.read {
+		err = certNote(n.info, err)
+	}
+	return k, err
 }
 
 // Explain adds what the operator can do to a handshake error: a

@@ -1,0 +1,45 @@
+package httpstatus
+
+import (
+	"bufio"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestPageTitle: the reason nginx gives for refusing a client certificate
+// is the title of its 400 page, less the code; anything else is no reason,
+// and what is read stays within a KiB and one printable line.
+func TestPageTitle(t *testing.T) {
+	nginx := "<html>\r\n<head><title>400 The SSL certificate error</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n"
+	tests := []struct {
+		name, answer, want string
+	}{
+		{"nginx", "HTTP/1.1 400 Bad Request\r\nContent-Length: " + strconv.Itoa(len(nginx)) + "\r\n\r\n" + nginx, "The SSL certificate error"},
+		{"chunked", "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n21\r\n<title>400 No certificate</title>\r\n0\r\n\r\n", "No certificate"},
+		{"no title", "HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nhello", ""},
+		{"unterminated", "HTTP/1.1 400 Bad Request\r\n\r\n<title>400 The SSL", ""},
+		{"title past a KiB", "HTTP/1.1 400 Bad Request\r\n\r\n" + strings.Repeat(" ", 1024) + "<title>late</title>", ""},
+		{"control characters", "HTTP/1.1 400 Bad Request\r\n\r\n<title>a\x1b[31m|b\n</title>", "a?[31m?b"},
+		{"long", "HTTP/1.1 400 Bad Request\r\n\r\n<title>" + strings.Repeat("x", 200) + "</title>", strings.Repeat("x", 60)},
+		{"head", "HTTP/1.1 400 Bad Request\r\nContent-Length: 40\r\n\r\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			br := bufio.NewReader(strings.NewReader(tt.answer))
+			resp, err := readResponse(textproto.NewReader(br))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := &Options{Method: "GET"}
+			if tt.name == "head" {
+				o.Method = "HEAD"
+			}
+			p := &run{o: o}
+			if got := p.pageTitle(resp, br); got != tt.want {
+				t.Errorf("%q, want %q", got, tt.want)
+			}
+		})
+	}
+}
