@@ -295,6 +295,7 @@ func TestStartRefusesBadConfig(t *testing.T) {
 	}{
 		{"unknown key", "allow: [10.0.0.0/8]\nmodule: {}\n", "field module not found"},
 		{"bad option", "allow: [10.0.0.0/8]\nmodules: {m: [check_ssl_hello, --starttls, smtps]}\n", "module m: check_ssl_hello: bad argument: --starttls \"smtps\""},
+		{"20,000 unknown keys", "allow: [10.0.0.0/8]\nmodules: {m: [check_dns_answer]}\n" + manyKeys(20000), "and 19997 more"},
 		{"missing web config", "allow: [10.0.0.0/8]\nweb_config_file: /nonexistent.yml\nmodules: {m: [check_dns_answer]}\n", "web_config_file /nonexistent.yml"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,6 +303,9 @@ func TestStartRefusesBadConfig(t *testing.T) {
 			var stderr bytes.Buffer
 			code := run([]string{"--config", path}, io.Discard, &stderr, func(string, string) { t.Error("it started") })
 			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			if len(lines[0]) > 2<<10 {
+				t.Errorf("a line of %d bytes", len(lines[0]))
+			}
 			if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "lbcheckd: "+path+": ") || !strings.Contains(lines[0], tt.says) {
 				t.Errorf("exit %d, stderr %q; want 1 and one line saying %q", code, stderr.String(), tt.says)
 			}
@@ -320,3 +324,11 @@ modules:
   half_open:   [check_tcp_half_open]
   smtp_tls:    [check_ssl_hello, --starttls, smtp, --cert-days, "30,7"]
 `
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "unknown_key_%05d: 1\n", i)
+	}
+	return b.String()
+}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -40,10 +41,20 @@ const (
 	NotAllowed    Reason = "not_allowed"
 	Overloaded    Reason = "overloaded"
 	NoVerdict     Reason = "no_verdict" // the caller's deadline passed first
+	// BadRequest is an ask a front cannot read as one question: a method
+	// other than GET or HEAD, a parameter given twice, one it does not
+	// know, a body. Fronts refuse it before asking the daemon.
+	BadRequest Reason = "bad_request"
+	// ResolverFailed is a name the daemon's resolver could not answer for
+	// (SERVFAIL, REFUSED, no resolver reachable): the daemon could not
+	// check, which says nothing of the backend. ResolverTimeout is the
+	// same when the resolver did not answer within the probe's deadline.
+	ResolverFailed  Reason = "resolver_failed"
+	ResolverTimeout Reason = "resolver_timeout"
 )
 
 // Reasons are all of them, for metrics.
-var Reasons = []Reason{UnknownModule, BadTarget, NotAllowed, Overloaded, NoVerdict}
+var Reasons = []Reason{UnknownModule, BadTarget, NotAllowed, Overloaded, NoVerdict, BadRequest, ResolverFailed, ResolverTimeout}
 
 // Refused is the error of a request that got no verdict.
 type Refused struct {
@@ -72,12 +83,53 @@ func HTTPStatus(err error, noVerdict int) int {
 		return http.StatusTooManyRequests
 	case NoVerdict:
 		return noVerdict
+	case ResolverFailed:
+		return http.StatusInternalServerError
+	case ResolverTimeout:
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadRequest
 }
 
-// RequestFromQuery reads an HTTP front's module= and target= parameters.
-func RequestFromQuery(q url.Values) (Request, error) {
+// RequestFromHTTP reads an HTTP front's ask, or says why it is not one
+// question: status is the answer then, 405 (the Allow header is set on w)
+// or 400. Only GET and HEAD ask (HAProxy's http-check, keepalived's
+// HTTP_GET and Prometheus all use GET); a body is refused, so that no
+// proxy in front reads a different request than the daemon does.
+func RequestFromHTTP(w http.ResponseWriter, r *http.Request) (req Request, status int, err error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return req, http.StatusMethodNotAllowed, refuse(BadRequest, "method %s: only GET and HEAD ask", strconv.Quote(clip(r.Method)))
+	}
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return req, http.StatusBadRequest, refuse(BadRequest, "a %s with a body: an ask has none", r.Method)
+	}
+	req, err = RequestFromQuery(r.URL.RawQuery)
+	if err != nil {
+		return req, http.StatusBadRequest, err
+	}
+	return req, 0, nil
+}
+
+// RequestFromQuery reads an HTTP front's query: exactly one module= and
+// one target=, nothing else. A parameter given twice is refused rather
+// than the first taken: a proxy in front that reads the other value would
+// see a verdict for a target it never asked about (HTTP parameter
+// pollution). So is a query Go cannot read whole (a ';' separator, a bad
+// escape), which r.URL.Query() would silently shorten.
+func RequestFromQuery(raw string) (Request, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return Request{}, refuse(BadRequest, "query %s: %v", strconv.Quote(clip(raw)), err)
+	}
+	for key, vals := range q {
+		switch {
+		case key != "module" && key != "target":
+			return Request{}, refuse(BadRequest, "parameter %s: only module and target are asked with", strconv.Quote(clip(key)))
+		case len(vals) > 1:
+			return Request{}, refuse(BadRequest, "parameter %s given %d times: give it once", key, len(vals))
+		}
+	}
 	req := Request{Module: q.Get("module"), Target: q.Get("target")}
 	if req.Target == "" {
 		return req, refuse(BadTarget, "target parameter is missing")
@@ -262,11 +314,19 @@ func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res R
 	return res
 }
 
-// refusedByResolver turns a name that resolved outside allow into the
-// refusal it is, rather than a verdict.
+// refusedByResolver turns what the resolver said into the refusal it is,
+// rather than a verdict: a name that resolved outside allow, or a
+// resolver that did not answer for the name (could not check: every
+// backend named by a name would otherwise go down together when the
+// daemon's own resolver fails).
 func (d *Daemon) refusedByResolver(res Result) (Result, error) {
-	if errors.Is(res.Err, errNotAllowed) {
+	switch {
+	case errors.Is(res.Err, errNotAllowed):
 		return Result{}, refuse(NotAllowed, "%s", res.Err.Error())
+	case errors.Is(res.Err, errResolverTimeout):
+		return Result{}, refuse(ResolverTimeout, "%s", res.Err.Error())
+	case errors.Is(res.Err, errResolverFailed):
+		return Result{}, refuse(ResolverFailed, "%s", res.Err.Error())
 	}
 	return res, nil
 }
@@ -276,6 +336,27 @@ func (d *Daemon) refusedByResolver(res Result) (Result, error) {
 // argument (UNKNOWN), never as a failing service.
 var errNotAllowed = fmt.Errorf("%w: outside allow", target.ErrUsage)
 
+// What allowResolver says of a resolver that gave no answer about a name:
+// it failed (SERVFAIL, REFUSED, unreachable, none configured) or did not
+// answer in time. NXDOMAIN (and a name without addresses) is an answer:
+// the name does not exist, and the check's verdict (CRITICAL) stands.
+var (
+	errResolverFailed  = errors.New("the daemon's resolver failed")
+	errResolverTimeout = errors.New("the daemon's resolver did not answer in time")
+)
+
+// resolverError classifies a failed lookup.
+func resolverError(err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return err
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (dnsErr != nil && dnsErr.IsTimeout):
+		return fmt.Errorf("%w: %w", errResolverTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", errResolverFailed, err)
+}
+
 // allowResolver resolves names with the system's resolver and keeps only
 // the addresses allow lets probes reach.
 type allowResolver struct{ cfg *Config }
@@ -283,7 +364,7 @@ type allowResolver struct{ cfg *Config }
 func (r allowResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	addrs, err := defaultResolver.LookupNetIP(ctx, network, host)
 	if err != nil {
-		return nil, err
+		return nil, resolverError(err)
 	}
 	ok := addrs[:0:0]
 	for _, a := range addrs {
@@ -298,9 +379,12 @@ func (r allowResolver) LookupNetIP(ctx context.Context, network, host string) ([
 }
 
 // clip keeps what a caller sent short in a message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
+func clip(s string) string { return clipTo(s, 80) }
+
+// clipTo keeps at most n bytes of s, and says it cut.
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }

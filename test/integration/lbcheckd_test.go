@@ -71,9 +71,16 @@ const (
 // ends, and waits until it answers.
 func startLbcheckd(t *testing.T, modules string) {
 	t.Helper()
+	startLbcheckdWith(t, "modules:\n"+modules, "debug")
+}
+
+// startLbcheckdWith runs lbcheckd in lbc-cli with the test's listeners and
+// allow, and more (modules and other keys), logging at level.
+func startLbcheckdWith(t *testing.T, more, level string) *exec.Cmd {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "lbcheckd.yml")
-	text := fmt.Sprintf("listen: %s\nagent_listen: %s\nallow: [10.99.0.0/24, \"fd00:99::/64\"]\nmodules:\n%s", lbdHTTP, lbdAgent, modules)
+	text := fmt.Sprintf("listen: %s\nagent_listen: %s\nallow: [10.99.0.0/24, \"fd00:99::/64\"]\n%s", lbdHTTP, lbdAgent, more)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +88,11 @@ func startLbcheckd(t *testing.T, modules string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(lbcheckdBin(t), "--config", conf, "--log-level", "debug")
+	// Through ip netns exec (which execs, keeping the pid), so that the
+	// daemon reads lbc-cli's own /etc/hosts and /etc/resolv.conf.
+	cmd := exec.Command("ip", "netns", "exec", nsClient, lbcheckdBin(t), "--config", conf, "--log-level", level)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := nsStart(cmd, nsClient); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -104,7 +113,7 @@ func startLbcheckd(t *testing.T, modules string) {
 	})
 	for i := 0; ; i++ {
 		if _, err := nsGet("http://" + lbdHTTP + "/metrics"); err == nil {
-			return
+			return cmd
 		}
 		if i == 50 {
 			t.Fatal("lbcheckd does not answer on " + lbdHTTP)
