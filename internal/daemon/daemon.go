@@ -26,6 +26,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/target"
 )
 
@@ -95,6 +96,10 @@ type Request struct {
 	// Deadline, when set and shorter than the module's -t, bounds the
 	// probe instead (Prometheus' scrape timeout, less a margin).
 	Deadline time.Duration
+	// Trace, when above 0, records the probe's protocol trace at that
+	// verbosity (as -v, -vv) in the Result's Trace: debug=true. Ordinary
+	// asks leave it 0 and pay nothing for it.
+	Trace int
 }
 
 // Result is a verdict and what the fronts say about it.
@@ -118,6 +123,11 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	flights map[flightKey]*flight
+
+	// OnProbe, if set before the daemon serves, is told of every probe
+	// run (not of requests answered by another's probe, nor refusals):
+	// the debug front's list of recent probes. It must not block.
+	OnProbe func(Request, Result)
 }
 
 // flightKey is what makes two requests identical: the same module, target
@@ -127,6 +137,9 @@ type flightKey struct {
 	mod      *Module
 	target   string
 	deadline time.Duration
+	// trace: a debug request must get its own probe's trace, and an
+	// ordinary one must not wait on a traced probe's extra work.
+	trace int
 }
 
 type flight struct {
@@ -199,7 +212,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 		deadline = req.Deadline
 	}
 
-	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline}
+	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline, req.Trace}
 	d.waiting.Add(1)
 	defer d.waiting.Add(-1)
 	d.mu.Lock()
@@ -228,12 +241,15 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	// new stack grown four times over. Callers that join share the
 	// verdict. A leader whose caller left still finishes the probe: it
 	// ends by its own deadline, and its verdict may serve the others.
-	f.res = d.run(mod, tg, deadline)
+	f.res = d.run(mod, tg, deadline, req.Trace)
 	d.mu.Lock()
 	delete(d.flights, key)
 	d.mu.Unlock()
 	d.inFlight.Add(-1)
 	close(f.done)
+	if d.OnProbe != nil {
+		d.OnProbe(req, f.res)
+	}
 	if ctx.Err() != nil {
 		return Result{}, refuse(NoVerdict, "no verdict within the caller's deadline")
 	}
@@ -243,7 +259,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 // run is one probe, within deadline. A probe that panics is UNKNOWN (it
 // could not check), with its stack on stderr: the flight must still end,
 // or every later request for the target would wait on it.
-func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res Result) {
+func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration, trace int) (res Result) {
 	ctx, cancel := context.WithTimeout(d.base, deadline)
 	defer cancel()
 	start := time.Now()
@@ -256,7 +272,12 @@ func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res R
 			res.State, res.Summary = v.Graded()
 		}
 	}()
-	v := mod.Cmd.Run(ctx, tg, nil)
+	var log *probe.Log
+	if trace > 0 {
+		log = probe.NewLog(trace)
+	}
+	v := mod.Cmd.Run(ctx, tg, log)
+	v.Trace = log.Lines()
 	res = Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
 	res.State, res.Summary = v.Graded()
 	return res
