@@ -34,6 +34,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/daemon"
 	"github.com/lbcheck/lbcheck/internal/daemon/conncap"
+	"github.com/lbcheck/lbcheck/internal/daemon/debugfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/lbfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/probefront"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
@@ -138,12 +139,11 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	httpCap.OnDrop = metrics.DropFunc("http")
 	ln = httpCap.Listener(ln)
 	mux := http.NewServeMux()
-	mux.Handle("/probe", probefront.Handler(d, *offset))
-	mux.Handle("/check", lbfront.CheckHandler(d))
+	dbg := debugfront.New(d) // before serving: it remembers every probe
+	mux.Handle("/probe", dbg.Wrap("/probe", probefront.Handler(d, *offset)))
+	mux.Handle("/check", dbg.Wrap("/check", lbfront.CheckHandler(d)))
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, index(d.Config()))
-	})
+	dbg.Register(mux)
 	srv := &http.Server{
 		Handler: mux,
 		// An HTTP checker (HAProxy, keepalived, Prometheus) sends its
@@ -304,19 +304,6 @@ func longestDeadline(cfg *daemon.Config) time.Duration {
 		longest = max(longest, m.Cmd.Deadline)
 	}
 	return longest
-}
-
-func index(cfg *daemon.Config) string {
-	var b strings.Builder
-	b.WriteString("lbcheckd " + version.Version + "\n\n")
-	b.WriteString("/probe?module=M&target=HOST:PORT  Prometheus (blackbox_exporter's conventions)\n")
-	b.WriteString("/check?module=M&target=HOST:PORT  load balancers: 200 up, 503 down\n")
-	b.WriteString("/metrics                          the daemon's own metrics\n\nmodules:\n")
-	for _, name := range sortedKeys(cfg.Modules) {
-		// The check only: options may hold a password (--password).
-		b.WriteString("  " + name + ": " + cfg.Modules[name].Argv[0] + "\n")
-	}
-	return b.String()
 }
 
 func sortedKeys(m map[string]*daemon.Module) []string {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/target"
 )
 
@@ -112,7 +113,7 @@ func RequestFromHTTP(w http.ResponseWriter, r *http.Request) (req Request, statu
 }
 
 // RequestFromQuery reads an HTTP front's query: exactly one module= and
-// one target=, nothing else. A parameter given twice is refused rather
+// one target=, and at most one debug=, nothing else. A parameter given twice is refused rather
 // than the first taken: a proxy in front that reads the other value would
 // see a verdict for a target it never asked about (HTTP parameter
 // pollution). So is a query Go cannot read whole (a ';' separator, a bad
@@ -124,10 +125,14 @@ func RequestFromQuery(raw string) (Request, error) {
 	}
 	for key, vals := range q {
 		switch {
-		case key != "module" && key != "target":
-			return Request{}, refuse(BadRequest, "parameter %s: only module and target are asked with", strconv.Quote(clip(key)))
+		case key != "module" && key != "target" && key != "debug":
+			return Request{}, refuse(BadRequest, "parameter %s: only module, target and debug are asked with", strconv.Quote(clip(key)))
 		case len(vals) > 1:
 			return Request{}, refuse(BadRequest, "parameter %s given %d times: give it once", key, len(vals))
+		case key == "debug" && vals[0] != "true" && vals[0] != "false":
+			// debug=true asks for the debug page (debugfront), as
+			// blackbox_exporter's; anything else is ambiguous.
+			return Request{}, refuse(BadRequest, "debug=%s: want true or false", strconv.Quote(clip(vals[0])))
 		}
 	}
 	req := Request{Module: q.Get("module"), Target: q.Get("target")}
@@ -147,6 +152,10 @@ type Request struct {
 	// Deadline, when set and shorter than the module's -t, bounds the
 	// probe instead (Prometheus' scrape timeout, less a margin).
 	Deadline time.Duration
+	// Trace, when above 0, records the probe's protocol trace at that
+	// verbosity (as -v, -vv) in the Result's Trace: debug=true. Ordinary
+	// asks leave it 0 and pay nothing for it.
+	Trace int
 }
 
 // Result is a verdict and what the fronts say about it.
@@ -170,6 +179,11 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	flights map[flightKey]*flight
+
+	// OnProbe, if set before the daemon serves, is told of every probe
+	// run (not of requests answered by another's probe, nor refusals):
+	// the debug front's list of recent probes. It must not block.
+	OnProbe func(Request, Result)
 }
 
 // flightKey is what makes two requests identical: the same module, target
@@ -179,6 +193,9 @@ type flightKey struct {
 	mod      *Module
 	target   string
 	deadline time.Duration
+	// trace: a debug request must get its own probe's trace, and an
+	// ordinary one must not wait on a traced probe's extra work.
+	trace int
 }
 
 type flight struct {
@@ -251,7 +268,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 		deadline = req.Deadline
 	}
 
-	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline}
+	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline, req.Trace}
 	d.waiting.Add(1)
 	defer d.waiting.Add(-1)
 	d.mu.Lock()
@@ -280,12 +297,15 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	// new stack grown four times over. Callers that join share the
 	// verdict. A leader whose caller left still finishes the probe: it
 	// ends by its own deadline, and its verdict may serve the others.
-	f.res = d.run(mod, tg, deadline)
+	f.res = d.run(mod, tg, deadline, req.Trace)
 	d.mu.Lock()
 	delete(d.flights, key)
 	d.mu.Unlock()
 	d.inFlight.Add(-1)
 	close(f.done)
+	if d.OnProbe != nil {
+		d.OnProbe(req, f.res)
+	}
 	if ctx.Err() != nil {
 		return Result{}, refuse(NoVerdict, "no verdict within the caller's deadline")
 	}
@@ -295,7 +315,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 // run is one probe, within deadline. A probe that panics is UNKNOWN (it
 // could not check), with its stack on stderr: the flight must still end,
 // or every later request for the target would wait on it.
-func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res Result) {
+func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration, trace int) (res Result) {
 	ctx, cancel := context.WithTimeout(d.base, deadline)
 	defer cancel()
 	start := time.Now()
@@ -308,7 +328,12 @@ func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res R
 			res.State, res.Summary = v.Graded()
 		}
 	}()
-	v := mod.Cmd.Run(ctx, tg, nil)
+	var log *probe.Log
+	if trace > 0 {
+		log = probe.NewLog(trace)
+	}
+	v := mod.Cmd.Run(ctx, tg, log)
+	v.Trace = log.Lines()
 	res = Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
 	res.State, res.Summary = v.Graded()
 	return res

@@ -40,8 +40,11 @@ func FuzzRequestFromQuery(f *testing.F) {
 			t.Fatalf("%q: accepted, but Go's parser says %v", raw, perr)
 		}
 		for k, v := range q {
-			if (k != "module" && k != "target") || len(v) != 1 {
+			if (k != "module" && k != "target" && k != "debug") || len(v) != 1 {
 				t.Fatalf("%q: accepted with parameter %q given %d times", raw, k, len(v))
+			}
+			if k == "debug" && v[0] != "true" && v[0] != "false" {
+				t.Fatalf("%q: accepted with debug=%q", raw, v[0])
 			}
 		}
 		if req.Target == "" || req.Target != q.Get("target") || req.Module != q.Get("module") {
