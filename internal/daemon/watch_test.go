@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -500,5 +501,61 @@ func TestWatchNameLeavesAllow(t *testing.T) {
 	}
 	if b.calls.Load() != 1 {
 		t.Errorf("probed outside allow: %d probes", b.calls.Load())
+	}
+}
+
+// BenchmarkAskFromMemory is an ask about a watched target with a fresh
+// verdict: what every front pays on top of its own protocol.
+func BenchmarkAskFromMemory(b *testing.B) {
+	be := newBackend()
+	c, err := Parse([]byte(watchConfig), be.registry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := New(context.Background(), c, NewMetrics(func() float64 { return 0 }))
+	defer d.Close()
+	req := Request{Module: "w", Target: "192.0.2.5:1", Front: "check"}
+	if _, err := d.Check(context.Background(), req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := d.Check(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkWatchMemory reports the heap a watch holds once probed (the
+// issue's bound: 100k watches well under 256 MiB).
+func BenchmarkWatchMemory(b *testing.B) {
+	be := newBackend()
+	clock := newClock()
+	c, err := Parse([]byte("allow: [10.0.0.0/8]\nmax_watches: 1000000\nmodules:\n  w: {check: [check_fake, -t, \"1\"], every: 10s}\n"), be.registry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 100_000
+	for range b.N {
+		d := &Daemon{base: ctx, flights: map[flightKey]*flight{}}
+		d.watches = newWatches(d, ctx, clock.now, []byte("bench"))
+		d.Swap(c)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			tg := fmt.Sprintf("10.%d.%d.%d:80", i>>16, (i>>8)&255, i&255)
+			if _, err := d.Check(context.Background(), Request{Module: "w", Target: tg}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n, "heap-bytes/watch")
+		runtime.KeepAlive(d)
 	}
 }
