@@ -105,7 +105,11 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 		fmt.Fprintf(stderr, "lbcheckd: %s\n", oneLine(err.Error()))
 		return 1
 	}
+	notes := cfg.ReadTargetsFiles()
 	if *checkOnly {
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "lbcheckd: %s: %s\n", *configPath, oneLine(n))
+		}
 		fmt.Fprintf(stdout, "%s: OK: %d modules, listen %s, agent_listen %q, %d networks allowed\n",
 			*configPath, len(cfg.Modules), cfg.Listen, cfg.AgentListen, len(cfg.Allow))
 		return 0
@@ -122,7 +126,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	if hmux != nil {
 		metrics.HalfOpen(hmux.Stats)
 	}
+	for _, n := range notes {
+		logger.Warn(oneLine(n))
+	}
 	d = daemon.New(context.Background(), cfg, metrics)
+	filesCtx, stopFiles := context.WithCancel(context.Background())
+	defer stopFiles()
+	go d.WatchTargetsFiles(filesCtx, func(s string) { logger.Warn(oneLine(s)) })
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -254,6 +264,9 @@ func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.M
 		d.Metrics.ReloadFailed()
 		logger.Error("reload refused, the configuration in force is kept: " + oneLine(err.Error()))
 		return
+	}
+	for _, n := range cfg.ReadTargetsFiles() {
+		logger.Warn(oneLine(n))
 	}
 	d.Swap(cfg)
 	logger.Info("configuration reloaded", "modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight, "in_flight", d.InFlight())

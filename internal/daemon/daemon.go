@@ -128,6 +128,11 @@ type Daemon struct {
 	flights map[flightKey]*flight
 
 	watches *watches
+	swapMu  sync.Mutex // one Swap at a time: SIGHUP's and a targets file's
+	// filesKick wakes WatchTargetsFiles when a configuration with a
+	// targets file comes.
+	filesKick   chan struct{}
+	targetsPoll time.Duration // 0: targetsPollDefault
 }
 
 // flightKey is what makes two requests identical: the same module, target
@@ -147,7 +152,7 @@ type flight struct {
 // New is a daemon on cfg. Probes run in contexts derived from base: cancel
 // it only to abandon probes, which otherwise end by their own deadline.
 func New(base context.Context, cfg *Config, m *Metrics) *Daemon {
-	d := &Daemon{base: base, Metrics: m, flights: map[flightKey]*flight{}}
+	d := &Daemon{base: base, Metrics: m, flights: map[flightKey]*flight{}, filesKick: make(chan struct{}, 1)}
 	d.watches = newWatches(d, base, time.Now, phaseKey())
 	if m != nil {
 		m.watching(d.watches)
@@ -166,9 +171,21 @@ func (d *Daemon) Config() *Config { return d.cfg.Load() }
 // Swap puts cfg in force for the requests that come next; probes in
 // flight keep the modules they started with.
 func (d *Daemon) Swap(cfg *Config) {
+	d.swapMu.Lock()
+	defer d.swapMu.Unlock()
+	d.swapLocked(cfg)
+}
+
+func (d *Daemon) swapLocked(cfg *Config) {
 	d.cfg.Store(cfg)
+	if cfg.hasTargetsFile() {
+		select {
+		case d.filesKick <- struct{}{}:
+		default:
+		}
+	}
 	if d.watches != nil {
-		d.watches.reconfigure(cfg, time.Now())
+		d.watches.reconfigure(cfg, d.watches.now())
 	}
 	if d.Metrics != nil {
 		d.Metrics.configured(cfg)

@@ -588,7 +588,7 @@ func (s *watches) reconfigure(cfg *Config, now time.Time) {
 			continue
 		}
 		w.mod.Store(mod)
-		if w.static && !slices.Contains(mod.Watch.Targets, w.tg) {
+		if w.static && !mod.Watch.listed(w.tg) {
 			// No longer listed: it lives on while asked.
 			w.static = false
 			w.lastAsk.Store(now.UnixNano())
@@ -599,7 +599,7 @@ func (s *watches) reconfigure(cfg *Config, now time.Time) {
 		if mod.Watch == nil {
 			continue
 		}
-		for _, tg := range mod.Watch.Targets {
+		for _, tg := range mod.Watch.allListed() {
 			w, _ := s.add(watchKey{mod.Name, tg.Host, tg.Port}, mod, tg, true, now, cfg.MaxWatches)
 			s.mu.Lock()
 			w.static = true

@@ -96,6 +96,11 @@ type WatchSpec struct {
 	AgentWeight           bool
 	WeightFull, WeightLow float64
 	Fall, Rise            int
+
+	// What ReadTargetsFiles found in TargetsFile.
+	fileTargets []target.Spec
+	fromFile    map[target.Spec]struct{}
+	fileStamp   fileStamp
 }
 
 // watchSpec checks the map form's watch keys against the module's command.
