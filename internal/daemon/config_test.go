@@ -127,7 +127,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if len(c.Modules) == 0 || c.Allow == nil || c.MaxInFlight < 1 {
+		if len(c.Modules) == 0 || c.File.Allow == nil || c.MaxInFlight < 1 || c.MaxWatches < 1 {
 			t.Errorf("accepted an incomplete config: %+v", c)
 		}
 	})

@@ -115,3 +115,29 @@ func TestTargetsFileWatched(t *testing.T) {
 		t.Errorf("%d watches; an unlisted, unasked target is still watched", d.watches.count.Load())
 	}
 }
+
+func FuzzTargetsFile(f *testing.F) {
+	f.Add([]byte("10.0.0.5:80\n# c\n\n[fd00::5]:80\nnot one\n10.0.0.5\n"))
+	f.Add([]byte(strings.Repeat("x", 600) + "\n10.0.0.1:1"))
+	c, err := Parse([]byte("allow: [10.0.0.0/8, \"fd00::/8\"]\nmax_watches: 5\nmodules:\n  web: {check: [check_http_status, -t, \"1\"], every: 2s, targets: [10.0.0.9:80], targets_file: /x}\n"), registry())
+	if err != nil {
+		f.Fatal(err)
+	}
+	path := filepath.Join(f.TempDir(), "targets")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		os.WriteFile(path, b, 0o644)
+		w := *c.Modules["web"].Watch
+		tgs, _, note := readTargetsFile(path, c.Modules["web"].Cmd, c, &w, 4)
+		if len(tgs) > 4 || strings.ContainsAny(note, "\r\n") {
+			t.Errorf("%d targets, note %q", len(tgs), note)
+		}
+		seen := map[string]bool{}
+		for _, tg := range tgs {
+			k := tg.Host + " " + fmt.Sprint(tg.Port)
+			if tg.Port == 0 || seen[k] || (tg.IP.IsValid() && !c.Allowed(tg.IP)) || (tg.Host == "10.0.0.9" && tg.Port == 80) {
+				t.Errorf("target %+v: no port, twice, outside allow or listed already", tg)
+			}
+			seen[k] = true
+		}
+	})
+}

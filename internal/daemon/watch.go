@@ -214,9 +214,15 @@ func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now 
 	sh.Unlock()
 
 	s.mu.Lock()
-	w.slot = nextSlot(w.phase, mod.Watch.Every, now)
-	heap.Push(&s.heap, w)
-	s.perMod[k.module]++
+	// A reload may have ended it in between: then it is not scheduled.
+	w.mu.Lock()
+	ended := w.ended
+	w.mu.Unlock()
+	if !ended {
+		w.slot = nextSlot(w.phase, mod.Watch.Every, now)
+		heap.Push(&s.heap, w)
+		s.perMod[k.module]++
+	}
 	first := w.index == 0
 	s.mu.Unlock()
 	if first {
@@ -235,11 +241,11 @@ func (s *watches) endLocked(w *watch) {
 		s.count.Add(-1)
 	}
 	sh.Unlock()
-	if w.index >= 0 {
+	if w.index >= 0 { // scheduled, and counted per module
 		heap.Remove(&s.heap, w.index)
-	}
-	if s.perMod[w.key.module]--; s.perMod[w.key.module] <= 0 {
-		delete(s.perMod, w.key.module)
+		if s.perMod[w.key.module]--; s.perMod[w.key.module] <= 0 {
+			delete(s.perMod, w.key.module)
+		}
 	}
 	w.mu.Lock()
 	w.ended = true
