@@ -106,7 +106,11 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 		fmt.Fprintf(stderr, "lbcheckd: %s\n", oneLine(err.Error()))
 		return 1
 	}
+	notes := cfg.ReadTargetsFiles()
 	if *checkOnly {
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "lbcheckd: %s: %s\n", *configPath, oneLine(n))
+		}
 		fmt.Fprintf(stdout, "%s: OK: %d modules, listen %s, agent_listen %q, %d networks allowed\n",
 			*configPath, len(cfg.Modules), cfg.Listen, cfg.AgentListen, len(cfg.Allow))
 		return 0
@@ -123,7 +127,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	if hmux != nil {
 		metrics.HalfOpen(hmux.Stats)
 	}
+	for _, n := range notes {
+		logger.Warn(oneLine(n))
+	}
 	d = daemon.New(context.Background(), cfg, metrics)
+	filesCtx, stopFiles := context.WithCancel(context.Background())
+	defer stopFiles()
+	go d.WatchTargetsFiles(filesCtx, func(s string) { logger.Warn(oneLine(s)) })
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -142,6 +152,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	dbg := debugfront.New(d) // before serving: it remembers every probe
 	mux.Handle("/probe", dbg.Wrap("/probe", probefront.Handler(d, *offset)))
 	mux.Handle("/check", dbg.Wrap("/check", lbfront.CheckHandler(d)))
+	mux.Handle("GET /watches", probefront.WatchesHandler(d))
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	dbg.Register(mux)
 	srv := &http.Server{
@@ -216,8 +227,10 @@ loop:
 		}
 	}
 
-	// Stop accepting; the requests being answered end with their probes,
-	// each within its deadline.
+	// Watches end at once (their probes are cancelled, asks waiting on
+	// them get no verdict); then stop accepting: the requests being
+	// answered end with their probes, each within its deadline.
+	d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), longestDeadline(d.Config())+time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -280,6 +293,9 @@ func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.M
 		d.Metrics.ReloadFailed()
 		logger.Error("reload refused, the configuration in force is kept: " + oneLine(err.Error()))
 		return
+	}
+	for _, n := range cfg.ReadTargetsFiles() {
+		logger.Warn(oneLine(n))
 	}
 	d.Swap(cfg)
 	logger.Info("configuration reloaded", "modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight, "in_flight", d.InFlight())

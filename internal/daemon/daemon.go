@@ -154,8 +154,11 @@ type Request struct {
 	Deadline time.Duration
 	// Trace, when above 0, records the probe's protocol trace at that
 	// verbosity (as -v, -vv) in the Result's Trace: debug=true. Ordinary
-	// asks leave it 0 and pay nothing for it.
+	// asks leave it 0 and pay nothing for it. A watched target is
+	// answered from memory all the same: its watch's probes are untraced.
 	Trace int
+	// Front names the asking front (agent, check, probe) for metrics.
+	Front string
 }
 
 // Result is a verdict and what the fronts say about it.
@@ -167,6 +170,12 @@ type Result struct {
 	State    exitcode.State
 	Summary  string
 	Shared   bool // another request's probe answered this one
+	// Watched: the module keeps watch, and this is its answer from
+	// memory (Age old), after fall and rise.
+	Watched bool
+	Age     time.Duration
+	// Weight is the agent's weight in percent (agent_weight), 0 for none.
+	Weight int
 }
 
 // Daemon runs probes for the fronts.
@@ -181,9 +190,17 @@ type Daemon struct {
 	flights map[flightKey]*flight
 
 	// OnProbe, if set before the daemon serves, is told of every probe
-	// run (not of requests answered by another's probe, nor refusals):
-	// the debug front's list of recent probes. It must not block.
+	// run for an ask (not of requests answered by another's probe or from
+	// a watch's memory, nor refusals): the debug front's list of recent
+	// probes. It must not block.
 	OnProbe func(Request, Result)
+
+	watches *watches
+	swapMu  sync.Mutex // one Swap at a time: SIGHUP's and a targets file's
+	// filesKick wakes WatchTargetsFiles when a configuration with a
+	// targets file comes.
+	filesKick   chan struct{}
+	targetsPoll time.Duration // 0: targetsPollDefault
 }
 
 // flightKey is what makes two requests identical: the same module, target
@@ -206,10 +223,18 @@ type flight struct {
 // New is a daemon on cfg. Probes run in contexts derived from base: cancel
 // it only to abandon probes, which otherwise end by their own deadline.
 func New(base context.Context, cfg *Config, m *Metrics) *Daemon {
-	d := &Daemon{base: base, Metrics: m, flights: map[flightKey]*flight{}}
+	d := &Daemon{base: base, Metrics: m, flights: map[flightKey]*flight{}, filesKick: make(chan struct{}, 1)}
+	d.watches = newWatches(d, base, time.Now, phaseKey())
+	if m != nil {
+		m.watching(d.watches)
+	}
 	d.Swap(cfg)
+	d.watches.start()
 	return d
 }
+
+// Close ends every watch at once, cancelling their probes in flight.
+func (d *Daemon) Close() { d.watches.close() }
 
 // Config is the configuration in force.
 func (d *Daemon) Config() *Config { return d.cfg.Load() }
@@ -217,7 +242,22 @@ func (d *Daemon) Config() *Config { return d.cfg.Load() }
 // Swap puts cfg in force for the requests that come next; probes in
 // flight keep the modules they started with.
 func (d *Daemon) Swap(cfg *Config) {
+	d.swapMu.Lock()
+	defer d.swapMu.Unlock()
+	d.swapLocked(cfg)
+}
+
+func (d *Daemon) swapLocked(cfg *Config) {
 	d.cfg.Store(cfg)
+	if cfg.hasTargetsFile() {
+		select {
+		case d.filesKick <- struct{}{}:
+		default:
+		}
+	}
+	if d.watches != nil {
+		d.watches.reconfigure(cfg, d.watches.now())
+	}
 	if d.Metrics != nil {
 		d.Metrics.configured(cfg)
 	}
@@ -232,7 +272,7 @@ func (d *Daemon) InFlight() int64 { return d.inFlight.Load() }
 func (d *Daemon) Check(ctx context.Context, req Request) (Result, error) {
 	res, err := d.check(ctx, req)
 	if d.Metrics != nil {
-		d.Metrics.observe(req.Module, res, err)
+		d.Metrics.observe(req, res, err)
 	}
 	return res, err
 }
@@ -266,6 +306,13 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	deadline := mod.Cmd.Deadline
 	if req.Deadline > 0 && req.Deadline < deadline {
 		deadline = req.Deadline
+	}
+	if mod.Watch != nil {
+		res, err := d.watches.ask(ctx, mod, tg, deadline, cfg.MaxWatches)
+		if err != nil {
+			return res, err
+		}
+		return d.refusedByResolver(res)
 	}
 
 	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline, req.Trace}
@@ -316,7 +363,13 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 // could not check), with its stack on stderr: the flight must still end,
 // or every later request for the target would wait on it.
 func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration, trace int) (res Result) {
-	ctx, cancel := context.WithTimeout(d.base, deadline)
+	return d.runIn(d.base, mod, tg, deadline, trace)
+}
+
+// runIn is run in a context of the caller's: the watch's, which SIGTERM
+// cancels.
+func (d *Daemon) runIn(base context.Context, mod *Module, tg target.Spec, deadline time.Duration, trace int) (res Result) {
+	ctx, cancel := context.WithTimeout(base, deadline)
 	defer cancel()
 	start := time.Now()
 	defer func() {

@@ -30,6 +30,10 @@ type Metrics struct {
 	// being answered, shed to make room; "busy" for a new one closed
 	// because every connection was being answered.
 	ConnsDropped *prometheus.CounterVec
+	answers      *prometheus.CounterVec
+	// byFront are answers' children for the fronts there are, looked up
+	// once: an ask from memory must stay cheaper than the label lookup.
+	byFront map[string]prometheus.Counter
 }
 
 // States are the result label's values: the verdict's state, lower case.
@@ -74,6 +78,14 @@ func NewMetrics(inFlight func() float64) *Metrics {
 			Name: "lbcheckd_connections_dropped_total",
 			Help: "Connections closed to keep a front's connection cap, by front (http, agent) and why: idle (the oldest one not being answered, shed for a new one), busy (a new one, every connection being answered).",
 		}, []string{"front", "why"}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbcheckd_watch_answers_total",
+			Help: "Asks about a watched target answered from the watch (from memory, or from the probe in flight when the verdict was stale), by front; the watch's probes count in lbcheckd_probes_total.",
+		}, []string{"front"}),
+	}
+	m.byFront = map[string]prometheus.Counter{}
+	for _, front := range []string{"agent", "check", "probe"} {
+		m.byFront[front] = m.answers.WithLabelValues(front)
 	}
 	for _, reason := range Reasons {
 		m.refused.WithLabelValues(string(reason))
@@ -82,7 +94,7 @@ func NewMetrics(inFlight func() float64) *Metrics {
 		m.ConnsDropped.WithLabelValues(front, "idle")
 		m.ConnsDropped.WithLabelValues(front, "busy")
 	}
-	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.modules, m.ConnsDropped,
+	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.modules, m.ConnsDropped, m.answers,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lbcheckd_probes_in_flight",
 			Help: "Probes running now; at max_in_flight, requests are refused.",
@@ -108,7 +120,7 @@ func (m *Metrics) configured(cfg *Config) {
 // ReloadFailed records a reload that kept the old configuration.
 func (m *Metrics) ReloadFailed() { m.reloadOK.Set(0) }
 
-func (m *Metrics) observe(module string, res Result, err error) {
+func (m *Metrics) observe(req Request, res Result, err error) {
 	var r *Refused
 	if errors.As(err, &r) {
 		m.refused.WithLabelValues(string(r.Reason)).Inc()
@@ -121,8 +133,51 @@ func (m *Metrics) observe(module string, res Result, err error) {
 		m.coalesced.Inc()
 		return
 	}
+	if res.Watched {
+		if c, ok := m.byFront[req.Front]; ok {
+			c.Inc()
+		} else {
+			m.answers.WithLabelValues(req.Front).Inc()
+		}
+		return
+	}
+	m.probed(req.Module, res)
+}
+
+// probed counts one probe run.
+func (m *Metrics) probed(module string, res Result) {
 	m.probes.WithLabelValues(module, strings.ToLower(res.State.String())).Inc()
 	m.durations.WithLabelValues(module).Observe(res.Duration.Seconds())
+}
+
+// watching adds the watch's metrics.
+func (m *Metrics) watching(s *watches) {
+	m.Registry.MustRegister(
+		watchCollector{s},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lbcheckd_watch_late_probes_total",
+			Help: "Watch probes started more than 1 s after their slot.",
+		}, func() float64 { return float64(s.late.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lbcheckd_watch_refused_total",
+			Help: "New watches refused because max_watches targets were watched (the asks are answered as overload: 429, the agent closes).",
+		}, func() float64 { return float64(s.refused.Load()) }),
+	)
+}
+
+var descWatches = prometheus.NewDesc("lbcheckd_watches", "Targets watched, by module.", []string{"module"}, nil)
+
+type watchCollector struct{ s *watches }
+
+func (c watchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descWatches }
+
+func (c watchCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := c.s.counts()
+	for name, mod := range c.s.d.Config().Modules {
+		if mod.Watch != nil {
+			ch <- prometheus.MustNewConstMetric(descWatches, prometheus.GaugeValue, float64(counts[name]), name)
+		}
+	}
 }
 
 // HalfOpen adds the shared half-open sockets' counters.

@@ -185,9 +185,11 @@ func (f *Front) config(w http.ResponseWriter, r *http.Request) {
 // defaults filled in and the secrets masked.
 func ConfigYAML(cfg *daemon.Config) ([]byte, error) {
 	file := cfg.File
-	file.Modules = make(map[string][]string, len(cfg.Modules))
+	file.Modules = make(map[string]daemon.ModuleEntry, len(cfg.Modules))
 	for name, m := range cfg.Modules {
-		file.Modules[name] = MaskArgv(m.Argv)
+		e := cfg.File.Modules[name] // as written: the list or the map form
+		e.Check = MaskArgv(m.Argv)
+		file.Modules[name] = e
 	}
 	return yaml.Marshal(file)
 }
@@ -201,6 +203,7 @@ func (f *Front) index(w http.ResponseWriter, r *http.Request) {
 	b.WriteString("<h1>lbcheckd " + esc(version.Version) + "</h1>\n<pre>\n")
 	b.WriteString("/probe?module=M&amp;target=HOST:PORT  Prometheus (blackbox_exporter's conventions); &amp;debug=true for the trace\n")
 	b.WriteString("/check?module=M&amp;target=HOST:PORT  load balancers: 200 up, 503 down; &amp;debug=true for the trace\n")
+	b.WriteString("<a href=\"watches\">/watches</a>                          every watched target's latest verdict (JSON with Accept: application/json)\n")
 	b.WriteString("<a href=\"metrics\">/metrics</a>                          the daemon's own metrics\n")
 	b.WriteString("<a href=\"config\">/config</a>                           the configuration in force\n</pre>\n")
 	b.WriteString("<h2>Recent probes</h2>\n<table border=\"1\">\n<tr><th>Time (UTC)</th><th>Module</th><th>Target</th><th>Verdict</th><th>Debug</th></tr>\n")
@@ -221,7 +224,12 @@ func (f *Front) index(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		b.WriteString(esc(name) + ": " + esc(shellLine(MaskArgv(cfg.Modules[name].Argv))) + "\n")
+		m := cfg.Modules[name]
+		b.WriteString(esc(name) + ": " + esc(shellLine(MaskArgv(m.Argv))))
+		if m.Watch != nil {
+			b.WriteString(", watched every " + esc(m.Watch.Every.String()))
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("</pre>\n</body></html>\n")
 	io.WriteString(w, b.String())

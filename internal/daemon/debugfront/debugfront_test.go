@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/daemon"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 )
@@ -126,5 +128,39 @@ func TestHistoryBoundsTrace(t *testing.T) {
 	}
 	if len(trace) != 100 || trace[99] != long {
 		t.Error("Add changed the caller's trace")
+	}
+}
+
+// TestConfigYAML: /config writes each module in the form it was written
+// in (a list, or the map form of a watch), passwords masked, and what it
+// writes reads back as the same modules.
+func TestConfigYAML(t *testing.T) {
+	reg := checks.Registry{"check_ftp_noop": checks.FTPNoop()}
+	text := "allow: [192.0.2.0/24]\nmodules:\n" +
+		"  plain: [check_ftp_noop, --user, u, --password, secret1]\n" +
+		"  watched: {check: [check_ftp_noop, -t, \"1\", --user, u, --password=secret2], every: 2s, idle: 1m, targets: [\"192.0.2.5:21\"], fall: 2, rise: 3}\n"
+	cfg, err := daemon.Parse([]byte(text), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ConfigYAML(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"secret1", "secret2"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("/config shows %s:\n%s", secret, out)
+		}
+	}
+	back, err := daemon.Parse(out, reg)
+	if err != nil {
+		t.Fatalf("/config does not read back: %v\n%s", err, out)
+	}
+	if back.Modules["plain"].Watch != nil {
+		t.Errorf("plain came back watched:\n%s", out)
+	}
+	w := back.Modules["watched"].Watch
+	if w == nil || w.Every != 2*time.Second || w.Idle != time.Minute || len(w.Targets) != 1 || w.Fall != 2 || w.Rise != 3 {
+		t.Errorf("watched came back as %+v:\n%s", w, out)
 	}
 }

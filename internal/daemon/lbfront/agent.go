@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,10 @@ import (
 //
 //	up                 the verdict is OK: HAProxy sets the server UP
 //	                   (if its own health check, when it has one, agrees)
+//	up N%              agent_weight: OK, or WARNING only for the response
+//	                   time; N from the watch's EWMA of response times
+//	                   (a bare percentage: HAProxy 2.6 ignores 3.1's
+//	                   "weight:N%")
 //	down #SUMMARY      WARNING or CRITICAL: HAProxy sets it DOWN and shows
 //	                   "via agent : down (SUMMARY)"
 //	(nothing, close)   no verdict: a bad line (or more than one), an
@@ -144,9 +149,16 @@ func (a *Agent) Answer(ctx context.Context, line string) (answer, why string) {
 	if err != nil {
 		return "", err.Error()
 	}
+	req.Front = "agent"
 	res, err := a.D.Check(ctx, req)
 	if err != nil {
 		return "", err.Error()
+	}
+	if res.Weight > 0 {
+		// agent_weight: OK, or WARNING only for the response time. A
+		// bare percentage, which every HAProxy reads as the weight;
+		// "weight:N%" is HAProxy 3.1's spelling, and 2.6 ignores it.
+		return "up " + strconv.Itoa(res.Weight) + "%\n", ""
 	}
 	switch res.State {
 	case exitcode.OK:
