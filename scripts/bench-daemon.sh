@@ -22,9 +22,8 @@ SOAK_SECS=${SOAK_SECS:-600}
 netns=test/integration/netns.sh
 export PATH=$PATH:/usr/sbin:/sbin
 
-for p in prometheus-blackbox-exporter bc curl; do
-	dpkg -s "$p" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >&2
-done
+# blackbox_exporter, bc, curl: scripts/deps.sh's bench group (the one list)
+scripts/deps.sh install integration bench
 [[ -n ${LBC_SANDBOX:-} ]] || exec scripts/sandbox.sh "$0" "$@"
 
 [[ -x bin/lbcheckd ]] || { echo "bench-daemon: bin/lbcheckd missing (make build)" >&2; exit 1; }
