@@ -38,8 +38,11 @@ type File struct {
 	// or a name that resolves outside them, is refused.
 	Allow []string `yaml:"allow"`
 	// Modules map a module's name to a check's command line without HOST
-	// and PORT.
-	Modules map[string][]string `yaml:"modules"`
+	// and PORT (a list), or to the map form that also keeps watch.
+	Modules map[string]ModuleEntry `yaml:"modules"`
+	// MaxWatches caps the watches of all modules; a new one past it is
+	// refused as overload.
+	MaxWatches int `yaml:"max_watches"`
 	// MaxInFlight caps the probes running at once; more are refused.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// WebConfigFile is exporter-toolkit's web configuration (TLS and
@@ -60,6 +63,9 @@ type Module struct {
 	Name string
 	Argv []string
 	Cmd  *check.Command
+	// Watch, when the module says every, is how it keeps watch; nil
+	// for a probe per ask.
+	Watch *WatchSpec
 }
 
 // moduleName is what a module may be called: a metric label value and a
@@ -132,6 +138,12 @@ func Parse(text []byte, reg checks.Registry) (*Config, error) {
 	case c.MaxInFlight < 1 || c.MaxInFlight > 1<<20:
 		return nil, fmt.Errorf("max_in_flight %d: want 1 to %d", c.MaxInFlight, 1<<20)
 	}
+	switch {
+	case c.MaxWatches == 0:
+		c.MaxWatches = DefaultMaxWatches
+	case c.MaxWatches < 1 || c.MaxWatches > maxMaxWatches:
+		return nil, fmt.Errorf("max_watches %d: want 1 to %d", c.MaxWatches, maxMaxWatches)
+	}
 	if f.Allow == nil {
 		return nil, errors.New(`allow: missing: list the networks probes may reach, e.g. allow: [10.0.0.0/8] ("0.0.0.0/0" and "::/0" allow any)`)
 	}
@@ -154,12 +166,23 @@ func Parse(text []byte, reg checks.Registry) (*Config, error) {
 		if !moduleName.MatchString(name) {
 			return nil, fmt.Errorf("module %q: a name is 1 to 64 letters, digits, '_', '-' or '.'", name)
 		}
-		cmd, err := reg.Module(f.Modules[name])
+		e := f.Modules[name]
+		if e.mapForm && e.Check == nil {
+			return nil, fmt.Errorf("module %s: check: missing: the check's command line, e.g. check: [check_http_status, -u, /health]", name)
+		}
+		cmd, err := reg.Module(e.Check)
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %s", name, oneLine(err.Error()))
 		}
 		cmd.Resolver = allowResolver{c} // a name resolves only to what allow lets through
-		c.Modules[name] = &Module{Name: name, Argv: f.Modules[name], Cmd: cmd}
+		m := &Module{Name: name, Argv: e.Check, Cmd: cmd}
+		if m.Watch, err = e.watchSpec(cmd); err != nil {
+			return nil, fmt.Errorf("module %s: %s", name, oneLine(err.Error()))
+		}
+		c.Modules[name] = m
+	}
+	if err := c.checkStaticTargets(names); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

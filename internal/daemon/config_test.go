@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
@@ -115,6 +116,7 @@ func TestLoad(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(example))
+	f.Add([]byte(watchExample))
 	f.Add([]byte("allow: [10.0.0.0/8]\nmodules: {m: [check_http_status, -e, '2xx']}\n"))
 	reg := registry()
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -132,3 +134,96 @@ func FuzzParse(f *testing.F) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// watchExample is the issue's map form, with -t lowered so that every is
+// not shorter than the deadline.
+const watchExample = `allow: [10.0.0.0/8, "fd00::/8"]
+modules:
+  http_health: [check_http_status, -u, /health]   # as today: a probe per ask
+  web:
+    check: [check_http_status, -u, /health, -w, "0.2", -c, "1", -t, "2"]
+    every: 2s
+    idle: 10m
+    targets: [10.0.0.5:80, "[fd00::5]:80"]
+    agent_weight: true
+    fall: 2
+    rise: 3
+`
+
+func TestParseWatch(t *testing.T) {
+	c, err := Parse([]byte(watchExample), registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Modules["http_health"].Watch != nil {
+		t.Error("the list form keeps watch")
+	}
+	w := c.Modules["web"].Watch
+	if w == nil {
+		t.Fatal("web keeps no watch")
+	}
+	if w.Every != 2*time.Second || w.Idle != 10*time.Minute || !w.AgentWeight || w.Fall != 2 || w.Rise != 3 ||
+		w.WeightFull != 0.2 || w.WeightLow != 1 || len(w.Targets) != 2 || w.Targets[1].IP != mustAddr("fd00::5") || w.Targets[1].Port != 80 {
+		t.Errorf("web: %+v", w)
+	}
+	if c.MaxWatches != DefaultMaxWatches {
+		t.Errorf("max_watches %d", c.MaxWatches)
+	}
+	c, err = Parse([]byte("allow: [10.0.0.0/8]\nmodules:\n  m: {check: [check_dns_answer, -t, \"1\"], every: 1s}\n  n: {check: [check_dns_answer]}\n"), registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Modules["m"].Watch; w.Idle != DefaultIdle || w.Fall != 1 || w.Rise != 1 || w.AgentWeight {
+		t.Errorf("defaults: %+v", w)
+	}
+	if c.Modules["n"].Watch != nil {
+		t.Error("a map without every keeps watch")
+	}
+}
+
+// TestParseWatchRefuses: the issue's bad inputs, each one line naming the
+// key.
+func TestParseWatchRefuses(t *testing.T) {
+	mod := func(s string) string {
+		return "allow: [10.0.0.0/8]\nmodules:\n  web: {check: [check_http_status, -t, \"2\", -w, \"0.2\", -c, \"1\"], " + s + "}\n"
+	}
+	tests := []struct {
+		name, text, says string
+	}{
+		{"every 0", mod("every: 0"), "module web: every 0: want a duration above zero"},
+		{"every negative", mod("every: -2s"), "module web: every -2s: want a duration above zero"},
+		{"every shorter than deadline", mod("every: 1s"), "module web: every 1s: shorter than the module's deadline 2s (-t)"},
+		{"every default deadline", "allow: [10.0.0.0/8]\nmodules:\n  web: {check: [check_http_status], every: 2s}\n", "every 2s: shorter than the module's deadline 5s"},
+		{"every no unit", mod("every: 5"), `module web: every "5": want a duration`},
+		{"every empty", mod(`every: ""`), `every`},
+		{"every tiny", "allow: [10.0.0.0/8]\nmodules:\n  web: {check: [check_http_status, -t, \"0.01\"], every: 10ms}\n", "every 10ms: want 100ms to 24h0m0s"},
+		{"unknown key", mod("every: 2s, evry: 3s"), "evry"},
+		{"no check", "allow: [10.0.0.0/8]\nmodules:\n  web: {every: 2s}\n", "module web: check: missing"},
+		{"idle short", mod("every: 2s, idle: 1s"), "module web: idle 1s: shorter than every 2s"},
+		{"idle junk", mod("every: 2s, idle: soon"), `module web: idle "soon"`},
+		{"idle without every", mod("idle: 1m"), "module web: idle: needs every"},
+		{"fall 0", mod("every: 2s, fall: 0"), "module web: fall 0: want 1 to 100"},
+		{"rise big", mod("every: 2s, rise: 101"), "module web: rise 101"},
+		{"fall without every", mod("fall: 2"), "fall, rise: need every"},
+		{"weight without every", mod("agent_weight: true"), "agent_weight: needs every"},
+		{"weight without -c", "allow: [10.0.0.0/8]\nmodules:\n  web: {check: [check_http_status, -t, \"2\", -w, \"0.2\"], every: 2s, agent_weight: true}\n", "agent_weight: needs the check's -w and -c"},
+		{"weight -c under -w", "allow: [10.0.0.0/8]\nmodules:\n  web: {check: [check_http_status, -t, \"2\", -w, \"1\", -c, \"0.5\"], every: 2s, agent_weight: true}\n", "agent_weight: needs"},
+		{"bad target", mod("every: 2s, targets: [\"10.0.0.5:x\"]"), `module web: targets: "10.0.0.5:x"`},
+		{"target outside allow", mod("every: 2s, targets: [\"192.0.2.1:80\"]"), "module web: targets: 192.0.2.1 is outside allow"},
+		{"target twice", mod("every: 2s, targets: [\"10.0.0.5:80\", \"10.0.0.5\"]"), `targets: "10.0.0.5" listed twice`},
+		{"no port", "allow: [10.0.0.0/8]\nmodules:\n  h: {check: [check_tcp_half_open], every: 5s, targets: [10.0.0.5]}\n", `targets: "10.0.0.5": want HOST:PORT`},
+		{"max_watches", "max_watches: 1\n" + mod("every: 2s, targets: [\"10.0.0.5:80\", \"10.0.0.6:80\"]"), "max_watches 1: the modules list 2 targets"},
+		{"max_watches negative", "max_watches: -1\n" + mod("every: 2s"), "max_watches -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.text), registry())
+			if err == nil {
+				t.Fatalf("accepted")
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.says) || strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error %q; want one line containing %q", msg, tt.says)
+			}
+		})
+	}
+}
