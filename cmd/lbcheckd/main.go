@@ -136,6 +136,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	mux := http.NewServeMux()
 	mux.Handle("/probe", probefront.Handler(d, *offset))
 	mux.Handle("/check", lbfront.CheckHandler(d))
+	mux.Handle("GET /watches", probefront.WatchesHandler(d))
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, index(d.Config()))
@@ -209,8 +210,10 @@ loop:
 		}
 	}
 
-	// Stop accepting; the requests being answered end with their probes,
-	// each within its deadline.
+	// Watches end at once (their probes are cancelled, asks waiting on
+	// them get no verdict); then stop accepting: the requests being
+	// answered end with their probes, each within its deadline.
+	d.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), longestDeadline(d.Config())+time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -282,10 +285,16 @@ func index(cfg *daemon.Config) string {
 	b.WriteString("lbcheckd " + version.Version + "\n\n")
 	b.WriteString("/probe?module=M&target=HOST:PORT  Prometheus (blackbox_exporter's conventions)\n")
 	b.WriteString("/check?module=M&target=HOST:PORT  load balancers: 200 up, 503 down\n")
+	b.WriteString("/watches                          every watched target's latest verdict (JSON with Accept: application/json)\n")
 	b.WriteString("/metrics                          the daemon's own metrics\n\nmodules:\n")
 	for _, name := range sortedKeys(cfg.Modules) {
 		// The check only: options may hold a password (--password).
-		b.WriteString("  " + name + ": " + cfg.Modules[name].Argv[0] + "\n")
+		m := cfg.Modules[name]
+		b.WriteString("  " + name + ": " + m.Argv[0])
+		if m.Watch != nil {
+			b.WriteString(", watched every " + m.Watch.Every.String())
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

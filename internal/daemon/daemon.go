@@ -95,6 +95,8 @@ type Request struct {
 	// Deadline, when set and shorter than the module's -t, bounds the
 	// probe instead (Prometheus' scrape timeout, less a margin).
 	Deadline time.Duration
+	// Front names the asking front (agent, check, probe) for metrics.
+	Front string
 }
 
 // Result is a verdict and what the fronts say about it.
@@ -106,6 +108,12 @@ type Result struct {
 	State    exitcode.State
 	Summary  string
 	Shared   bool // another request's probe answered this one
+	// Watched: the module keeps watch, and this is its answer from
+	// memory (Age old), after fall and rise.
+	Watched bool
+	Age     time.Duration
+	// Weight is the agent's weight in percent (agent_weight), 0 for none.
+	Weight int
 }
 
 // Daemon runs probes for the fronts.
@@ -118,6 +126,8 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	flights map[flightKey]*flight
+
+	watches *watches
 }
 
 // flightKey is what makes two requests identical: the same module, target
@@ -138,9 +148,17 @@ type flight struct {
 // it only to abandon probes, which otherwise end by their own deadline.
 func New(base context.Context, cfg *Config, m *Metrics) *Daemon {
 	d := &Daemon{base: base, Metrics: m, flights: map[flightKey]*flight{}}
+	d.watches = newWatches(d, base, time.Now, phaseKey())
+	if m != nil {
+		m.watching(d.watches)
+	}
 	d.Swap(cfg)
+	d.watches.start()
 	return d
 }
+
+// Close ends every watch at once, cancelling their probes in flight.
+func (d *Daemon) Close() { d.watches.close() }
 
 // Config is the configuration in force.
 func (d *Daemon) Config() *Config { return d.cfg.Load() }
@@ -149,6 +167,9 @@ func (d *Daemon) Config() *Config { return d.cfg.Load() }
 // flight keep the modules they started with.
 func (d *Daemon) Swap(cfg *Config) {
 	d.cfg.Store(cfg)
+	if d.watches != nil {
+		d.watches.reconfigure(cfg, time.Now())
+	}
 	if d.Metrics != nil {
 		d.Metrics.configured(cfg)
 	}
@@ -163,7 +184,7 @@ func (d *Daemon) InFlight() int64 { return d.inFlight.Load() }
 func (d *Daemon) Check(ctx context.Context, req Request) (Result, error) {
 	res, err := d.check(ctx, req)
 	if d.Metrics != nil {
-		d.Metrics.observe(req.Module, res, err)
+		d.Metrics.observe(req, res, err)
 	}
 	return res, err
 }
@@ -197,6 +218,13 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	deadline := mod.Cmd.Deadline
 	if req.Deadline > 0 && req.Deadline < deadline {
 		deadline = req.Deadline
+	}
+	if mod.Watch != nil {
+		res, err := d.watches.ask(ctx, mod, tg, deadline, cfg.MaxWatches)
+		if err != nil {
+			return res, err
+		}
+		return d.refusedByResolver(res)
 	}
 
 	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline}
@@ -244,7 +272,13 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 // could not check), with its stack on stderr: the flight must still end,
 // or every later request for the target would wait on it.
 func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res Result) {
-	ctx, cancel := context.WithTimeout(d.base, deadline)
+	return d.runIn(d.base, mod, tg, deadline)
+}
+
+// runIn is run in a context of the caller's: the watch's, which SIGTERM
+// cancels.
+func (d *Daemon) runIn(base context.Context, mod *Module, tg target.Spec, deadline time.Duration) (res Result) {
+	ctx, cancel := context.WithTimeout(base, deadline)
 	defer cancel()
 	start := time.Now()
 	defer func() {

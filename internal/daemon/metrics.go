@@ -25,6 +25,7 @@ type Metrics struct {
 	reloadOK  prometheus.Gauge
 	reloadAt  prometheus.Gauge
 	modules   prometheus.Gauge
+	answers   *prometheus.CounterVec
 	// AgentDropped counts agent connections closed without an answer
 	// because too many were open.
 	AgentDropped prometheus.Counter
@@ -68,6 +69,10 @@ func NewMetrics(inFlight func() float64) *Metrics {
 			Name: "lbcheckd_modules",
 			Help: "Modules in the configuration in force.",
 		}),
+		answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbcheckd_watch_answers_total",
+			Help: "Asks about a watched target answered from the watch (from memory, or from the probe in flight when the verdict was stale), by front; the watch's probes count in lbcheckd_probes_total.",
+		}, []string{"front"}),
 		AgentDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lbcheckd_agent_connections_dropped_total",
 			Help: "Agent-check connections closed unanswered because too many were open.",
@@ -76,7 +81,7 @@ func NewMetrics(inFlight func() float64) *Metrics {
 	for _, reason := range Reasons {
 		m.refused.WithLabelValues(string(reason))
 	}
-	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.modules, m.AgentDropped,
+	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.modules, m.AgentDropped, m.answers,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lbcheckd_probes_in_flight",
 			Help: "Probes running now; at max_in_flight, requests are refused.",
@@ -102,7 +107,7 @@ func (m *Metrics) configured(cfg *Config) {
 // ReloadFailed records a reload that kept the old configuration.
 func (m *Metrics) ReloadFailed() { m.reloadOK.Set(0) }
 
-func (m *Metrics) observe(module string, res Result, err error) {
+func (m *Metrics) observe(req Request, res Result, err error) {
 	var r *Refused
 	if errors.As(err, &r) {
 		m.refused.WithLabelValues(string(r.Reason)).Inc()
@@ -115,8 +120,47 @@ func (m *Metrics) observe(module string, res Result, err error) {
 		m.coalesced.Inc()
 		return
 	}
+	if res.Watched {
+		m.answers.WithLabelValues(req.Front).Inc()
+		return
+	}
+	m.probed(req.Module, res)
+}
+
+// probed counts one probe run.
+func (m *Metrics) probed(module string, res Result) {
 	m.probes.WithLabelValues(module, strings.ToLower(res.State.String())).Inc()
 	m.durations.WithLabelValues(module).Observe(res.Duration.Seconds())
+}
+
+// watching adds the watch's metrics.
+func (m *Metrics) watching(s *watches) {
+	m.Registry.MustRegister(
+		watchCollector{s},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lbcheckd_watch_late_probes_total",
+			Help: "Watch probes started more than 1 s after their slot.",
+		}, func() float64 { return float64(s.late.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lbcheckd_watch_refused_total",
+			Help: "New watches refused because max_watches targets were watched (the asks are answered as overload: 429, the agent closes).",
+		}, func() float64 { return float64(s.refused.Load()) }),
+	)
+}
+
+var descWatches = prometheus.NewDesc("lbcheckd_watches", "Targets watched, by module.", []string{"module"}, nil)
+
+type watchCollector struct{ s *watches }
+
+func (c watchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descWatches }
+
+func (c watchCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := c.s.counts()
+	for name, mod := range c.s.d.Config().Modules {
+		if mod.Watch != nil {
+			ch <- prometheus.MustNewConstMetric(descWatches, prometheus.GaugeValue, float64(counts[name]), name)
+		}
+	}
 }
 
 // HalfOpen adds the shared half-open sockets' counters.

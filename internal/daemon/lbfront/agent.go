@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,8 @@ import (
 //
 //	up                 the verdict is OK: HAProxy sets the server UP
 //	                   (if its own health check, when it has one, agrees)
+//	up weight:N%       agent_weight: OK, or WARNING only for the response
+//	                   time; N from the watch's EWMA of response times
 //	down #SUMMARY      WARNING or CRITICAL: HAProxy sets it DOWN and shows
 //	                   "via agent : down (SUMMARY)"
 //	(nothing, close)   no verdict: a bad line, an unknown module, a target
@@ -138,15 +141,19 @@ func (a *Agent) Answer(ctx context.Context, line string) (answer, why string) {
 	var req daemon.Request
 	switch len(f) {
 	case 2:
-		req = daemon.Request{Module: f[0], Target: f[1]}
+		req = daemon.Request{Module: f[0], Target: f[1], Front: "agent"}
 	case 3:
-		req = daemon.Request{Module: f[0], Target: f[1], Port: f[2]}
+		req = daemon.Request{Module: f[0], Target: f[1], Port: f[2], Front: "agent"}
 	default:
 		return "", "want MODULE HOST PORT"
 	}
 	res, err := a.D.Check(ctx, req)
 	if err != nil {
 		return "", err.Error()
+	}
+	if res.Weight > 0 {
+		// agent_weight: OK, or WARNING only for the response time.
+		return "up weight:" + strconv.Itoa(res.Weight) + "%\n", ""
 	}
 	switch res.State {
 	case exitcode.OK:

@@ -29,6 +29,7 @@ func CheckHandler(d *daemon.Daemon) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		req.Front = "check"
 		res, err := d.Check(r.Context(), req)
 		if err != nil {
 			// The daemon, not the backend, ran out of time: 504.

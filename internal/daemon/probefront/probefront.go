@@ -56,6 +56,7 @@ func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 			ctx, cancel = context.WithTimeout(ctx, scrape)
 			defer cancel()
 		}
+		req.Front = "probe"
 		res, err := d.Check(ctx, req)
 		if err != nil {
 			// A failed scrape: the series go stale.
@@ -94,6 +95,7 @@ var (
 	descDuration = desc{"probe_duration_seconds", "Returns how long the probe took to complete in seconds"}
 	descTimeout  = desc{"probe_timeout_seconds", "Returns how long the probe timeout is in seconds"}
 	descState    = desc{"probe_nagios_state", "The check's verdict as a Nagios state: 0 OK, 1 WARNING, 2 CRITICAL."}
+	descAge      = desc{"probe_verdict_age_seconds", "How old the watched target's verdict is: the module keeps watch and answered from memory."}
 	descProtocol = desc{"probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6"}
 	descStatus   = desc{"probe_http_status_code", "Response HTTP status code"}
 	descSSL      = desc{"probe_http_ssl", "Indicates if SSL was used for the final redirect"}
@@ -120,6 +122,9 @@ func collect(x *exposition, res daemon.Result) {
 	gauge(descDuration, res.Duration.Seconds())
 	gauge(descTimeout, res.Deadline.Seconds())
 	gauge(descState, float64(res.State))
+	if res.Watched {
+		gauge(descAge, res.Age.Seconds())
+	}
 	if res.Target != nil && res.Target.Addr.IsValid() {
 		proto := 6.0
 		if res.Target.Addr.Addr().Is4() {

@@ -1,0 +1,679 @@
+package daemon
+
+// The watch: modules with every are probed on the daemon's own schedule,
+// each (module, target) at a phase of its own, and the fronts read the
+// latest verdict from memory.
+//
+// One scheduler goroutine keeps a heap of the watches' next slots and
+// sleeps until the earliest (no ticker: an idle daemon does not wake); due
+// probes go to a bounded pool of workers. A watch's state is an immutable
+// snapshot behind an atomic pointer, so an ask reads it without a lock and
+// without allocating; the lookup is a sharded map under read locks.
+
+import (
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"hash/fnv"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/target"
+)
+
+const (
+	watchShards = 64
+	// historyLen is how many recent verdicts a watch keeps.
+	historyLen = 8
+	// ewmaWeight is the newest response time's share of the EWMA.
+	ewmaWeight = 0.3
+	// lateAfter is how far past its slot a probe may start before it
+	// counts as late.
+	lateAfter = time.Second
+	// workerIdle ends a pool worker that had nothing to do for this long.
+	workerIdle = 30 * time.Second
+)
+
+type watchKey struct {
+	module string
+	host   string
+	port   uint16
+}
+
+// watch is one (module, target) kept under watch.
+type watch struct {
+	key     watchKey
+	tg      target.Spec
+	mod     atomic.Pointer[Module]
+	phase   time.Duration // the slot's offset within every
+	lastAsk atomic.Int64  // unix nanoseconds
+	snap    atomic.Pointer[snapshot]
+
+	// Under watches.mu: the scheduler's.
+	slot   time.Time
+	index  int // in the heap; -1 when out of it
+	static bool
+
+	mu      sync.Mutex
+	running chan struct{} // closed when the probe in flight ends; nil when none
+	ended   bool
+}
+
+// snapshot is a watch's state after a probe, never changed once stored.
+type snapshot struct {
+	last    Result    // the latest verdict
+	answer  Result    // what the fronts answer, after fall and rise
+	at      time.Time // when the latest verdict came
+	changed time.Time // when the verdict's state last changed
+	ewma    float64   // response time, seconds; 0 before one was measured
+	history [historyLen]exitcode.State
+	n       int // verdicts so far
+	up      bool
+	fails   int // failing verdicts in a row
+	passes  int
+	lastOK  Result // the latest passing verdict, answered while up
+	lastBad Result // the latest failing one, answered while down
+}
+
+// watches is the room of the daemon that keeps watch.
+type watches struct {
+	d     *Daemon
+	now   func() time.Time
+	key   []byte // keys the phase hash: stable across restarts
+	ctx   context.Context
+	stop  context.CancelFunc
+	wake  chan struct{}
+	count atomic.Int64
+
+	shards [watchShards]struct {
+		sync.RWMutex
+		m map[watchKey]*watch
+	}
+
+	mu       sync.Mutex
+	heap     watchHeap
+	perMod   map[string]int
+	maxWork  int
+	workers  int
+	jobs     chan job
+	late     atomic.Int64
+	refused  atomic.Int64
+	loopDone chan struct{}
+}
+
+type job struct {
+	w    *watch
+	slot time.Time
+}
+
+// phaseKey is what the phases are keyed with: the host's name, so that a
+// restart keeps every target's phase and two daemons on two load
+// balancers asking the same backends are not aligned.
+func phaseKey() []byte {
+	h, err := os.Hostname()
+	if err != nil {
+		h = "lbcheckd"
+	}
+	return []byte(h)
+}
+
+func newWatches(d *Daemon, base context.Context, now func() time.Time, key []byte) *watches {
+	ctx, stop := context.WithCancel(base)
+	s := &watches{d: d, now: now, key: key, ctx: ctx, stop: stop, wake: make(chan struct{}, 1),
+		perMod: map[string]int{}, jobs: make(chan job), maxWork: DefaultMaxInFlight}
+	for i := range s.shards {
+		s.shards[i].m = map[watchKey]*watch{}
+	}
+	return s
+}
+
+// phase is the target's slot within every: a keyed FNV-1a hash of module
+// and target, mixed (splitmix64's finaliser) so that neighbouring addresses
+// land far apart.
+func (s *watches) phase(k watchKey, every time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write(s.key)
+	h.Write([]byte{0})
+	h.Write([]byte(k.module))
+	h.Write([]byte{0})
+	h.Write([]byte(k.host))
+	var p [2]byte
+	binary.BigEndian.PutUint16(p[:], k.port)
+	h.Write(p[:])
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return time.Duration(x % uint64(every))
+}
+
+// nextSlot is the first time after now at phase within every, counted
+// from the Unix epoch: the same on every restart.
+func nextSlot(phase, every time.Duration, now time.Time) time.Time {
+	t := now.UnixNano()
+	e := int64(every)
+	base := t - int64(phase)
+	k := base / e
+	if base < 0 && base%e != 0 {
+		k--
+	}
+	return time.Unix(0, (k+1)*e+int64(phase))
+}
+
+func (s *watches) shard(k watchKey) *struct {
+	sync.RWMutex
+	m map[watchKey]*watch
+} {
+	// A cheap mix of what differs between targets: the host's bytes and
+	// the port.
+	h := uint32(k.port)
+	for i := 0; i < len(k.host); i++ {
+		h = h*31 + uint32(k.host[i])
+	}
+	return &s.shards[h%watchShards]
+}
+
+func (s *watches) lookup(k watchKey) *watch {
+	sh := s.shard(k)
+	sh.RLock()
+	w := sh.m[k]
+	sh.RUnlock()
+	return w
+}
+
+// add starts watching k, or finds its watch; ok is false past max_watches.
+func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now time.Time, max int) (w *watch, ok bool) {
+	sh := s.shard(k)
+	sh.Lock()
+	if w := sh.m[k]; w != nil {
+		sh.Unlock()
+		return w, true
+	}
+	if !static && s.count.Load() >= int64(max) {
+		sh.Unlock()
+		return nil, false
+	}
+	w = &watch{key: k, tg: tg, phase: s.phase(k, mod.Watch.Every), index: -1, static: static}
+	w.mod.Store(mod)
+	w.lastAsk.Store(now.UnixNano())
+	sh.m[k] = w
+	s.count.Add(1)
+	sh.Unlock()
+
+	s.mu.Lock()
+	w.slot = nextSlot(w.phase, mod.Watch.Every, now)
+	heap.Push(&s.heap, w)
+	s.perMod[k.module]++
+	first := w.index == 0
+	s.mu.Unlock()
+	if first {
+		s.kick()
+	}
+	return w, true
+}
+
+// end stops a watch: out of the map and the heap; a probe in flight ends
+// by its deadline and is no longer scheduled. Call with s.mu held.
+func (s *watches) endLocked(w *watch) {
+	sh := s.shard(w.key)
+	sh.Lock()
+	if sh.m[w.key] == w {
+		delete(sh.m, w.key)
+		s.count.Add(-1)
+	}
+	sh.Unlock()
+	if w.index >= 0 {
+		heap.Remove(&s.heap, w.index)
+	}
+	if s.perMod[w.key.module]--; s.perMod[w.key.module] <= 0 {
+		delete(s.perMod, w.key.module)
+	}
+	w.mu.Lock()
+	w.ended = true
+	w.mu.Unlock()
+}
+
+func (s *watches) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// begin marks a probe in flight, unless one is already (never two for a
+// target) or the watch ended.
+func (w *watch) begin() (done chan struct{}, started bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running != nil || w.ended {
+		return w.running, false
+	}
+	w.running = make(chan struct{})
+	return w.running, true
+}
+
+// due starts the probes whose slot has come, ends idle watches, and says
+// when the next slot is (zero when there is none).
+func (s *watches) due(now time.Time) time.Time {
+	var todo []job
+	s.mu.Lock()
+	for len(s.heap) > 0 && !s.heap[0].slot.After(now) {
+		w := s.heap[0]
+		mod := w.mod.Load()
+		if !w.static && now.Sub(time.Unix(0, w.lastAsk.Load())) > mod.Watch.Idle {
+			s.endLocked(w)
+			continue
+		}
+		slot := w.slot
+		w.slot = nextSlot(w.phase, mod.Watch.Every, now)
+		heap.Fix(&s.heap, 0)
+		// An ask's probe (the first, or a stale one's) may have just run:
+		// no second probe within half an interval.
+		if snap := w.snap.Load(); snap != nil && slot.Sub(snap.at) < mod.Watch.Every/2 {
+			continue
+		}
+		todo = append(todo, job{w, slot})
+	}
+	var next time.Time
+	if len(s.heap) > 0 {
+		next = s.heap[0].slot
+	}
+	s.mu.Unlock()
+	for _, j := range todo {
+		if _, started := j.w.begin(); started {
+			s.dispatch(j)
+		}
+	}
+	return next
+}
+
+// dispatch hands a probe to an idle worker, starts one if fewer than
+// maxWork run, or waits for one (the probe is then late, and counted).
+func (s *watches) dispatch(j job) {
+	select {
+	case s.jobs <- j:
+		return
+	default:
+	}
+	s.mu.Lock()
+	if s.workers < s.maxWork {
+		s.workers++
+		s.mu.Unlock()
+		go s.worker(j)
+		return
+	}
+	s.mu.Unlock()
+	select {
+	case s.jobs <- j:
+	case <-s.ctx.Done():
+		s.finish(j.w, nil)
+	}
+}
+
+func (s *watches) worker(j job) {
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		s.probe(j.w, j.slot)
+		t.Reset(workerIdle)
+		select {
+		case j = <-s.jobs:
+		case <-t.C:
+			s.mu.Lock()
+			s.workers--
+			s.mu.Unlock()
+			return
+		case <-s.ctx.Done():
+			s.mu.Lock()
+			s.workers--
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// probe runs one probe of w (begin was called) and records its verdict.
+func (s *watches) probe(w *watch, slot time.Time) {
+	mod := w.mod.Load()
+	start := s.now()
+	if !slot.IsZero() && start.Sub(slot) > lateAfter {
+		s.late.Add(1)
+	}
+	res := s.d.runIn(s.ctx, mod, w.tg, mod.Cmd.Deadline)
+	if s.ctx.Err() != nil {
+		s.finish(w, nil) // stopping: a cancelled probe is no verdict
+		return
+	}
+	if s.d.Metrics != nil {
+		s.d.Metrics.probed(mod.Name, res)
+	}
+	s.finish(w, &res)
+}
+
+// finish records a verdict (if any) and ends the flight.
+func (s *watches) finish(w *watch, res *Result) {
+	if res != nil {
+		w.snap.Store(w.snap.Load().next(*res, s.now(), w.mod.Load().Watch))
+	}
+	w.mu.Lock()
+	done := w.running
+	w.running = nil
+	w.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
+}
+
+// passes says whether a verdict counts as up: OK, or with agent_weight a
+// WARNING that only the response time made.
+func passes(res Result, spec *WatchSpec) bool {
+	if res.State == exitcode.OK {
+		return true
+	}
+	return spec.AgentWeight && timeWarningOnly(res)
+}
+
+func timeWarningOnly(res Result) bool {
+	return res.State == exitcode.Warning && res.Verdict.State == exitcode.OK && !res.Timeout && res.Measured
+}
+
+// next is the snapshot after one more verdict (old may be nil).
+func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
+	s := &snapshot{}
+	if old != nil {
+		*s = *old
+	}
+	if s.n == 0 || res.State != s.last.State {
+		s.changed = at
+	}
+	s.last, s.at = res, at
+	copy(s.history[1:], s.history[:historyLen-1])
+	s.history[0] = res.State
+	s.n++
+	if res.Measured && !res.Timeout {
+		t := res.Took.Seconds()
+		if s.ewma == 0 {
+			s.ewma = t
+		} else {
+			s.ewma = ewmaWeight*t + (1-ewmaWeight)*s.ewma
+		}
+	}
+	switch {
+	case res.State == exitcode.Unknown:
+		// Could not check: answered as such, and no count for either side.
+		s.answer = res
+		return s
+	case passes(res, spec):
+		s.passes++
+		s.fails = 0
+		s.lastOK = res
+		if s.n == 1 || s.passes >= spec.Rise {
+			s.up = true
+		}
+	default:
+		s.fails++
+		s.passes = 0
+		s.lastBad = res
+		if s.n == 1 || s.fails >= spec.Fall {
+			s.up = false
+		}
+	}
+	if s.up {
+		s.answer = s.lastOK
+		if spec.AgentWeight {
+			s.answer.Weight = weight(s.ewma, spec)
+		}
+	} else {
+		s.answer = s.lastBad
+	}
+	s.answer.Watched = true
+	return s
+}
+
+// weight is the agent's weight in percent from the EWMA of the response
+// time: 100 at or under -w, falling linearly to 10 at -c, 10 past it.
+func weight(ewma float64, spec *WatchSpec) int {
+	switch {
+	case ewma <= spec.WeightFull:
+		return 100
+	case ewma >= spec.WeightLow:
+		return 10
+	}
+	return 100 - int(90*(ewma-spec.WeightFull)/(spec.WeightLow-spec.WeightFull)+0.5)
+}
+
+// ask answers a request about a watched module: from memory when the
+// verdict is fresh, else from the probe in flight or one it starts, within
+// wait.
+func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait time.Duration, max int) (Result, error) {
+	k := watchKey{mod.Name, tg.Host, tg.Port}
+	now := s.now()
+	w := s.lookup(k)
+	if w == nil {
+		var ok bool
+		if w, ok = s.add(k, mod, tg, false, now, max); !ok {
+			s.refused.Add(1)
+			return Result{}, refuse(Overloaded, "%d targets watched, the most max_watches allows", max)
+		}
+	}
+	// Written only when it moves on, so that asks do not all dirty the
+	// same cache line.
+	if n := now.UnixNano(); n-w.lastAsk.Load() > int64(time.Second) {
+		w.lastAsk.Store(n)
+	}
+	if r, ok := s.fresh(w, mod, now); ok {
+		return r, nil
+	}
+	done, started := w.begin()
+	if started {
+		go s.probe(w, time.Time{})
+	} else if done == nil {
+		return Result{}, refuse(NoVerdict, "the watch of %s ended (reload)", tg.Host)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return Result{}, refuse(NoVerdict, "no verdict within the caller's deadline")
+	case <-t.C:
+		return Result{}, refuse(NoVerdict, "no verdict within the ask's deadline")
+	}
+	snap := w.snap.Load()
+	if snap == nil {
+		return Result{}, refuse(NoVerdict, "the watch of %s has no verdict yet", tg.Host)
+	}
+	return snap.result(s.now()), nil
+}
+
+// fresh is the answer from memory, if the verdict is younger than every
+// plus the deadline.
+func (s *watches) fresh(w *watch, mod *Module, now time.Time) (Result, bool) {
+	snap := w.snap.Load()
+	if snap == nil || now.Sub(snap.at) > mod.Watch.Every+mod.Cmd.Deadline {
+		return Result{}, false
+	}
+	return snap.result(now), true
+}
+
+func (snap *snapshot) result(now time.Time) Result {
+	r := snap.answer
+	r.Age = now.Sub(snap.at)
+	return r
+}
+
+// run is the scheduler: it sleeps until the next slot, or until a new
+// watch comes first.
+func (s *watches) run() {
+	defer close(s.loopDone)
+	var t *time.Timer
+	for {
+		next := s.due(s.now())
+		var c <-chan time.Time
+		if !next.IsZero() {
+			d := next.Sub(s.now())
+			if t == nil {
+				t = time.NewTimer(d)
+			} else {
+				t.Reset(d)
+			}
+			c = t.C
+		}
+		select {
+		case <-c:
+		case <-s.wake:
+			if t != nil && !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *watches) start() {
+	s.loopDone = make(chan struct{})
+	go s.run()
+}
+
+// close ends every watch at once: probes in flight are cancelled.
+func (s *watches) close() {
+	s.stop()
+	if s.loopDone != nil {
+		<-s.loopDone
+	}
+}
+
+// reconfigure applies a new configuration: the watches of a module whose
+// command line and every did not change are kept (with their history),
+// the others ended, as are literal targets now outside allow; listed
+// targets are watched.
+func (s *watches) reconfigure(cfg *Config, now time.Time) {
+	s.mu.Lock()
+	s.maxWork = cfg.MaxInFlight
+	var all []*watch
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.RLock()
+		for _, w := range sh.m {
+			all = append(all, w)
+		}
+		sh.RUnlock()
+	}
+	for _, w := range all {
+		old := w.mod.Load()
+		mod := cfg.Modules[w.key.module]
+		if mod == nil || mod.Watch == nil || mod.Watch.Every != old.Watch.Every || !slices.Equal(mod.Argv, old.Argv) ||
+			(w.tg.IP.IsValid() && !cfg.Allowed(w.tg.IP)) {
+			s.endLocked(w)
+			continue
+		}
+		w.mod.Store(mod)
+		if w.static && !slices.Contains(mod.Watch.Targets, w.tg) {
+			// No longer listed: it lives on while asked.
+			w.static = false
+			w.lastAsk.Store(now.UnixNano())
+		}
+	}
+	s.mu.Unlock()
+	for _, mod := range cfg.Modules {
+		if mod.Watch == nil {
+			continue
+		}
+		for _, tg := range mod.Watch.Targets {
+			w, _ := s.add(watchKey{mod.Name, tg.Host, tg.Port}, mod, tg, true, now, cfg.MaxWatches)
+			s.mu.Lock()
+			w.static = true
+			s.mu.Unlock()
+		}
+	}
+	s.kick()
+}
+
+// counts are the watches per module.
+func (s *watches) counts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.perMod))
+	for k, v := range s.perMod {
+		m[k] = v
+	}
+	return m
+}
+
+// watchHeap orders watches by their next slot.
+type watchHeap []*watch
+
+func (h watchHeap) Len() int           { return len(h) }
+func (h watchHeap) Less(i, j int) bool { return h[i].slot.Before(h[j].slot) }
+func (h watchHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *watchHeap) Push(x any) {
+	w := x.(*watch)
+	w.index = len(*h)
+	*h = append(*h, w)
+}
+func (h *watchHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	w.index = -1
+	*h = old[:len(old)-1]
+	return w
+}
+
+// WatchState is one watch as /watches shows it.
+type WatchState struct {
+	Module, Target string
+	// Last is the latest verdict; Answer what the fronts answer after
+	// fall and rise (the same unless a streak is still counting).
+	Last, Answer Result
+	At, Changed  time.Time
+	EWMA         time.Duration // of the measured response times
+	History      []exitcode.State
+}
+
+// Watches are the watches that have a verdict, by module and target.
+func (d *Daemon) Watches() []WatchState {
+	s := d.watches
+	var out []WatchState
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.RLock()
+		for _, w := range sh.m {
+			snap := w.snap.Load()
+			if snap == nil {
+				continue
+			}
+			h := make([]exitcode.State, min(snap.n, historyLen))
+			copy(h, snap.history[:])
+			out = append(out, WatchState{
+				Module: w.key.module, Target: net.JoinHostPort(w.key.host, strconv.Itoa(int(w.key.port))),
+				Last: snap.last, Answer: snap.answer, At: snap.at, Changed: snap.changed,
+				EWMA: time.Duration(snap.ewma * float64(time.Second)), History: h,
+			})
+		}
+		sh.RUnlock()
+	}
+	slices.SortFunc(out, func(a, b WatchState) int {
+		if c := strings.Compare(a.Module, b.Module); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Target, b.Target)
+	})
+	return out
+}
