@@ -137,7 +137,7 @@ CONF
 		rm -rf "$dir"
 		exit 1
 	fi
-	head -1 "$dir/log"
+	grep -m1 "lbcheckd started" "$dir/log"
 	target=${addr[http]}
 	# ask ADDR REQUEST: one exchange over bash's /dev/tcp (no curl, no nc needed)
 	ask() {
