@@ -43,6 +43,9 @@ CONF
 "$tmp/lbcheckd" --config "$tmp/lbcheckd.yml" 2>"$tmp/lbcheckd.log" &
 pids+=($!)
 for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:9707/metrics && break; sleep 0.1; done
+# HAProxy's log (option log-health-checks: every check result that changes, with its reason)
+socat -u UDP4-RECV:5514,bind=127.0.0.1 OPEN:"$tmp/hc.log",creat,append &
+pids+=($!)
 
 # run POLLER THREADS EXTERNAL: "chkfail chkdown" per kind (httpchk agent external)
 run() {
@@ -56,7 +59,10 @@ run() {
 		[[ $poller == poll ]] && echo "	noepoll"
 		echo "	external-check"
 		echo "	insecure-fork-wanted"
+		echo "	log 127.0.0.1:5514 local0"
 		echo "defaults"
+		echo "	log global"
+		echo "	option log-health-checks"
 		echo "	mode http"
 		echo "	timeout connect 2s"
 		echo "	timeout client 10s"
@@ -80,19 +86,30 @@ run() {
 		fi
 	} >"$tmp/haproxy.cfg"
 	rm -f "$tmp/haproxy.pid"
+	: >"$tmp/hc.log"
 	haproxy -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 || { cat "$tmp/haproxy.log" >&2; exit 1; }
 	for _ in $(seq 50); do [[ -s $tmp/haproxy.pid ]] && break; sleep 0.1; done
 	# a few seconds to come UP, then the counters from zero
 	sleep 5
 	echo "clear counters all" | socat -t 2 - "UNIX-CONNECT:$tmp/haproxy.sock" >/dev/null
+	: >"$tmp/hc.log"
 	sleep "$SECS"
-	echo "show stat" | socat -t 2 - "UNIX-CONNECT:$tmp/haproxy.sock" | awk -F, '
+	# why the http-checks failed, from HAProxy's own log lines
+	grep -o 'server httpchk/[^ ]* failed, reason: [^,]*' "$tmp/hc.log" | sed 's/.*reason: //' | sort | uniq -c |
+		awk '{ n = $1; $1 = ""; printf "%s%s x%d", (NR > 1 ? "; " : ""), substr($0, 2), n }' >"$tmp/reasons"
+	# show stat, retried: under load the socket may answer late
+	for _ in 1 2 3 4 5; do
+		echo "show stat" | socat -t 5 - "UNIX-CONNECT:$tmp/haproxy.sock" >"$tmp/stat" && [[ -s $tmp/stat ]] && break
+		sleep 1
+	done
+	awk -F, '
 		NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 		$2 != "BACKEND" && $2 != "FRONTEND" {
 			f[$1] += $c["chkfail"]; d[$1] += $c["chkdown"]
 			if ($c["status"] !~ /^UP/) down[$1]++
 		}
-		END { for (b in f) printf "%s %d %d %d\n", b, f[b], d[b], down[b] }' >"$tmp/row"
+		END { for (b in f) printf "%s %d %d %d\n", b, f[b], d[b], down[b] }' "$tmp/stat" >"$tmp/row"
+	echo "reasons $(cat "$tmp/reasons")" >>"$tmp/row"
 	kill "$(cat "$tmp/haproxy.pid")"
 	for _ in $(seq 50); do kill -0 "$(cat "$tmp/haproxy.pid")" 2>/dev/null || break; sleep 0.1; done
 	cat "$tmp/row"
@@ -101,16 +118,18 @@ run() {
 echo "Debian's $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) before;"
 echo "$N servers a backend at inter 1s fall 2, ${SECS} s a row, every backend healthy: every failure is HAProxy's."
 echo
-echo "| poller | nbthread | external checks | http-check failures (DOWN events) | agent-check failures (DOWN events) | external-check failures |"
-echo "|---|---|---|---|---|---|"
-for row in "epoll 4 1" "epoll 4 0" "poll 4 1" "epoll 1 1"; do
+echo "| poller | nbthread | external checks | http-check failures (DOWN events) | agent-check failures (DOWN events) | external-check failures (DOWN events) | why the http-checks failed (HAProxy's log) |"
+echo "|---|---|---|---|---|---|---|"
+rows=("epoll 4 1" "epoll 4 0" "poll 4 1" "epoll 1 1")
+[[ -z ${ROWS:-} ]] || IFS=, read -ra rows <<<"$ROWS" # e.g. ROWS="epoll 4 1,poll 4 1"
+for row in "${rows[@]}"; do
 	read -r poller threads ext <<<"$row"
 	out=$(run "$poller" "$threads" "$ext")
 	get() { awk -v b="$1" -v k="$2" '$1 == b { print $k }' <<<"$out"; }
 	e="—"
 	((ext)) && e="$(get external 2) ($(get external 3))"
-	printf '| %s | %s | %s | %s (%s) of %d | %s (%s) | %s |\n' "$poller" "$threads" "$( ((ext)) && echo "$N forking" || echo none)" \
-		"$(get httpchk 2)" "$(get httpchk 3)" "$((N * SECS))" "$(get agent 2)" "$(get agent 3)" "$e"
+	printf '| %s | %s | %s | %s (%s) of %d | %s (%s) | %s | %s |\n' "$poller" "$threads" "$( ((ext)) && echo "$N forking" || echo none)" \
+		"$(get httpchk 2)" "$(get httpchk 3)" "$((N * SECS))" "$(get agent 2)" "$(get agent 3)" "$e" "$(sed -n 's/^reasons //p' <<<"$out")"
 done
 echo
 echo "Load after: $(cut -d' ' -f1-3 /proc/loadavg)."
