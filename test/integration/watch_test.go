@@ -231,16 +231,40 @@ backend watched
 	full := func(w int) bool { return w == 100 }
 	lowered := func(w int) bool { return w >= 10 && w < 100 }
 
+	// HAProxy starts its servers UP: wait for the agent's own "up" (L7OK),
+	// then for a few verdicts, so that fall counts from a watch that has
+	// history (a watch's first verdict is answered as it is).
+	for _, name := range []string{"web", "slow"} {
+		wait(name+"'s agent answered", 30*time.Second, func(map[string]serverState) error {
+			if a := agentStatus(t, sock, "watched", name); a != "L7OK" {
+				return fmt.Errorf("agent status %q", a)
+			}
+			return nil
+		})
+	}
+	time.Sleep(watchFall * watchEvery)
 	wait("web UP at weight 100", 30*time.Second, server("web", "2", full))
 	wait("slow UP at weight 100 while fast", 30*time.Second, server("slow", "2", full))
 
 	t.Run("stopped backend goes DOWN within agent-inter x fall + every", func(t *testing.T) {
 		bound := agentInter*watchFall + watchEvery
+		start := time.Now()
 		b.stopAll(t)
-		// 500 ms for what the bound leaves out: the probe's own time
-		// and this poll's period.
-		if took := wait("web DOWN", 30*time.Second, server("web", "0", nil)); took > bound+500*time.Millisecond {
+		wait("web DOWN", 30*time.Second, server("web", "0", nil))
+		// Upper: 500 ms for what the bound leaves out (the probe's own
+		// time, this poll's period). Lower: fall 2 needs a second
+		// failing verdict, at least every after the first.
+		took := time.Since(start)
+		var why string
+		if rows, err := hapStats(sock); err == nil {
+			why = fmt.Sprintf("HAProxy's check %s %s, agent %s", rows["watched/web"].check, rows["watched/web"].code, agentStatus(t, sock, "watched", "web"))
+		}
+		t.Logf("web DOWN %v after its backend was stopped (%s)", took.Round(10*time.Millisecond), why)
+		if took > bound+500*time.Millisecond {
 			t.Errorf("web went DOWN %v after its backend stopped, more than agent-inter x fall + every = %v", took.Round(10*time.Millisecond), bound)
+		}
+		if low := watchEvery*(watchFall-1) - 100*time.Millisecond; took < low {
+			t.Errorf("web went DOWN %v after its backend stopped: fall %d needs %d failing verdicts %v apart", took.Round(10*time.Millisecond), watchFall, watchFall, watchEvery)
 		}
 		b.startAll(t)
 		wait("web UP again", 30*time.Second, server("web", "2", full))
