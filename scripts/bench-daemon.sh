@@ -332,17 +332,18 @@ http {
 	fastcgi_temp_path $tmp/fleet-nginx;
 	uwsgi_temp_path $tmp/fleet-nginx;
 	scgi_temp_path $tmp/fleet-nginx;
-	server { listen 8090 reuseport backlog 4096; location / { return 200 "ok\n"; } }
+	server { listen 8090 reuseport backlog=4096; location / { return 200 "ok\n"; } }
 }
 NGINX
 ip netns exec lbc-srv nginx -e "$tmp/fleet-nginx/error.log" -c "$tmp/fleet-nginx/nginx.conf" &
 pids+=($!)
 for _ in $(seq 50); do in_ns curl -sf -o /dev/null http://10.98.0.1:8090/ && break; sleep 0.1; done
-seq 0 $((FLEET - 1)) | awk '{printf "10.98.%d.%d:8090\n", int($1 / 250), $1 % 250 + 1}' >"$tmp/fleet.targets"
+# the targets listed in the configuration (targets:, one flow list)
+targets=$(seq 0 $((FLEET - 1)) | awk '{printf "%s\"10.98.%d.%d:8090\"", (NR > 1 ? ", " : ""), int($1 / 250), $1 % 250 + 1}')
 watchd fleet "  fleet:
     check: [check_http_status, -t, \"5\"]
     every: 10s
-    targets_file: $tmp/fleet.targets"
+    targets: [$targets]"
 # the first round (10 s) sets every watch going; then the figures
 sleep 12
 w=$(metric 9717 lbcheckd_watches)
@@ -354,6 +355,7 @@ while ((SECONDS < end)); do
 	sleep 1
 done
 c1=$(cpu_of "$wpid") p1=$(metric 9717 lbcheckd_probes_total) l1=$(metric 9717 lbcheckd_watch_late_probes_total)
+((w == FLEET)) || echo "bench-daemon: $w watches of $FLEET" >&2
 fails=$(in_ns curl -s http://127.0.0.1:9717/metrics | awk '$1 ~ /^lbcheckd_probes_total\{/ && $1 !~ /result="(ok|success)"/ { s += $2 } END { printf "%.0f", s }')
 stop_watchd
 np=$((p1 - p0)) late=$((l1 - l0))
