@@ -249,7 +249,8 @@ x() { printf '%.2f' "$(bc -l <<<"$1 / $2")"; }
 	echo "## lbcheckd keeping watch"
 	echo
 	echo "\`scripts/bench-daemon.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores), each part on a daemon of its own; CPU: the daemon's"
-	echo "utime+stime from /proc over the asks made. Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "utime+stime from /proc over the asks made. Sizes: CONC=$CONC SECS=$SECS STEADY_RATE=$STEADY_RATE STEADY_SECS=$STEADY_SECS"
+	echo "PROBE_TARGETS=$PROBE_TARGETS PROBE_SECS=$PROBE_SECS FLEET=$FLEET FLEET_SECS=$FLEET_SECS. Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 } >"$tmp/watch"
 
