@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -247,6 +248,16 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("/check: %d %q", code, body)
 	}
 
+	writeConfig(t, path, "  up: {check: [check_http_status], every: 1s}\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	r.waitMetric(t, "lbcheckd_config_last_reload_successful 0")
+	if log := r.stderr.String(); !strings.Contains(log, "module up: every 1s: shorter than the module's deadline 5s (-t)") {
+		t.Errorf("the log does not say why the reload was refused:\n%s", log)
+	}
+	writeConfig(t, path, "  up: [check_http_status]\n  slow: [check_http_status, -t, \"1\"]\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	r.waitMetric(t, "lbcheckd_config_last_reload_successful 1")
+
 	writeConfig(t, path, "  up: [check_http_status, --expect, nonsense]\n")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r.waitMetric(t, "lbcheckd_config_last_reload_successful 0")
@@ -306,16 +317,21 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		{"unknown key", "allow: [10.0.0.0/8]\nmodule: {}\n", "field module not found"},
 		{"bad option", "allow: [10.0.0.0/8]\nmodules: {m: [check_ssl_hello, --starttls, smtps]}\n", "module m: check_ssl_hello: bad argument: --starttls \"smtps\""},
 		{"missing web config", "allow: [10.0.0.0/8]\nweb_config_file: /nonexistent.yml\nmodules: {m: [check_dns_answer]}\n", "web_config_file /nonexistent.yml"},
+		{"every 0", "allow: [10.0.0.0/8]\nmodules: {w: {check: [check_http_status, -t, \"1\"], every: 0}}\n", "module w: every 0: want a duration above zero"},
+		{"every negative", "allow: [10.0.0.0/8]\nmodules: {w: {check: [check_http_status, -t, \"1\"], every: -1s}}\n", "module w: every -1s: want a duration above zero"},
+		{"every under the deadline", "allow: [10.0.0.0/8]\nmodules: {w: {check: [check_http_status], every: 2s}}\n", "module w: every 2s: shorter than the module's deadline 5s (-t)"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			os.WriteFile(path, []byte(tt.text), 0o644)
-			var stderr bytes.Buffer
-			code := run([]string{"--config", path}, io.Discard, &stderr, func(string, string) { t.Error("it started") })
-			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
-			if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "lbcheckd: "+path+": ") || !strings.Contains(lines[0], tt.says) {
-				t.Errorf("exit %d, stderr %q; want 1 and one line saying %q", code, stderr.String(), tt.says)
-			}
-		})
+		for _, args := range [][]string{{"--config", path}, {"--config", path, "--check-config"}} {
+			t.Run(tt.name+" "+strings.Join(args[2:], ""), func(t *testing.T) {
+				os.WriteFile(path, []byte(tt.text), 0o644)
+				var stderr bytes.Buffer
+				code := run(args, io.Discard, &stderr, func(string, string) { t.Error("it started") })
+				lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+				if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "lbcheckd: "+path+": ") || !strings.Contains(lines[0], tt.says) {
+					t.Errorf("exit %d, stderr %q; want 1 and one line saying %q", code, stderr.String(), tt.says)
+				}
+			})
+		}
 	}
 	os.WriteFile(path, []byte(example), 0o644)
 	var stdout bytes.Buffer
@@ -330,3 +346,53 @@ modules:
   half_open:   [check_tcp_half_open]
   smtp_tls:    [check_ssl_hello, --starttls, smtp, --cert-days, "30,7"]
 `
+
+// TestWatchedFronts: a watched module against the lab's web server: one
+// probe serves the agent, /check and /probe from memory; /watches and
+// /metrics show the watch; the schedule probes again at every; SIGTERM
+// ends it at once.
+func TestWatchedFronts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbcheckd.yml")
+	writeConfig(t, path, "  w: {check: [check_http_status, -t, \"1\"], every: 1s}\n")
+	r := startDaemon(t, "--config", path)
+	target := webLab.HTTP.String()
+	if code, body := r.get(t, "/check?module=w&target="+target); code != 200 || !strings.HasPrefix(body, "HTTP_STATUS OK - 200 OK") {
+		t.Fatalf("/check: %d %q", code, body)
+	}
+	c, err := net.Dial("tcp", r.agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "w "+webLab.HTTP.Addr().String()+" "+strconv.Itoa(int(webLab.HTTP.Port()))+"\n")
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	got, _ := io.ReadAll(c)
+	c.Close()
+	if string(got) != "up\n" {
+		t.Errorf("agent: %q", got)
+	}
+	if code, body := r.get(t, "/probe?module=w&target="+target); code != 200 || !strings.Contains(body, "\nprobe_verdict_age_seconds ") {
+		t.Errorf("/probe: %d\n%s", code, body)
+	}
+	r.waitMetric(t, `lbcheckd_watches{module="w"} 1`)
+	r.waitMetric(t, `lbcheckd_watch_answers_total{front="agent"} 1`)
+	r.waitMetric(t, `lbcheckd_watch_answers_total{front="check"} 1`)
+	r.waitMetric(t, `lbcheckd_watch_answers_total{front="probe"} 1`)
+	// The schedule's own probes: at least two more within 2.5 s.
+	r.waitMetric(t, `lbcheckd_probes_total{module="w",result="ok"} 3`)
+	if code, body := r.get(t, "/watches"); code != 200 || !strings.Contains(body, `probe_success{module="w",target="`+target+`"} 1`) {
+		t.Errorf("/watches: %d\n%s", code, body)
+	}
+	sent := time.Now()
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-r.done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM: %s", code, r.stderr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("lbcheckd still running 5 s after SIGTERM")
+	}
+	if took := time.Since(sent); took > time.Second {
+		t.Errorf("exit %v after SIGTERM with a watch", took)
+	}
+}

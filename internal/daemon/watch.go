@@ -67,9 +67,13 @@ type watch struct {
 }
 
 // snapshot is a watch's state after a probe, never changed once stored.
+// Its Results are separate objects (never pointers into an older
+// snapshot), so a watch keeps at most one snapshot and three verdicts
+// alive.
 type snapshot struct {
-	last    Result    // the latest verdict
-	answer  Result    // what the fronts answer, after fall and rise
+	last    *Result   // the latest verdict
+	answer  *Result   // what the fronts answer, after fall and rise
+	weight  int       // the agent's weight, percent; 0 for none
 	at      time.Time // when the latest verdict came
 	changed time.Time // when the verdict's state last changed
 	ewma    float64   // response time, seconds; 0 before one was measured
@@ -78,8 +82,8 @@ type snapshot struct {
 	up      bool
 	fails   int // failing verdicts in a row
 	passes  int
-	lastOK  Result // the latest passing verdict, answered while up
-	lastBad Result // the latest failing one, answered while down
+	lastOK  *Result // the latest passing verdict, answered while up
+	lastBad *Result // the latest failing one, answered while down
 }
 
 // watches is the room of the daemon that keeps watch.
@@ -395,7 +399,10 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	if s.n == 0 || res.State != s.last.State {
 		s.changed = at
 	}
-	s.last, s.at = res, at
+	r := new(Result)
+	*r = res
+	r.Watched = true
+	s.last, s.at, s.weight = r, at, 0
 	copy(s.history[1:], s.history[:historyLen-1])
 	s.history[0] = res.State
 	s.n++
@@ -410,19 +417,19 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	switch {
 	case res.State == exitcode.Unknown:
 		// Could not check: answered as such, and no count for either side.
-		s.answer = res
+		s.answer = r
 		return s
 	case passes(res, spec):
 		s.passes++
 		s.fails = 0
-		s.lastOK = res
+		s.lastOK = r
 		if s.n == 1 || s.passes >= spec.Rise {
 			s.up = true
 		}
 	default:
 		s.fails++
 		s.passes = 0
-		s.lastBad = res
+		s.lastBad = r
 		if s.n == 1 || s.fails >= spec.Fall {
 			s.up = false
 		}
@@ -430,12 +437,11 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	if s.up {
 		s.answer = s.lastOK
 		if spec.AgentWeight {
-			s.answer.Weight = weight(s.ewma, spec)
+			s.weight = weight(s.ewma, spec)
 		}
 	} else {
 		s.answer = s.lastBad
 	}
-	s.answer.Watched = true
 	return s
 }
 
@@ -506,8 +512,9 @@ func (s *watches) fresh(w *watch, mod *Module, now time.Time) (Result, bool) {
 }
 
 func (snap *snapshot) result(now time.Time) Result {
-	r := snap.answer
+	r := *snap.answer
 	r.Age = now.Sub(snap.at)
+	r.Weight = snap.weight
 	return r
 }
 
@@ -663,7 +670,7 @@ func (d *Daemon) Watches() []WatchState {
 			copy(h, snap.history[:])
 			out = append(out, WatchState{
 				Module: w.key.module, Target: net.JoinHostPort(w.key.host, strconv.Itoa(int(w.key.port))),
-				Last: snap.last, Answer: snap.answer, At: snap.at, Changed: snap.changed,
+				Last: *snap.last, Answer: snap.result(snap.at), At: snap.at, Changed: snap.changed,
 				EWMA: time.Duration(snap.ewma * float64(time.Second)), History: h,
 			})
 		}

@@ -30,7 +30,7 @@ func fakeDaemon(t *testing.T) *daemon.Daemon {
 		}
 		return probe.Result{State: exitcode.Unknown, Summary: "could not"}
 	})
-	c, err := daemon.Parse([]byte("allow: [192.0.2.0/24, \"2001:db8::/32\"]\nmodules: {m: [check_fake], w: [check_fake, -w, \"0\"]}\n"),
+	c, err := daemon.Parse([]byte("allow: [192.0.2.0/24, \"2001:db8::/32\"]\nmodules: {m: [check_fake], w: [check_fake, -w, \"0\"], aw: {check: [check_fake, -t, \"1\", -w, \"0\", -c, \"1000\"], every: 1s, agent_weight: true}}\n"),
 		checks.Registry{"check_fake": f.Spec})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +85,9 @@ func TestAgent(t *testing.T) {
 		{"up, no newline before close", "m 192.0.2.5 1", "up\n"},
 		{"down, one line", "m 192.0.2.5 2\n", "down #CRITICAL - 503 from 192.0.2.5:2  second line\n"},
 		{"warning is down", "w 192.0.2.5 1\n", "down #WARNING - fine; time outside warning range\n"},
+		{"agent_weight: warning for time only is up, weighted", "aw 192.0.2.5 1\n", "up weight:100%\n"},
+		{"agent_weight: critical is down", "aw 192.0.2.5 2\n", "down #CRITICAL - 503 from 192.0.2.5:2  second line\n"},
+		{"agent_weight: unknown: no answer", "aw 192.0.2.5 3\n", ""},
 		{"unknown: no answer", "m 192.0.2.5 3\n", ""},
 		{"unknown module: no answer", "x 192.0.2.5 1\n", ""},
 		{"outside allow: no answer", "m 10.0.0.1 1\n", ""},

@@ -2,6 +2,7 @@ package probefront
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,7 +39,7 @@ func fakeDaemon(t *testing.T) *daemon.Daemon {
 	})
 	// Labelled as check_http_status, so it gets that check's series.
 	f.Spec.Command = "check_http_status"
-	c, err := daemon.Parse([]byte("allow: [192.0.2.0/24]\nmodules: {m: [check_http_status, -t, \"3\"], w: [check_http_status, -w, \"0\"]}\n"),
+	c, err := daemon.Parse([]byte("allow: [192.0.2.0/24]\nmodules: {m: [check_http_status, -t, \"3\"], w: [check_http_status, -w, \"0\"], watched: {check: [check_http_status, -t, \"3\"], every: 5s}}\n"),
 		checks.Registry{"check_http_status": f.Spec})
 	if err != nil {
 		t.Fatal(err)
@@ -108,5 +109,47 @@ func TestProbe(t *testing.T) {
 		if !strings.Contains(body, "\nprobe_timeout_seconds "+tt.want+"\n") {
 			t.Errorf("scrape timeout %s s: want probe_timeout_seconds %s in\n%s", tt.header, tt.want, body)
 		}
+	}
+}
+
+// TestWatched: a watched module's /probe adds the verdict's age, and
+// /watches serves every watch in Prometheus text and JSON.
+func TestWatched(t *testing.T) {
+	d := fakeDaemon(t)
+	defer d.Close()
+	h := Handler(d, DefaultOffset)
+	if code, body := get(t, h, "/probe?module=watched&target=192.0.2.5:1"); code != 200 || !regexp.MustCompile(`(?m)^probe_verdict_age_seconds [0-9.e+-]+$`).MatchString(body) {
+		t.Errorf("watched /probe: %d\n%s", code, body)
+	}
+	if _, body := get(t, h, "/probe?module=m&target=192.0.2.5:1"); strings.Contains(body, "probe_verdict_age_seconds") {
+		t.Errorf("a module without every reports an age:\n%s", body)
+	}
+	get(t, h, "/probe?module=watched&target=192.0.2.6:2")
+	wh := WatchesHandler(d)
+	code, body := get(t, wh, "/watches")
+	for _, want := range []string{
+		"# TYPE probe_success gauge\n",
+		`probe_success{module="watched",target="192.0.2.5:1"} 1` + "\n",
+		`probe_success{module="watched",target="192.0.2.6:2"} 0` + "\n",
+		`probe_nagios_state{module="watched",target="192.0.2.6:2"} 2` + "\n",
+		`probe_answered_nagios_state{module="watched",target="192.0.2.6:2"} 2` + "\n",
+		`probe_verdict_timestamp_seconds{module="watched",target="192.0.2.5:1"} `,
+		`probe_last_change_timestamp_seconds{module="watched",target="192.0.2.5:1"} `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/watches lacks %q: %d\n%s", want, code, body)
+		}
+	}
+	code, body = get(t, wh, "/watches", "Accept", "application/json")
+	var got []struct {
+		Module, Target, State, Answered string
+		Success                         bool
+		History                         []string
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 || len(got) != 2 {
+		t.Fatalf("/watches JSON: %d %v\n%s", code, err, body)
+	}
+	if g := got[1]; g.Module != "watched" || g.Target != "192.0.2.6:2" || g.State != "CRITICAL" || g.Answered != "CRITICAL" || g.Success || len(g.History) != 1 {
+		t.Errorf("/watches JSON: %+v", g)
 	}
 }
