@@ -399,3 +399,107 @@ scrape_configs:
 		})
 	}
 }
+
+// Bad watch keys, as the released binary meets them: one line naming the
+// key and exit 1, at start and with --check-config, before anything
+// listens; a huge targets_file neither crashes nor hangs it.
+func TestLbcheckdWatchBadConfig(t *testing.T) {
+	bin := lbcheckdBin(t)
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.targets")
+	os.WriteFile(junk, []byte("10.99.0.2:9180\nnot a target\n10.99.0.2:99999\n"), 0o644)
+	dups := filepath.Join(dir, "dups.targets")
+	os.WriteFile(dups, []byte("10.99.0.2:9180\n10.99.0.2:9180\n# a comment\n\n10.99.0.2:9181\n"), 0o644)
+	million := filepath.Join(dir, "million.targets")
+	f, err := os.Create(million)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := range 1_000_000 {
+		fmt.Fprintf(w, "10.%d.%d.%d:80\n", 99+i>>16, (i>>8)&255, i&255)
+	}
+	w.Flush()
+	f.Close()
+	module := func(keys string) string {
+		return "listen: 127.0.0.1:0\nallow: [10.0.0.0/8]\nmodules:\n  web:\n    check: [check_http_status, -t, \"1\"]\n" + keys
+	}
+	for _, c := range []struct {
+		name, conf, word string // word: what the one line must name ("" when the file is fine)
+	}{
+		{"every 0", module("    every: 0s\n"), "every"},
+		{"every negative", module("    every: -1s\n"), "every"},
+		{"every shorter than the deadline", module("    every: 500ms\n"), "every"},
+		{"every not a duration", module("    every: often\n"), "every"},
+		{"targets_file missing", module("    every: 2s\n    targets_file: " + filepath.Join(dir, "nowhere") + "\n"), "targets_file"},
+		{"targets_file with junk lines", module("    every: 2s\n    targets_file: " + junk + "\n"), "targets_file"},
+		{"targets_file with duplicates and comments", module("    every: 2s\n    targets_file: " + dups + "\n"), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conf := filepath.Join(t.TempDir(), "lbcheckd.yml")
+			os.WriteFile(conf, []byte(c.conf), 0o644)
+			for _, args := range [][]string{{"--config", conf, "--check-config"}, {"--config", conf}} {
+				code, out := runBounded(t, bin, 5*time.Second, args...)
+				if c.word == "" {
+					if code != 0 {
+						t.Errorf("%v: exit %d, want 0: %s", args, code, out)
+					}
+					continue
+				}
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], c.word) {
+					t.Errorf("%v: exit %d, %d lines %q; want exit 1 and one line naming %s", args, code, len(lines), out, c.word)
+				}
+			}
+		})
+	}
+	t.Run("targets_file of a million lines", func(t *testing.T) {
+		conf := filepath.Join(t.TempDir(), "lbcheckd.yml")
+		os.WriteFile(conf, []byte(module("    every: 2s\n    targets_file: "+million+"\n")), 0o644)
+		start := time.Now()
+		code, out := runBounded(t, bin, 20*time.Second, "--config", conf, "--check-config")
+		t.Logf("exit %d after %v: %s", code, time.Since(start).Round(time.Millisecond), lastLines(out, 2))
+		// Over max_watches (100,000 by default): refused in one line, or
+		// taken; never a crash or a hang.
+		if code != 0 && code != 1 {
+			t.Errorf("exit %d: %s", code, lastLines(out, 5))
+		}
+		if code == 1 && strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Errorf("refused in more than one line: %s", lastLines(out, 5))
+		}
+	})
+}
+
+// runBounded runs lbcheckd with args; one still running after limit is a
+// daemon that took its configuration (code 0, stopped with SIGTERM).
+func runBounded(t *testing.T, bin string, limit time.Duration, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			if !ee.Exited() {
+				return -1, out.String() + "\n(killed by a signal)"
+			}
+			return ee.ExitCode(), out.String()
+		}
+		return 0, out.String()
+	case <-time.After(limit):
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		// a started daemon logs; only what a refusal would print counts
+		return 0, ""
+	}
+}
