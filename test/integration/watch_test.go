@@ -391,6 +391,7 @@ scrape_configs:
 				}
 				if last == "" {
 					t.Logf("Prometheus shows %s", c.name)
+					checkWatchesJSON(t, c.want)
 					return
 				}
 			}
@@ -501,5 +502,33 @@ func runBounded(t *testing.T, bin string, limit time.Duration, args ...string) (
 		}
 		// a started daemon logs; only what a refusal would print counts
 		return 0, ""
+	}
+}
+
+// checkWatchesJSON asks /watches for JSON (Accept: application/json) and
+// compares each watch's success with want, by target.
+func checkWatchesJSON(t *testing.T, want map[string]string) {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", nsClient, "curl", "-sf", "-m", "5",
+		"-H", "Accept: application/json", "http://"+lbdHTTP+"/watches").Output()
+	if err != nil {
+		t.Fatalf("/watches as JSON: %v", err)
+	}
+	var ws []struct {
+		Module, Target string
+		Success        bool
+	}
+	if err := json.Unmarshal(out, &ws); err != nil {
+		t.Fatalf("/watches as JSON: %v: %s", err, out)
+	}
+	got := map[string]string{}
+	for _, w := range ws {
+		if w.Module != "web" {
+			t.Errorf("/watches as JSON: module %q, want web", w.Module)
+		}
+		got[w.Target] = map[bool]string{true: "1", false: "0"}[w.Success]
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("/watches as JSON: success by target %v, want %v\n%s", got, want, out)
 	}
 }
