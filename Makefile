@@ -1,10 +1,10 @@
 # lbcheck — health-check plugins for load balancers and monitoring.
 #
-#   make demo          build, start the in-process lab, run every check against it
+#   make demo          build, start the in-process lab, run every check against it, then lbcheckd
 #   make test          gofmt, vet, staticcheck, unit and in-process tests with -race
 #   make integration   real servers from Debian in network namespaces (root)
 #   make fuzz          every fuzz target for FUZZTIME each
-#   make bench         wall time, CPU, peak RSS and throughput next to the peers; lbcheckd next to blackbox_exporter (root)
+#   make bench         wall time, CPU, peak RSS and throughput next to the peers; lbcheckd next to blackbox_exporter, and keeping watch (root)
 #   make build         static binaries into bin/, man pages into bin/man/
 #   make package       deb and rpm for amd64 and arm64 into dist/ (nfpm)
 #   make package-test  lintian, install the deb, run it as nobody, purge (root)

@@ -12,6 +12,20 @@
 # so no two share a probe (lbcheckd coalesces identical probes in flight).
 # Then RSS with INFLIGHT probes in flight (a dropped port), and a soak of
 # SOAK_SECS: RSS and goroutines at its start and end.
+#
+# Then keeping watch (issue 21), its own section between the watch markers,
+# each part on a daemon of its own so that nothing else runs in it:
+#   - an ask answered from memory (a watched module, every 60 s) next to an
+#     ask refused at once (an unknown module), agent and /check, CONC
+#     clients as fast as answered; then the same asks from memory at a
+#     steady STEADY_RATE a second over STEADY_RATE targets for STEADY_SECS;
+#   - CPU per watched HTTP probe (PROBE_TARGETS targets every 1 s, no ask)
+#     next to blackbox_exporter's per probe, saturated and at the same rate;
+#   - FLEET watched HTTP targets (distinct addresses of 10.98.0.0/16, made
+#     local in lbc-srv, one nginx on 0.0.0.0:8090) every 10 s for
+#     FLEET_SECS: probes started more than 1 s after their slot, peak RSS,
+#     the daemon's CPU.
+# PARTS picks what runs: "probe watch" (default), or either.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-docs/benchmarks.md}
@@ -19,12 +33,18 @@ SECS=${DAEMON_SECS:-5}
 CONC=${DAEMON_CONC:-64}
 INFLIGHT=${INFLIGHT:-1000}
 SOAK_SECS=${SOAK_SECS:-600}
+PARTS=" ${PARTS:-probe watch} "
+STEADY_RATE=${STEADY_RATE:-100}
+STEADY_SECS=${STEADY_SECS:-20}
+PROBE_TARGETS=${PROBE_TARGETS:-100}
+PROBE_SECS=${PROBE_SECS:-20}
+FLEET=${FLEET:-10000}
+FLEET_SECS=${FLEET_SECS:-300}
 netns=test/integration/netns.sh
 export PATH=$PATH:/usr/sbin:/sbin
 
-for p in prometheus-blackbox-exporter bc curl; do
-	dpkg -s "$p" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >&2
-done
+# blackbox_exporter, bc, curl: scripts/deps.sh's bench group (the one list)
+scripts/deps.sh install integration bench
 [[ -n ${LBC_SANDBOX:-} ]] || exec scripts/sandbox.sh "$0" "$@"
 
 [[ -x bin/lbcheckd ]] || { echo "bench-daemon: bin/lbcheckd missing (make build)" >&2; exit 1; }
@@ -114,6 +134,7 @@ rows=(
 	"dns_answer|dns_answer|53|dns|bin/check_dns_answer --name www.lab.test -p 53"
 	"ftp_noop|ftp_noop|21|ftp_banner|bin/check_ftp_noop -p 21"
 )
+if [[ $PARTS == *" probe "* ]]; then
 {
 	echo "<!-- lbcheckd: written by scripts/bench-daemon.sh -->"
 	echo "## lbcheckd"
@@ -183,3 +204,179 @@ awk -v f="$tmp/section" '
 ' "$OUT" >"$tmp/out"
 cp "$tmp/out" "$OUT"
 cat "$tmp/section"
+fi # probe
+
+# ---------------------------------------------------------------- keeping watch (issue 21)
+if [[ $PARTS == *" watch "* ]]; then
+# metric PORT NAME: the sum of a metric's series on a daemon's /metrics
+metric() { in_ns curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%.0f\n", s }'; }
+# watchd NAME CONF-BODY: lbcheckd on 127.0.0.1:9717 (agent 9718) with these
+# modules, until stop_watchd; its pid in $wpid
+watchd() {
+	{
+		echo "listen: 127.0.0.1:9717"
+		echo "agent_listen: 127.0.0.1:9718"
+		echo "allow: [10.99.0.0/16, 10.98.0.0/16]"
+		echo "max_in_flight: 4096"
+		echo "modules:"
+		echo "$2"
+	} >"$tmp/$1.yml"
+	in_ns bin/lbcheckd --config "$tmp/$1.yml" 2>"$tmp/$1.log" &
+	for _ in $(seq 100); do in_ns curl -sf -o /dev/null http://127.0.0.1:9717/metrics && break; sleep 0.1; done
+	wpid=$(pgrep -f "^bin/lbcheckd --config $tmp/$1.yml")
+	[[ -n $wpid ]] || { echo "bench-daemon: lbcheckd for $1 did not start:" >&2; cat "$tmp/$1.log" >&2; exit 1; }
+}
+stop_watchd() {
+	kill "$wpid"
+	for _ in $(seq 100); do kill -0 "$wpid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$wpid" 2>/dev/null || true
+}
+# wload PID ARGS...: lbload against a daemon, "asks/s ms-CPU-per-ask"; the
+# answers must all be as expected
+wload() {
+	local pid=$1 c0 c1 n good secs
+	shift
+	c0=$(cpu_of "$pid")
+	read -r n good secs < <(in_ns "$tmp/lbload" "$@")
+	c1=$(cpu_of "$pid")
+	((good == n && n > 0)) || { echo "bench-daemon: lbload $*: $((n - good)) of $n answers not as expected" >&2; exit 1; }
+	echo "$(bc -l <<<"$n / $secs") $(bc -l <<<"($c1 - $c0) * 1000 / $n") $n"
+}
+ms() { printf '%.3f ms' "$1"; }
+x() { printf '%.2f' "$(bc -l <<<"$1 / $2")"; }
+{
+	echo "<!-- watch: written by scripts/bench-daemon.sh -->"
+	echo "## lbcheckd keeping watch"
+	echo
+	echo "\`scripts/bench-daemon.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores), each part on a daemon of its own; CPU: the daemon's"
+	echo "utime+stime from /proc over the asks made. Sizes: CONC=$CONC SECS=$SECS STEADY_RATE=$STEADY_RATE STEADY_SECS=$STEADY_SECS"
+	echo "PROBE_TARGETS=$PROBE_TARGETS PROBE_SECS=$PROBE_SECS FLEET=$FLEET FLEET_SECS=$FLEET_SECS. Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo
+} >"$tmp/watch"
+
+# Asks: a watched module (every 60 s: the probes' own CPU stays out of the
+# figures) over STEADY_RATE targets, each asked once first (its watch
+# starts and its first verdict is in).
+watchd asks "  web:
+    check: [check_http_status, -t, \"1\"]
+    every: 60s
+  plain: [check_http_status, -t, \"1\"]"
+in_ns "$tmp/lbload" -c "$STEADY_RATE" -n "$STEADY_RATE" -spread "$STEADY_RATE" "http://127.0.0.1:9717/check?module=web&target=10.99.16.{n}:80" >/dev/null
+sleep 1
+c0=$(cpu_of "$wpid")
+sleep 5
+idle=$(bc -l <<<"($(cpu_of "$wpid") - $c0) * 1000 / 5")
+read -r ct cc _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" "http://127.0.0.1:9717/check?module=web&target=10.99.16.{n}:80")"
+read -r rt rc _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -status 400 "http://127.0.0.1:9717/check?module=nope&target=10.99.16.{n}:80")"
+read -r at ac _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -agent 127.0.0.1:9718 "web 10.99.16.{n} 80")"
+read -r bt bc2 _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -agent 127.0.0.1:9718 -expect "" "nope 10.99.16.{n} 80")"
+# the same asks at a load balancer's steady rate; the idle daemon's own
+# CPU (measured above, without asks) taken out
+read -r sct scc sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" "http://127.0.0.1:9717/check?module=web&target=10.99.16.{n}:80")"
+scc=$(bc -l <<<"$scc - $idle * $STEADY_SECS / $sn")
+read -r sat sac sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" -agent 127.0.0.1:9718 "web 10.99.16.{n} 80")"
+sac=$(bc -l <<<"$sac - $idle * $STEADY_SECS / $sn")
+# and, for what it was before, a probe per ask at that rate (the list form)
+read -r _ pcc pn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" "http://127.0.0.1:9717/check?module=plain&target=10.99.16.{n}:80")"
+pcc=$(bc -l <<<"$pcc - $idle * $STEADY_SECS / $pn")
+stop_watchd
+{
+	echo "Asks, $CONC keep-alive clients for ${SECS} s a row (the agent: a connection per ask, as HAProxy asks), then $STEADY_RATE asks a second"
+	echo "over $STEADY_RATE targets for ${STEADY_SECS} s (the idle daemon's $(printf '%.3f' "$idle") ms of CPU a second taken out). Goals: from memory ≤ 1.5x refused; steady ≤ 2x saturated."
+	echo
+	echo "| front | from memory: asks/s | CPU/ask | refused at once: asks/s | CPU/ask | ratio | steady $STEADY_RATE/s: CPU/ask | ratio to saturated |"
+	echo "|---|---|---|---|---|---|---|---|"
+	printf '| `/check` | %.0f | %s | %.0f | %s | %s | %s | %s |\n' "$ct" "$(ms "$cc")" "$rt" "$(ms "$rc")" "$(x "$cc" "$rc")" "$(ms "$scc")" "$(x "$scc" "$cc")"
+	printf '| agent | %.0f | %s | %.0f | %s | %s | %s | %s |\n' "$at" "$(ms "$ac")" "$bt" "$(ms "$bc2")" "$(x "$ac" "$bc2")" "$(ms "$sac")" "$(x "$sac" "$ac")"
+	echo
+	echo "For comparison, a probe per ask (the list form) at the same steady rate: $(ms "$pcc") of CPU per \`/check\`."
+	echo
+} >>"$tmp/watch"
+
+# Watched probes: PROBE_TARGETS targets every 1 s, no ask at all.
+targets=$(seq "$PROBE_TARGETS" | awk '{printf "%s\"10.99.16.%d:80\"", (NR > 1 ? ", " : ""), $1}')
+watchd probes "  web:
+    check: [check_http_status, -t, \"1\"]
+    every: 1s
+    targets: [$targets]"
+sleep 5
+c0=$(cpu_of "$wpid") p0=$(metric 9717 lbcheckd_probes_total)
+sleep "$PROBE_SECS"
+c1=$(cpu_of "$wpid") p1=$(metric 9717 lbcheckd_probes_total)
+stop_watchd
+np=$((p1 - p0))
+((np > 0)) || { echo "bench-daemon: no watch probe counted in lbcheckd_probes_total" >&2; exit 1; }
+wc_=$(bc -l <<<"($c1 - $c0) * 1000 / $np")
+read -r _ bbs _ <<<"$(wload "$bbx" -c "$CONC" -d "${SECS}s" -spread "$CONC" "http://127.0.0.1:9115/probe?module=http_2xx&target=10.99.16.{n}:80")"
+read -r _ bbr _ <<<"$(wload "$bbx" -c "$PROBE_TARGETS" -d "${PROBE_SECS}s" -spread "$PROBE_TARGETS" -rate "$PROBE_TARGETS" "http://127.0.0.1:9115/probe?module=http_2xx&target=10.99.16.{n}:80")"
+{
+	echo "Watched HTTP probes: $PROBE_TARGETS targets every 1 s for ${PROBE_SECS} s, no ask: $np probes, $(ms "$wc_") of CPU each."
+	echo "blackbox_exporter per \`/probe\` on the same targets: $(ms "$bbs") saturated ($CONC clients), $(ms "$bbr") at $PROBE_TARGETS a second."
+	echo "Ratio (goal ≤ 0.15): $(x "$wc_" "$bbs") of the saturated figure, $(x "$wc_" "$bbr") at the same rate."
+	echo
+} >>"$tmp/watch"
+
+# The fleet: FLEET distinct addresses of 10.98.0.0/16, local in lbc-srv, one nginx on 0.0.0.0:8090.
+ip netns exec lbc-srv ip route replace local 10.98.0.0/16 dev lo
+in_ns ip route replace 10.98.0.0/16 via 10.99.0.2
+mkdir -p "$tmp/fleet-nginx"
+cat >"$tmp/fleet-nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $tmp/fleet-nginx/nginx.pid;
+error_log $tmp/fleet-nginx/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/fleet-nginx;
+	proxy_temp_path $tmp/fleet-nginx;
+	fastcgi_temp_path $tmp/fleet-nginx;
+	uwsgi_temp_path $tmp/fleet-nginx;
+	scgi_temp_path $tmp/fleet-nginx;
+	server { listen 8090 reuseport backlog=4096; location / { return 200 "ok\n"; } }
+}
+NGINX
+ip netns exec lbc-srv nginx -e "$tmp/fleet-nginx/error.log" -c "$tmp/fleet-nginx/nginx.conf" &
+pids+=($!)
+for _ in $(seq 50); do in_ns curl -sf -o /dev/null http://10.98.0.1:8090/ && break; sleep 0.1; done
+# the targets listed in the configuration (targets:, one flow list)
+targets=$(seq 0 $((FLEET - 1)) | awk '{printf "%s\"10.98.%d.%d:8090\"", (NR > 1 ? ", " : ""), int($1 / 250), $1 % 250 + 1}')
+watchd fleet "  fleet:
+    check: [check_http_status, -t, \"5\"]
+    every: 10s
+    targets: [$targets]"
+# the first round (10 s) sets every watch going; then the figures
+sleep 12
+w=$(metric 9717 lbcheckd_watches)
+c0=$(cpu_of "$wpid") p0=$(metric 9717 lbcheckd_probes_total) l0=$(metric 9717 lbcheckd_watch_late_probes_total)
+peak=0 end=$((SECONDS + FLEET_SECS))
+while ((SECONDS < end)); do
+	r=$(rss_of "$wpid")
+	((r > peak)) && peak=$r
+	sleep 1
+done
+c1=$(cpu_of "$wpid") p1=$(metric 9717 lbcheckd_probes_total) l1=$(metric 9717 lbcheckd_watch_late_probes_total)
+((w == FLEET)) || echo "bench-daemon: $w watches of $FLEET" >&2
+fails=$(in_ns curl -s http://127.0.0.1:9717/metrics | awk '$1 ~ /^lbcheckd_probes_total\{/ && $1 !~ /result="(ok|success)"/ { s += $2 } END { printf "%.0f", s }')
+stop_watchd
+np=$((p1 - p0)) late=$((l1 - l0))
+{
+	echo "The fleet: $FLEET watched HTTP targets (distinct addresses, one nginx), every 10 s, for ${FLEET_SECS} s after the first round:"
+	echo "$w watches, $np probes ($(printf '%.0f' "$(bc -l <<<"$np / $FLEET_SECS")") a second, $(printf '%.0f' "$(bc -l <<<"$FLEET * $FLEET_SECS / 10")") due),"
+	echo "**$late started more than 1 s after their slot** (lbcheckd_watch_late_probes_total; goal 0), peak RSS **$(bc <<<"scale=1; $peak / 1024") MiB** (goal ≤ 256),"
+	echo "daemon CPU $(printf '%.1f' "$(bc -l <<<"($c1 - $c0)")") s over ${FLEET_SECS} s ($(printf '%.1f' "$(bc -l <<<"($c1 - $c0) * 100 / $FLEET_SECS")")% of a core, $(ms "$(bc -l <<<"($c1 - $c0) * 1000 / ($np + ($np == 0))")") a probe); probes not OK since start: $fails."
+	echo
+	echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "<!-- /watch -->"
+} >>"$tmp/watch"
+
+touch "$OUT"
+awk -v f="$tmp/watch" '
+	/^<!-- watch: / { while ((getline l < f) > 0) print l; skip = 1; done = 1; next }
+	/^<!-- \/watch -->/ { skip = 0; next }
+	!skip { print }
+	END { if (!done) { print ""; while ((getline l < f) > 0) print l } }
+' "$OUT" >"$tmp/out"
+cp "$tmp/out" "$OUT"
+cat "$tmp/watch"
+fi # watch

@@ -104,3 +104,62 @@ if [[ -x $bin/check_ssl_hello ]]; then
 	run "$bin/check_ssl_hello" -t 1 $(hp tls-silent)
 	run "$bin/check_ssl_hello" $(hp closed)
 fi
+
+if [[ -x $bin/lbcheckd ]]; then
+	echo
+	echo "== lbcheckd: the same checks from one resident process, keeping watch"
+	dir=$(mktemp -d)
+	# Ports the kernel picks (listen ...:0): the daemon logs them.
+	cat >"$dir/lbcheckd.yml" <<CONF
+listen: 127.0.0.1:0
+agent_listen: 127.0.0.1:0
+allow: [127.0.0.0/8]
+modules:
+  web:                                   # watched: probed every 2 s once asked about
+    check: [check_http_status, -t, "1", -w, "0.2", -c, "1"]
+    every: 2s
+    agent_weight: true                   # the agent answers up with a weight from the response time
+    fall: 2
+    rise: 2
+CONF
+	printf '\n$ cat lbcheckd.yml\n'
+	cat "$dir/lbcheckd.yml"
+	printf '\n$ lbcheckd --config lbcheckd.yml &\n'
+	"$bin/lbcheckd" --config "$dir/lbcheckd.yml" 2>"$dir/log" &
+	lbd=$!
+	for _ in $(seq 50); do grep -q 'lbcheckd started' "$dir/log" && break; sleep 0.1; done
+	http=$(sed -n 's/.*lbcheckd started.* listen=\([0-9.:]*\).*/\1/p' "$dir/log" | head -1)
+	agent=$(sed -n 's/.*lbcheckd started.* agent_listen=\([0-9.:]*\).*/\1/p' "$dir/log" | head -1)
+	if [[ -z $http || -z $agent ]]; then
+		echo "demo: lbcheckd did not start:" >&2
+		cat "$dir/log" >&2
+		kill "$lbd" 2>/dev/null || true
+		rm -rf "$dir"
+		exit 1
+	fi
+	grep -m1 "lbcheckd started" "$dir/log"
+	target=${addr[http]}
+	# ask ADDR REQUEST: one exchange over bash's /dev/tcp (no curl, no nc needed)
+	ask() {
+		local host=${1%:*} port=${1##*:}
+		exec 3<>"/dev/tcp/$host/$port"
+		printf '%b' "$2" >&3
+		cat <&3
+		exec 3<&-
+	}
+	get() { ask "$http" "GET $1 HTTP/1.1\r\nHost: $http\r\nConnection: close\r\n\r\n" | tr -d '\r' | sed -n '1p; /^$/,$p' | sed '/^$/d'; }
+	printf '\n$ echo "web %s" | nc %s   # HAProxy agent-check: the first ask starts the watch and waits for its probe\n' "${target/:/ }" "${agent/:/ }"
+	ask "$agent" "web ${target/:/ }\n"
+	printf '\n$ curl "%s/check?module=web&target=%s"   # load balancers: answered from memory\n' "$http" "$target"
+	get "/check?module=web&target=$target"
+	printf '\n$ curl "%s/probe?module=web&target=%s" | grep -v "^#"   # Prometheus, with the verdict'"'"'s age\n' "$http" "$target"
+	get "/probe?module=web&target=$target" | grep -v '^#'
+	sleep 2.5
+	printf '\n$ curl %s/watches   # one scrape for every watched target\n' "$http"
+	get /watches | grep -v '^#'
+	printf '\n$ kill -TERM %%1   # SIGTERM ends the watches at once\n'
+	kill -TERM "$lbd"
+	wait "$lbd" 2>/dev/null || true
+	tail -1 "$dir/log"
+	rm -rf "$dir"
+fi

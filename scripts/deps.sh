@@ -11,7 +11,8 @@
 #
 # GROUP: build (make demo, make build: git, which go build runs in a clone,
 # and the CA certificates the Go module proxy needs), test (make test, with
-# build too), integration (make integration), package (make package-test).
+# build too), integration (make integration), package (make package-test),
+# bench (make bench, with integration too).
 # When everything is present it only looks at the file system: no apt-get,
 # no network, tens of milliseconds.
 set -euo pipefail
@@ -66,6 +67,10 @@ integration    knot               knotd
 integration    gcc                gcc
 integration    libcap2-bin        setcap
 integration    util-linux         setpriv
+# make bench: lbcheckd next to blackbox_exporter, its arithmetic
+bench          prometheus-blackbox-exporter prometheus-blackbox-exporter
+bench          bc                 bc
+bench          curl               curl
 package        lintian            lintian
 package        rpm                rpm
 package        man-db             man
@@ -78,7 +83,7 @@ EOF
 
 # The Debian packages that start a daemon of their own on the host; the
 # tests run their own instances in namespaces.
-daemons=(nginx haproxy keepalived unbound vsftpd postfix bind9 knot dovecot-core stunnel4 prometheus prometheus-node-exporter)
+daemons=(nginx haproxy keepalived unbound vsftpd postfix bind9 knot dovecot-core stunnel4 prometheus prometheus-node-exporter prometheus-blackbox-exporter)
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 2; }
 
@@ -98,7 +103,7 @@ action=$1
 shift
 groups=" $* "
 for g in "$@"; do
-	[[ $g == build || $g == test || $g == integration || $g == package ]] || die "unknown group $g (want build, test, integration or package)"
+	[[ $g == build || $g == test || $g == integration || $g == package || $g == bench ]] || die "unknown group $g (want build, test, integration, package or bench)"
 done
 
 all=() missing=() provides=()
@@ -127,6 +132,7 @@ for g in "$@"; do
 	test) names+=("make test") ;;
 	integration) names+=("make integration") ;;
 	package) names+=("make package-test") ;;
+	bench) names+=("make bench") ;;
 	esac
 done
 targets=$(IFS=/; echo "${names[*]}") needs=needs
