@@ -240,6 +240,7 @@ func TestLifecycle(t *testing.T) {
 	writeConfig(t, path, "  up: [check_http_status, --expect, nonsense]\n")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r.waitMetric(t, "lbcheckd_config_last_reload_successful 0")
+	r.waitMetric(t, "blackbox_exporter_config_last_reload_successful 0") // rules written for blackbox
 	if code, _ := r.get(t, "/check?module=up"+target); code != 200 {
 		t.Errorf("after a bad reload, module up answers %d", code)
 	}
@@ -250,6 +251,7 @@ func TestLifecycle(t *testing.T) {
 	writeConfig(t, path, "  renamed: [check_http_status, -u, /status/503]\n  slow: [check_http_status, -t, \"1\"]\n")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r.waitMetric(t, "lbcheckd_config_last_reload_successful 1")
+	r.waitMetric(t, "blackbox_exporter_config_last_reload_successful 1") // rules written for blackbox
 	if code, _ := r.get(t, "/check?module=renamed"+target); code != 503 {
 		t.Errorf("after a good reload, module renamed answers %d, want 503", code)
 	}
