@@ -52,6 +52,9 @@ type Config struct {
 	File
 	Allow   []netip.Prefix
 	Modules map[string]*Module
+	// parse is the checks' parser the modules went through, for the
+	// commands URL targets derive from them.
+	parse func(argv []string) (*check.Command, error)
 }
 
 // Module is a named check command line, shared by every request that
@@ -60,6 +63,8 @@ type Module struct {
 	Name string
 	Argv []string
 	Cmd  *check.Command
+	// derived are this module's commands for URL targets.
+	derived derived
 }
 
 // moduleName is what a module may be called: a metric label value and a
@@ -111,7 +116,7 @@ func Parse(text []byte, reg checks.Registry) (*Config, error) {
 	if err := yaml.UnmarshalStrict(text, &f); err != nil {
 		return nil, errors.New(oneLine(err.Error()))
 	}
-	c := &Config{File: f, Modules: map[string]*Module{}}
+	c := &Config{File: f, Modules: map[string]*Module{}, parse: reg.Module}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}

@@ -28,7 +28,7 @@ type Metrics struct {
 	// names, so that alert rules written for it keep working.
 	bbReloadOK prometheus.Gauge
 	bbReloadAt prometheus.Gauge
-	modules   prometheus.Gauge
+	modules    prometheus.Gauge
 	// AgentDropped counts agent connections closed without an answer
 	// because too many were open.
 	AgentDropped prometheus.Counter

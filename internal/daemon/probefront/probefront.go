@@ -1,6 +1,8 @@
 // Package probefront is lbcheckd's Prometheus front: GET
 // /probe?module=M&target=HOST:PORT, answered as blackbox_exporter answers
-// it, so that its documented relabel configuration works unchanged.
+// it, so that its documented relabel configuration works unchanged. An
+// HTTP module also takes blackbox's URL targets
+// (target=https://host:8443/health, daemon.URLTarget).
 //
 // Every request gets an exposition of its own holding probe_success,
 // probe_duration_seconds, probe_timeout_seconds, the check's phases
@@ -38,6 +40,9 @@ const DefaultOffset = 500 * time.Millisecond
 func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := daemon.RequestFromQuery(r.URL.Query())
+		if err == nil {
+			err = daemon.URLTarget(&req)
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
