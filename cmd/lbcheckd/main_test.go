@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -334,7 +336,8 @@ func TestURLTargets(t *testing.T) {
 	writeConfig(t, path, "  web: [check_http_status, -u, /status/503, --tls]\n"+
 		"  host: [check_http_status, --body-regex, '"+hostEcho+"']\n"+
 		"  vhost: [check_http_status, --vhost, down.lab.test]\n"+
-		"  tcp: [check_tcp_half_open]\n")
+		"  tcp: [check_tcp_half_open]\n"+
+		"  verified: [check_http_status, --tls, --ca-file, '"+webLab.CAFile+"']\n")
 	r := startDaemon(t, "--config", path)
 	plain, secure := webLab.HTTP.String(), webLab.HTTPS.String()
 	tests := []struct {
@@ -352,6 +355,8 @@ func TestURLTargets(t *testing.T) {
 			[]string{"probe_success 1", "probe_failed_due_to_regex 0"}},
 		{"the module's --vhost wins, as a Host header in a blackbox module", "module=vhost&target=" + url.QueryEscape("http://"+plain+"/"), 200,
 			[]string{"probe_http_status_code 503"}},
+		{"https URL with --ca-file: a verified chain's expiry", "module=verified&target=" + url.QueryEscape(fmt.Sprintf("https://localhost:%d/", webLab.HTTPS.Port())), 200,
+			[]string{"probe_success 1", "probe_http_ssl 1", "probe_ssl_last_chain_expiry_timestamp_seconds " + certExpiry(t, webLab.CAFile) + "\n"}},
 		{"bad URL", "module=web&target=" + url.QueryEscape("http://[::1/"), 400, []string{"not a URL"}},
 		{"bad scheme", "module=web&target=" + url.QueryEscape("ftp://"+plain+"/"), 400, []string{"want http or https"}},
 		{"not an HTTP module", "module=tcp&target=" + url.QueryEscape("http://"+plain+"/"), 400, []string{"needs a check_http_status module"}},
@@ -373,4 +378,23 @@ func TestURLTargets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// certExpiry is the NotAfter of the PEM certificate in file, as the
+// exposition writes it.
+func certExpiry(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s: no PEM", file)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.FormatFloat(float64(c.NotAfter.Unix()), 'g', -1, 64)
 }
