@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/daemon"
@@ -179,23 +180,45 @@ func collect(x *exposition, res daemon.Result) {
 }
 
 // chainInfo is probe_ssl_last_chain_info's labels for a leaf certificate,
-// nil when there is none to read.
+// nil when there is none to read. A target's certificate seldom changes:
+// the labels are kept by fingerprint (parsing it again doubled the cost of
+// a TLS probe's answer).
 func chainInfo(der []byte) []string {
 	if len(der) == 0 {
 		return nil
+	}
+	sum := sha256.Sum256(der)
+	infoCache.Lock()
+	info, ok := infoCache.m[sum]
+	infoCache.Unlock()
+	if ok {
+		return info
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil
 	}
-	sum := sha256.Sum256(der)
-	return []string{
+	info = []string{
 		"fingerprint_sha256", hex.EncodeToString(sum[:]),
 		"issuer", c.Issuer.String(),
 		"subject", c.Subject.String(),
 		"subjectalternative", strings.Join(c.DNSNames, ","),
 	}
+	infoCache.Lock()
+	if len(infoCache.m) >= maxInfoCache {
+		clear(infoCache.m) // bounded: a sweep of many hosts starts over
+	}
+	infoCache.m[sum] = info
+	infoCache.Unlock()
+	return info
 }
+
+const maxInfoCache = 4096
+
+var infoCache = struct {
+	sync.Mutex
+	m map[[sha256.Size]byte][]string
+}{m: map[[sha256.Size]byte][]string{}}
 
 // ipHash is blackbox's probe_ip_addr_hash: FNV-32a of the address's bytes
 // (4 for IPv4, 16 for IPv6).
