@@ -488,3 +488,16 @@ func TestSOASerial(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSOASerial: any bytes as an SOA record's data never panic, and a
+// serial is read only from data long enough to hold one.
+func FuzzSOASerial(f *testing.F) {
+	f.Add([]byte{2, 'n', 's', 0, 0, 0x78, 0xc3, 0x68, 0x3d, 0, 0, 0, 1})
+	f.Add([]byte{0xc0, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, ok := soaSerial([]record{{msg: data, rrtype: 6}})
+		if ok && len(data) < 6 {
+			t.Errorf("a serial from %d bytes", len(data))
+		}
+	})
+}
