@@ -68,7 +68,7 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 	grep -q 'setcap cap_net_raw+ep "$bin"' <<<"$scripts" || fail "rpm %post does not set the capability"
 	grep -qx 'bin=/usr/lib64/nagios/plugins/check_tcp_half_open' <<<"$scripts" || fail "rpm %post names the wrong binary"
 	grep -qx libcap <<<"$requires" || fail "rpm does not require libcap"
-	for f in /usr/sbin/lbcheckd /usr/share/man/man8/lbcheckd.8.gz /usr/lib/systemd/system/lbcheckd.service /etc/lbcheck/lbcheckd.yml; do
+	for f in /usr/sbin/lbcheckd /usr/share/man/man8/lbcheckd.8.gz /usr/lib/systemd/system/lbcheckd.service /etc/lbcheck/lbcheckd.yml /usr/share/doc/lbcheck/examples/lbcheckd/alerts.yml; do
 		grep -qx "$f" <<<"$files" || fail "rpm lacks $f"
 	done
 	grep -qx /etc/lbcheck/lbcheckd.yml <<<"$(rpm -qcp "$rpm" 2>/dev/null)" || fail "rpm: /etc/lbcheck/lbcheckd.yml is not a config file"
@@ -195,7 +195,7 @@ if [[ -z ${LBC_SANDBOX:-} ]]; then
 	done
 	[[ -x $stage/usr/lib/nagios/plugins/lbcheck ]] || fail "make install: no lbcheck"
 	[[ -f $stage/usr/share/doc/lbcheck/examples/icinga2/lbcheck.conf ]] || fail "make install: no examples"
-	for f in usr/sbin/lbcheckd usr/share/man/man8/lbcheckd.8 usr/lib/systemd/system/lbcheckd.service etc/lbcheck/lbcheckd.yml; do
+	for f in usr/sbin/lbcheckd usr/share/man/man8/lbcheckd.8 usr/lib/systemd/system/lbcheckd.service etc/lbcheck/lbcheckd.yml usr/share/doc/lbcheck/examples/lbcheckd/alerts.yml; do
 		[[ -e $stage/$f ]] || fail "make install: no $f"
 	done
 	make --no-print-directory install DESTDIR="$stage" PREFIX=/opt/lbc plugindir=/opt/lbc/plugins >/dev/null

@@ -30,10 +30,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
-	"golang.org/x/net/netutil"
 
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/daemon"
+	"github.com/lbcheck/lbcheck/internal/daemon/conncap"
+	"github.com/lbcheck/lbcheck/internal/daemon/debugfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/lbfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/probefront"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
@@ -130,19 +131,25 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 		return 1
 	}
 	// Connections, like probes, are bounded: each holds a goroutine and
-	// its buffers.
-	maxConns := 2*cfg.MaxInFlight + 64
-	ln = netutil.LimitListener(ln, maxConns)
+	// its buffers. At the cap a new connection sheds the oldest one not
+	// being answered (see conncap): slow and silent clients cannot keep a
+	// load balancer's ask waiting in the kernel's accept queue.
+	maxConns := connCap(cfg.MaxInFlight, logger)
+	httpCap := conncap.New(maxConns)
+	httpCap.OnDrop = metrics.DropFunc("http")
+	ln = httpCap.Listener(ln)
 	mux := http.NewServeMux()
-	mux.Handle("/probe", probefront.Handler(d, *offset))
-	mux.Handle("/check", lbfront.CheckHandler(d))
+	dbg := debugfront.New(d) // before serving: it remembers every probe
+	mux.Handle("/probe", dbg.Wrap("/probe", probefront.Handler(d, *offset)))
+	mux.Handle("/check", dbg.Wrap("/check", lbfront.CheckHandler(d)))
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, index(d.Config()))
-	})
+	dbg.Register(mux)
 	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
+		Handler: mux,
+		// An HTTP checker (HAProxy, keepalived, Prometheus) sends its
+		// request at once: a request that takes longer is a slow client's.
+		ReadHeaderTimeout: headerWait,
+		ConnState:         conncap.ConnState,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
@@ -228,6 +235,28 @@ loop:
 	return code
 }
 
+// headerWait bounds the time an HTTP request's header may take (and a TLS
+// handshake's, under web_config_file).
+const headerWait = 2 * time.Second
+
+// connCap is each front's connection cap: twice max_in_flight and some,
+// but within the file descriptors the process may open (both fronts'
+// connections, and a socket or two per probe), so that accept never fails
+// with EMFILE (net/http then pauses accepting, up to a second).
+func connCap(maxInFlight int, logger *slog.Logger) int {
+	n := 2*maxInFlight + 64
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < 1<<30 {
+		room := (int(lim.Cur) - 2*maxInFlight - 64) / 2
+		if room < n {
+			logger.Warn("connection cap lowered to fit the open-file limit: raise LimitNOFILE (ulimit -n)",
+				"cap", max(room, 16), "wanted", n, "nofile", lim.Cur)
+			n = max(room, 16)
+		}
+	}
+	return n
+}
+
 // reload puts the file's configuration in force, or keeps the one in force
 // and says why.
 func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.Mux, logger *slog.Logger) {
@@ -275,19 +304,6 @@ func longestDeadline(cfg *daemon.Config) time.Duration {
 		longest = max(longest, m.Cmd.Deadline)
 	}
 	return longest
-}
-
-func index(cfg *daemon.Config) string {
-	var b strings.Builder
-	b.WriteString("lbcheckd " + version.Version + "\n\n")
-	b.WriteString("/probe?module=M&target=HOST:PORT  Prometheus (blackbox_exporter's conventions)\n")
-	b.WriteString("/check?module=M&target=HOST:PORT  load balancers: 200 up, 503 down\n")
-	b.WriteString("/metrics                          the daemon's own metrics\n\nmodules:\n")
-	for _, name := range sortedKeys(cfg.Modules) {
-		// The check only: options may hold a password (--password).
-		b.WriteString("  " + name + ": " + cfg.Modules[name].Argv[0] + "\n")
-	}
-	return b.String()
 }
 
 func sortedKeys(m map[string]*daemon.Module) []string {

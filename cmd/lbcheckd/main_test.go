@@ -300,6 +300,7 @@ func TestStartRefusesBadConfig(t *testing.T) {
 	}{
 		{"unknown key", "allow: [10.0.0.0/8]\nmodule: {}\n", "field module not found"},
 		{"bad option", "allow: [10.0.0.0/8]\nmodules: {m: [check_ssl_hello, --starttls, smtps]}\n", "module m: check_ssl_hello: bad argument: --starttls \"smtps\""},
+		{"20,000 unknown keys", "allow: [10.0.0.0/8]\nmodules: {m: [check_dns_answer]}\n" + manyKeys(20000), "and 19997 more"},
 		{"missing web config", "allow: [10.0.0.0/8]\nweb_config_file: /nonexistent.yml\nmodules: {m: [check_dns_answer]}\n", "web_config_file /nonexistent.yml"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,6 +308,9 @@ func TestStartRefusesBadConfig(t *testing.T) {
 			var stderr bytes.Buffer
 			code := run([]string{"--config", path}, io.Discard, &stderr, func(string, string) { t.Error("it started") })
 			lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			if len(lines[0]) > 2<<10 {
+				t.Errorf("a line of %d bytes", len(lines[0]))
+			}
 			if code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "lbcheckd: "+path+": ") || !strings.Contains(lines[0], tt.says) {
 				t.Errorf("exit %d, stderr %q; want 1 and one line saying %q", code, stderr.String(), tt.says)
 			}
@@ -357,6 +361,8 @@ func TestURLTargets(t *testing.T) {
 			[]string{"probe_http_status_code 503"}},
 		{"https URL with --ca-file: a verified chain's expiry", "module=verified&target=" + url.QueryEscape(fmt.Sprintf("https://localhost:%d/", webLab.HTTPS.Port())), 200,
 			[]string{"probe_success 1", "probe_http_ssl 1", "probe_ssl_last_chain_expiry_timestamp_seconds " + certExpiry(t, webLab.CAFile) + "\n"}},
+		{"debug page: the URL's options on the command line", "module=web&debug=true&target=" + url.QueryEscape("http://"+plain+"/status/202"), 200,
+			[]string{"probe_http_status_code 202", "--tls=false --path /status/202 --vhost " + plain}},
 		{"bad URL", "module=web&target=" + url.QueryEscape("http://[::1/"), 400, []string{"not a URL"}},
 		{"bad scheme", "module=web&target=" + url.QueryEscape("ftp://"+plain+"/"), 400, []string{"want http or https"}},
 		{"not an HTTP module", "module=tcp&target=" + url.QueryEscape("http://"+plain+"/"), 400, []string{"needs a check_http_status module"}},
@@ -397,4 +403,12 @@ func certExpiry(t *testing.T, file string) string {
 		t.Fatal(err)
 	}
 	return strconv.FormatFloat(float64(c.NotAfter.Unix()), 'g', -1, 64)
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "unknown_key_%05d: 1\n", i)
+	}
+	return b.String()
 }

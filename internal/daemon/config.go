@@ -110,10 +110,50 @@ func (l *limitedReader) Read(b []byte) (int, error) {
 }
 
 // Parse checks a configuration and parses its modules with the checks'
-// own parsers. The error is one line.
+// own parsers. The error is one line of at most a KiB or so.
 func Parse(text []byte, reg checks.Registry) (*Config, error) {
+	c, err := parse(text, reg)
+	if err != nil {
+		return nil, bounded(err)
+	}
+	return c, nil
+}
+
+// Bounds of a configuration error: it is logged on every refused reload
+// and printed on start, so a file of 20,000 bad keys must not make it a
+// megabyte (yaml joins every problem it finds).
+const (
+	maxProblems   = 3   // named; the rest are counted
+	maxProblemLen = 200 // bytes of one problem
+	maxErrorLen   = 1 << 10
+)
+
+// bounded is err in at most maxErrorLen bytes on one line, naming the
+// first maxProblems of yaml's problems and how many more there are.
+func bounded(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		n := min(len(te.Errors), maxProblems)
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = clipTo(oneLine(te.Errors[i]), maxProblemLen)
+		}
+		msg := strings.Join(parts, "; ")
+		if more := len(te.Errors) - n; more > 0 {
+			msg += fmt.Sprintf("; and %d more", more)
+		}
+		return errors.New(msg)
+	}
+	return errors.New(clipTo(oneLine(err.Error()), maxErrorLen))
+}
+
+func parse(text []byte, reg checks.Registry) (*Config, error) {
 	var f File
 	if err := yaml.UnmarshalStrict(text, &f); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, err
+		}
 		return nil, errors.New(oneLine(err.Error()))
 	}
 	c := &Config{File: f, Modules: map[string]*Module{}, parse: reg.Module}

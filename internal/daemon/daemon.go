@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/target"
 )
 
@@ -40,10 +42,20 @@ const (
 	NotAllowed    Reason = "not_allowed"
 	Overloaded    Reason = "overloaded"
 	NoVerdict     Reason = "no_verdict" // the caller's deadline passed first
+	// BadRequest is an ask a front cannot read as one question: a method
+	// other than GET or HEAD, a parameter given twice, one it does not
+	// know, a body. Fronts refuse it before asking the daemon.
+	BadRequest Reason = "bad_request"
+	// ResolverFailed is a name the daemon's resolver could not answer for
+	// (SERVFAIL, REFUSED, no resolver reachable): the daemon could not
+	// check, which says nothing of the backend. ResolverTimeout is the
+	// same when the resolver did not answer within the probe's deadline.
+	ResolverFailed  Reason = "resolver_failed"
+	ResolverTimeout Reason = "resolver_timeout"
 )
 
 // Reasons are all of them, for metrics.
-var Reasons = []Reason{UnknownModule, BadTarget, NotAllowed, Overloaded, NoVerdict}
+var Reasons = []Reason{UnknownModule, BadTarget, NotAllowed, Overloaded, NoVerdict, BadRequest, ResolverFailed, ResolverTimeout}
 
 // Refused is the error of a request that got no verdict.
 type Refused struct {
@@ -72,12 +84,57 @@ func HTTPStatus(err error, noVerdict int) int {
 		return http.StatusTooManyRequests
 	case NoVerdict:
 		return noVerdict
+	case ResolverFailed:
+		return http.StatusInternalServerError
+	case ResolverTimeout:
+		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadRequest
 }
 
-// RequestFromQuery reads an HTTP front's module= and target= parameters.
-func RequestFromQuery(q url.Values) (Request, error) {
+// RequestFromHTTP reads an HTTP front's ask, or says why it is not one
+// question: status is the answer then, 405 (the Allow header is set on w)
+// or 400. Only GET and HEAD ask (HAProxy's http-check, keepalived's
+// HTTP_GET and Prometheus all use GET); a body is refused, so that no
+// proxy in front reads a different request than the daemon does.
+func RequestFromHTTP(w http.ResponseWriter, r *http.Request) (req Request, status int, err error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return req, http.StatusMethodNotAllowed, refuse(BadRequest, "method %s: only GET and HEAD ask", strconv.Quote(clip(r.Method)))
+	}
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		return req, http.StatusBadRequest, refuse(BadRequest, "a %s with a body: an ask has none", r.Method)
+	}
+	req, err = RequestFromQuery(r.URL.RawQuery)
+	if err != nil {
+		return req, http.StatusBadRequest, err
+	}
+	return req, 0, nil
+}
+
+// RequestFromQuery reads an HTTP front's query: exactly one module= and
+// one target=, and at most one debug=, nothing else. A parameter given twice is refused rather
+// than the first taken: a proxy in front that reads the other value would
+// see a verdict for a target it never asked about (HTTP parameter
+// pollution). So is a query Go cannot read whole (a ';' separator, a bad
+// escape), which r.URL.Query() would silently shorten.
+func RequestFromQuery(raw string) (Request, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return Request{}, refuse(BadRequest, "query %s: %v", strconv.Quote(clip(raw)), err)
+	}
+	for key, vals := range q {
+		switch {
+		case key != "module" && key != "target" && key != "debug":
+			return Request{}, refuse(BadRequest, "parameter %s: only module, target and debug are asked with", strconv.Quote(clip(key)))
+		case len(vals) > 1:
+			return Request{}, refuse(BadRequest, "parameter %s given %d times: give it once", key, len(vals))
+		case key == "debug" && vals[0] != "true" && vals[0] != "false":
+			// debug=true asks for the debug page (debugfront), as
+			// blackbox_exporter's; anything else is ambiguous.
+			return Request{}, refuse(BadRequest, "debug=%s: want true or false", strconv.Quote(clip(vals[0])))
+		}
+	}
 	req := Request{Module: q.Get("module"), Target: q.Get("target")}
 	if req.Target == "" {
 		return req, refuse(BadTarget, "target parameter is missing")
@@ -98,6 +155,10 @@ type Request struct {
 	// Deadline, when set and shorter than the module's -t, bounds the
 	// probe instead (Prometheus' scrape timeout, less a margin).
 	Deadline time.Duration
+	// Trace, when above 0, records the probe's protocol trace at that
+	// verbosity (as -v, -vv) in the Result's Trace: debug=true. Ordinary
+	// asks leave it 0 and pay nothing for it.
+	Trace int
 }
 
 // Result is a verdict and what the fronts say about it.
@@ -121,6 +182,11 @@ type Daemon struct {
 
 	mu      sync.Mutex
 	flights map[flightKey]*flight
+
+	// OnProbe, if set before the daemon serves, is told of every probe
+	// run (not of requests answered by another's probe, nor refusals):
+	// the debug front's list of recent probes. It must not block.
+	OnProbe func(Request, Result)
 }
 
 // flightKey is what makes two requests identical: the same module, target
@@ -130,6 +196,9 @@ type flightKey struct {
 	mod      *Module
 	target   string
 	deadline time.Duration
+	// trace: a debug request must get its own probe's trace, and an
+	// ordinary one must not wait on a traced probe's extra work.
+	trace int
 }
 
 type flight struct {
@@ -208,7 +277,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 		deadline = req.Deadline
 	}
 
-	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline}
+	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline, req.Trace}
 	d.waiting.Add(1)
 	defer d.waiting.Add(-1)
 	d.mu.Lock()
@@ -237,12 +306,15 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 	// new stack grown four times over. Callers that join share the
 	// verdict. A leader whose caller left still finishes the probe: it
 	// ends by its own deadline, and its verdict may serve the others.
-	f.res = d.run(mod, tg, deadline)
+	f.res = d.run(mod, tg, deadline, req.Trace)
 	d.mu.Lock()
 	delete(d.flights, key)
 	d.mu.Unlock()
 	d.inFlight.Add(-1)
 	close(f.done)
+	if d.OnProbe != nil {
+		d.OnProbe(req, f.res)
+	}
 	if ctx.Err() != nil {
 		return Result{}, refuse(NoVerdict, "no verdict within the caller's deadline")
 	}
@@ -252,7 +324,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 // run is one probe, within deadline. A probe that panics is UNKNOWN (it
 // could not check), with its stack on stderr: the flight must still end,
 // or every later request for the target would wait on it.
-func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res Result) {
+func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration, trace int) (res Result) {
 	ctx, cancel := context.WithTimeout(d.base, deadline)
 	defer cancel()
 	start := time.Now()
@@ -265,17 +337,30 @@ func (d *Daemon) run(mod *Module, tg target.Spec, deadline time.Duration) (res R
 			res.State, res.Summary = v.Graded()
 		}
 	}()
-	v := mod.Cmd.Run(ctx, tg, nil)
+	var log *probe.Log
+	if trace > 0 {
+		log = probe.NewLog(trace)
+	}
+	v := mod.Cmd.Run(ctx, tg, log)
+	v.Trace = log.Lines()
 	res = Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
 	res.State, res.Summary = v.Graded()
 	return res
 }
 
-// refusedByResolver turns a name that resolved outside allow into the
-// refusal it is, rather than a verdict.
+// refusedByResolver turns what the resolver said into the refusal it is,
+// rather than a verdict: a name that resolved outside allow, or a
+// resolver that did not answer for the name (could not check: every
+// backend named by a name would otherwise go down together when the
+// daemon's own resolver fails).
 func (d *Daemon) refusedByResolver(res Result) (Result, error) {
-	if errors.Is(res.Err, errNotAllowed) {
+	switch {
+	case errors.Is(res.Err, errNotAllowed):
 		return Result{}, refuse(NotAllowed, "%s", res.Err.Error())
+	case errors.Is(res.Err, errResolverTimeout):
+		return Result{}, refuse(ResolverTimeout, "%s", res.Err.Error())
+	case errors.Is(res.Err, errResolverFailed):
+		return Result{}, refuse(ResolverFailed, "%s", res.Err.Error())
 	}
 	return res, nil
 }
@@ -285,6 +370,27 @@ func (d *Daemon) refusedByResolver(res Result) (Result, error) {
 // argument (UNKNOWN), never as a failing service.
 var errNotAllowed = fmt.Errorf("%w: outside allow", target.ErrUsage)
 
+// What allowResolver says of a resolver that gave no answer about a name:
+// it failed (SERVFAIL, REFUSED, unreachable, none configured) or did not
+// answer in time. NXDOMAIN (and a name without addresses) is an answer:
+// the name does not exist, and the check's verdict (CRITICAL) stands.
+var (
+	errResolverFailed  = errors.New("the daemon's resolver failed")
+	errResolverTimeout = errors.New("the daemon's resolver did not answer in time")
+)
+
+// resolverError classifies a failed lookup.
+func resolverError(err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return err
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || (dnsErr != nil && dnsErr.IsTimeout):
+		return fmt.Errorf("%w: %w", errResolverTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", errResolverFailed, err)
+}
+
 // allowResolver resolves names with the system's resolver and keeps only
 // the addresses allow lets probes reach.
 type allowResolver struct{ cfg *Config }
@@ -292,7 +398,7 @@ type allowResolver struct{ cfg *Config }
 func (r allowResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	addrs, err := defaultResolver.LookupNetIP(ctx, network, host)
 	if err != nil {
-		return nil, err
+		return nil, resolverError(err)
 	}
 	ok := addrs[:0:0]
 	for _, a := range addrs {
@@ -307,9 +413,12 @@ func (r allowResolver) LookupNetIP(ctx context.Context, network, host string) ([
 }
 
 // clip keeps what a caller sent short in a message.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
+func clip(s string) string { return clipTo(s, 80) }
+
+// clipTo keeps at most n bytes of s, and says it cut.
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }

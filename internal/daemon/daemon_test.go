@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,7 @@ func newGate() *gate {
 func (g *gate) registry() checks.Registry {
 	f := checktest.New(func(ctx context.Context, t probe.Target) probe.Result {
 		g.calls.Add(1)
+		t.Log.Printf(1, "probing %s", t.Addr)
 		g.started <- t.Addr
 		select {
 		case <-g.release:
@@ -338,6 +340,57 @@ func TestDeadlineIsPartOfTheFlight(t *testing.T) {
 		if res.Shared || res.Deadline != []time.Duration{5 * time.Second, time.Second}[i] {
 			t.Errorf("request %d: shared %v, deadline %v", i, res.Shared, res.Deadline)
 		}
+	}
+}
+
+// TestTraceIsPartOfTheFlight: a debug request (Trace) never takes an
+// ordinary probe's verdict, which has no trace, and an ordinary one never
+// waits on a traced probe; OnProbe hears of each probe once, of neither a
+// shared verdict nor a refusal.
+func TestTraceIsPartOfTheFlight(t *testing.T) {
+	g := newGate()
+	d := New(context.Background(), mustConfig(t, g.registry(), fakeConfig), nil)
+	var mu sync.Mutex
+	var heard []Request
+	d.OnProbe = func(req Request, _ Result) { mu.Lock(); heard = append(heard, req); mu.Unlock() }
+	reqs := []Request{{Module: "m", Target: "192.0.2.5:80"}, {Module: "m", Target: "192.0.2.5:80", Trace: 2}, {Module: "m", Target: "192.0.2.5:80"}}
+	var wg sync.WaitGroup
+	results := make([]Result, len(reqs))
+	for i, req := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = d.Check(context.Background(), req)
+		}()
+	}
+	for range 2 {
+		select {
+		case <-g.started:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d probes started for a traced and an ordinary request, want 2", g.calls.Load())
+		}
+	}
+	waitFor(t, "the third request to join", func() bool { return joined(d) == 3 })
+	close(g.release)
+	wg.Wait()
+	if c := g.calls.Load(); c != 2 {
+		t.Errorf("%d probes, want 2", c)
+	}
+	if len(results[1].Trace) != 1 || !strings.Contains(results[1].Trace[0], "probing 192.0.2.5:80") || results[1].Shared {
+		t.Errorf("the traced request: shared %v, trace %q", results[1].Shared, results[1].Trace)
+	}
+	for _, i := range []int{0, 2} {
+		if len(results[i].Trace) != 0 {
+			t.Errorf("ordinary request %d has a trace: %q", i, results[i].Trace)
+		}
+	}
+	if _, err := d.Check(context.Background(), Request{Module: "nope", Target: "192.0.2.5:80"}); err == nil {
+		t.Error("an unknown module got a verdict")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(heard) != 2 || heard[0].Trace+heard[1].Trace != 2 {
+		t.Errorf("OnProbe heard %+v, want the two probes", heard)
 	}
 }
 

@@ -29,9 +29,11 @@ type Metrics struct {
 	bbReloadOK prometheus.Gauge
 	bbReloadAt prometheus.Gauge
 	modules    prometheus.Gauge
-	// AgentDropped counts agent connections closed without an answer
-	// because too many were open.
-	AgentDropped prometheus.Counter
+	// ConnsDropped counts connections closed to keep a front's cap, by
+	// front (http, agent) and why: "idle" for the oldest connection not
+	// being answered, shed to make room; "busy" for a new one closed
+	// because every connection was being answered.
+	ConnsDropped *prometheus.CounterVec
 }
 
 // States are the result label's values: the verdict's state, lower case.
@@ -49,7 +51,7 @@ func NewMetrics(inFlight func() float64) *Metrics {
 		}, []string{"module", "result"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lbcheckd_refused_total",
-			Help: "Requests answered without a verdict, by reason: unknown_module, bad_target, not_allowed, overloaded (max_in_flight), no_verdict (the caller's deadline came first).",
+			Help: "Requests answered without a verdict, by reason: unknown_module, bad_target, not_allowed, overloaded (max_in_flight), no_verdict (the caller's deadline came first), resolver_failed and resolver_timeout (the daemon's resolver did not answer for a name: could not check); bad_request is counted by no front (refused before the daemon is asked).",
 		}, []string{"reason"}),
 		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lbcheckd_coalesced_total",
@@ -80,15 +82,19 @@ func NewMetrics(inFlight func() float64) *Metrics {
 			Name: "lbcheckd_modules",
 			Help: "Modules in the configuration in force.",
 		}),
-		AgentDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "lbcheckd_agent_connections_dropped_total",
-			Help: "Agent-check connections closed unanswered because too many were open.",
-		}),
+		ConnsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lbcheckd_connections_dropped_total",
+			Help: "Connections closed to keep a front's connection cap, by front (http, agent) and why: idle (the oldest one not being answered, shed for a new one), busy (a new one, every connection being answered).",
+		}, []string{"front", "why"}),
 	}
 	for _, reason := range Reasons {
 		m.refused.WithLabelValues(string(reason))
 	}
-	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.bbReloadOK, m.bbReloadAt, m.modules, m.AgentDropped,
+	for _, front := range []string{"http", "agent"} {
+		m.ConnsDropped.WithLabelValues(front, "idle")
+		m.ConnsDropped.WithLabelValues(front, "busy")
+	}
+	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.bbReloadOK, m.bbReloadAt, m.modules, m.ConnsDropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lbcheckd_probes_in_flight",
 			Help: "Probes running now; at max_in_flight, requests are refused.",
@@ -157,4 +163,16 @@ func (m *Metrics) HalfOpen(stats func() halfopen.MuxStats) {
 			Help: "Packets the kernel dropped because a shared raw socket's receive queue was full (their SYNs are sent again).",
 		}, func() float64 { return float64(stats().Dropped) }),
 	)
+}
+
+// DropFunc is a conncap.Cap's OnDrop for a front's counter.
+func (m *Metrics) DropFunc(front string) func(idle bool) {
+	idle, busy := m.ConnsDropped.WithLabelValues(front, "idle"), m.ConnsDropped.WithLabelValues(front, "busy")
+	return func(wasIdle bool) {
+		if wasIdle {
+			idle.Inc()
+		} else {
+			busy.Inc()
+		}
+	}
 }

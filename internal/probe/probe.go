@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 	"github.com/lbcheck/lbcheck/internal/sockopt"
 )
 
@@ -32,11 +33,42 @@ type Target struct {
 	Addr   netip.AddrPort  // the resolved address to check
 	Socket sockopt.Options // bind address and mark for every socket
 	Log    *Log            // the -v trace; never nil inside a probe
+	// Proxy is the PROXY protocol header every connection begins with
+	// (--proxy-protocol); a check that takes the option sets it.
+	Proxy proxyproto.Version
 }
 
-// Dial opens a TCP connection to the target with the socket options.
+// Dial opens a TCP connection to the target with the socket options,
+// sending the PROXY header first when one is asked for.
 func (t Target) Dial(ctx context.Context) (net.Conn, error) {
-	return t.Socket.DialTCP(ctx, t.Addr)
+	c, err := t.Socket.DialTCP(ctx, t.Addr)
+	if err != nil || t.Proxy == proxyproto.None {
+		return c, err
+	}
+	return t.withProxy(c)
+}
+
+// DialUDP "connects" a UDP socket to the target with the socket options;
+// with a PROXY header, every datagram begins with it.
+func (t Target) DialUDP(ctx context.Context) (net.Conn, error) {
+	c, err := t.Socket.DialUDP(ctx, t.Addr)
+	if err != nil || t.Proxy == proxyproto.None {
+		return c, err
+	}
+	return t.withProxy(c)
+}
+
+func (t Target) withProxy(c net.Conn) (net.Conn, error) {
+	pc, err := proxyproto.Wrap(c, t.Proxy)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: %v", sockopt.ErrSetup, err)
+	}
+	if t.Log.Enabled(1) {
+		src, dst, dgram := proxyproto.Endpoints(c)
+		t.Log.Printf(1, "PROXY protocol header %s", proxyproto.Describe(t.Proxy, dgram, src, dst))
+	}
+	return pc, nil
 }
 
 // Phase is one timed step of a probe: connect, tls, first byte, ...

@@ -11,6 +11,11 @@ package integration
 //     API must show probe_success 1, then 0 while the servers are stopped
 //     (the scrape itself still up), then 1 again; a target outside allow
 //     and an unknown module fail the scrape (up 0, no probe_success).
+//     It loads the shipped alert rules (packaging/lbcheckd/alerts.yml,
+//     every `for:` cut to 2s in its copy so the test takes seconds, not
+//     minutes): ProbeDown fires for every checked target while the servers
+//     are stopped, for none of the failed scrapes, and resolves when they
+//     are back.
 //   - Debian's HAProxy runs the shipped recipes haproxy-agent.cfg and
 //     haproxy-httpchk.cfg, addresses and ports replaced by the lab's: the
 //     servers go DOWN when the backend stops and UP when it is back; the
@@ -24,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,9 +77,16 @@ const (
 // ends, and waits until it answers.
 func startLbcheckd(t *testing.T, modules string) {
 	t.Helper()
+	startLbcheckdWith(t, "modules:\n"+modules, "debug")
+}
+
+// startLbcheckdWith runs lbcheckd in lbc-cli with the test's listeners and
+// allow, and more (modules and other keys), logging at level.
+func startLbcheckdWith(t *testing.T, more, level string) *exec.Cmd {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "lbcheckd.yml")
-	text := fmt.Sprintf("listen: %s\nagent_listen: %s\nallow: [10.99.0.0/24, \"fd00:99::/64\"]\nmodules:\n%s", lbdHTTP, lbdAgent, modules)
+	text := fmt.Sprintf("listen: %s\nagent_listen: %s\nallow: [10.99.0.0/24, \"fd00:99::/64\"]\n%s", lbdHTTP, lbdAgent, more)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +94,11 @@ func startLbcheckd(t *testing.T, modules string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(lbcheckdBin(t), "--config", conf, "--log-level", "debug")
+	// Through ip netns exec (which execs, keeping the pid), so that the
+	// daemon reads lbc-cli's own /etc/hosts and /etc/resolv.conf.
+	cmd := exec.Command("ip", "netns", "exec", nsClient, lbcheckdBin(t), "--config", conf, "--log-level", level)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := nsStart(cmd, nsClient); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -104,7 +119,7 @@ func startLbcheckd(t *testing.T, modules string) {
 	})
 	for i := 0; ; i++ {
 		if _, err := nsGet("http://" + lbdHTTP + "/metrics"); err == nil {
-			return
+			return cmd
 		}
 		if i == 50 {
 			t.Fatal("lbcheckd does not answer on " + lbdHTTP)
@@ -161,14 +176,24 @@ func TestLbcheckdPrometheus(t *testing.T) {
 	if !strings.Contains(relabel, "replacement: 127.0.0.1:9707") {
 		t.Fatalf("the recipe's relabel_configs changed: %s", relabel)
 	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	rules, err := os.ReadFile(packagingFile(t, "lbcheckd/alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick := regexp.MustCompile(`(?m)^(\s+for:) \S+$`)
+	if len(quick.FindAll(rules, -1)) == 0 {
+		t.Fatal("alerts.yml has no for: to shorten")
+	}
+	rulesPath := filepath.Join(dir, "alerts.yml")
+	os.WriteFile(rulesPath, quick.ReplaceAll(rules, []byte("$1 2s")), 0o644)
 	var cfg strings.Builder
-	cfg.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n")
+	cfg.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nrule_files: ['" + rulesPath + "']\nscrape_configs:\n")
 	for _, tg := range targets {
 		fmt.Fprintf(&cfg, "  - job_name: %s\n    metrics_path: /probe\n    params:\n      module: [%s]\n    static_configs:\n      - targets: ['%s']\n%s",
 			tg.job, tg.module, tg.target, relabel)
 	}
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777)
 	confPath := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(confPath, []byte(cfg.String()), 0o644)
 	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
@@ -250,7 +275,51 @@ func TestLbcheckdPrometheus(t *testing.T) {
 		}
 		return "1", "1"
 	}
+	// waitAlerts waits until the jobs whose ProbeDown fires are those want
+	// says.
+	waitAlerts := func(what string, want func(promTarget) bool) {
+		t.Helper()
+		var last string
+		for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			body, err := nsGet("http://127.0.0.1:9090/api/v1/alerts")
+			var r struct {
+				Data struct {
+					Alerts []struct {
+						Labels map[string]string
+						State  string
+					}
+				}
+			}
+			if err == nil {
+				err = json.Unmarshal([]byte(body), &r)
+			}
+			if err != nil {
+				last = err.Error()
+				continue
+			}
+			firing := map[string]bool{}
+			for _, a := range r.Data.Alerts {
+				if a.Labels["alertname"] == "ProbeDown" && a.State == "firing" {
+					firing[a.Labels["job"]] = true
+				}
+			}
+			last = ""
+			for _, tg := range targets {
+				if firing[tg.job] != want(tg) {
+					last += fmt.Sprintf("\n  %s: ProbeDown firing %v, want %v", tg.job, firing[tg.job], want(tg))
+				}
+			}
+			if last == "" {
+				t.Logf("Prometheus' alerts: %s", what)
+				return
+			}
+		}
+		t.Fatalf("Prometheus' alerts do not show %s within 40 s:%s", what, last)
+	}
+	none := func(promTarget) bool { return false }
+
 	wait("every backend up, the could-not-checks as failed scrapes", healthy)
+	waitAlerts("no ProbeDown while all is up", none)
 	b.stopAll(t)
 	wait("every backend down: probe_success 0, the scrapes still up", func(tg promTarget) (string, string) {
 		if !tg.scraped {
@@ -258,8 +327,28 @@ func TestLbcheckdPrometheus(t *testing.T) {
 		}
 		return "1", "0"
 	})
+	waitAlerts("ProbeDown fires for every checked target, none for a failed scrape", func(tg promTarget) bool { return tg.scraped })
 	b.startAll(t)
 	wait("every backend up again", healthy)
+	waitAlerts("ProbeDown resolved", none)
+}
+
+// TestAlertRules: the shipped alert rules pass their promtool unit tests
+// (test/packaging/testdata/alerts_test.yml); here promtool must be there.
+func TestAlertRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not installed (Debian: apt-get install prometheus; scripts/deps.sh lists it)")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool, "test", "rules", filepath.Join(root, "test/packaging/testdata/alerts_test.yml")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
 
 // hapRecipe is a shipped HAProxy recipe with the lab's addresses: web1 is

@@ -359,6 +359,17 @@ http {
 		access_log $STATE/logs/access-tls13.log lbc;
 		location / { return 200 "tls13\n"; }
 	}
+
+	# 8081 (HTTP) and 8445 (TLS) take only connections that begin with a
+	# PROXY header, v1 or v2 (--proxy-protocol); the log shows the
+	# endpoints the header carried
+	log_format lbc_pp 'pp=\$proxy_protocol_addr:\$proxy_protocol_port>\$proxy_protocol_server_addr:\$proxy_protocol_server_port peer=\$remote_addr "\$request" \$status';
+	server {
+		listen $SRV4:8081 proxy_protocol; listen [$SRV6]:8081 proxy_protocol;
+		listen $SRV4:8445 ssl proxy_protocol; listen [$SRV6]:8445 ssl proxy_protocol;
+		access_log $STATE/logs/access-proxy.log lbc_pp;
+		location / { return 200 "behind a proxy\n"; }
+	}
 }
 NGINX
 }
@@ -406,6 +417,28 @@ frontend fe_main
 
 backend be_app
 	server web1 $SRV4:80 check inter 200ms fall 1 rise 1
+
+# accept-proxy: a connection must begin with a PROXY header (v1 or v2);
+# /src answers with the source address the header named
+frontend fe_accept_proxy
+	bind $SRV4:8082 accept-proxy
+	bind [$SRV6]:8082 accept-proxy
+	http-request return status 200 content-type text/plain lf-string "src=%[src]:%[src_port]\n" if { path /src }
+	http-request return status 200 content-type text/plain string "ok\n"
+
+# FTP behind accept-proxy: vsftpd's greeting only after a PROXY header
+listen ftp_accept_proxy
+	mode tcp
+	bind $SRV4:2122 accept-proxy
+	bind [$SRV6]:2122 accept-proxy
+	server vsftpd $SRV4:21
+
+# DNS over TLS behind accept-proxy: unbound's 853 after a PROXY header
+listen dot_accept_proxy
+	mode tcp
+	bind $SRV4:5853 accept-proxy
+	bind [$SRV6]:5853 accept-proxy
+	server unbound $SRV4:853
 HAP
 	stop_pidfile haproxy "$STATE/haproxy.pid"
 	rm -f "$STATE/haproxy.sock"
@@ -459,8 +492,14 @@ server:
 	interface: $SRV6
 	interface: $SRV4@853
 	interface: $SRV6@853
+	interface: $SRV4@5399
+	interface: $SRV6@5399
 	port: 53
 	tls-port: 853
+	# 5399 takes only queries that begin with a PROXY v2 header, UDP and
+	# TCP. (Not on a TLS port: unbound 1.17 reads the header inside TLS,
+	# not before it as the specification and HAProxy's send-proxy do.)
+	proxy-protocol-port: 5399
 	tls-service-key: "$STATE/key.pem"
 	tls-service-pem: "$STATE/cert.pem"
 	do-ip6: yes
@@ -673,6 +712,9 @@ ssl_cert = <$STATE/cert.pem
 ssl_key = <$STATE/key.pem
 ssl_dh = </usr/share/dovecot/dh.pem
 disable_plaintext_auth = no
+# the imaps_proxy listener (9993) trusts PROXY headers from the lab
+haproxy_trusted_networks = 10.99.0.0/24 fd00:99::/64
+haproxy_timeout = 2s
 passdb {
   driver = static
   args = nopassword=y
@@ -690,6 +732,11 @@ service imap-login {
     port = 993
     ssl = yes
   }
+  inet_listener imaps_proxy {
+    port = 9993
+    ssl = yes
+    haproxy = yes
+  }
 }
 service pop3-login {
   inet_listener pop3 {
@@ -705,7 +752,7 @@ DOVECOT
 	ip netns exec "$NS_SRV" dovecot -c "$dir/dovecot.conf" 2>"$STATE/logs/dovecot-start.log" ||
 		{ cat "$STATE/logs/dovecot-start.log" >&2; die "dovecot did not start"; }
 	local port
-	for port in 143 993 110 995; do wait_port "$SRV4" "$port" "dovecot $port"; done
+	for port in 143 993 110 995 9993; do wait_port "$SRV4" "$port" "dovecot $port"; done
 }
 
 stop_dovecot() {
@@ -840,6 +887,8 @@ biff = no
 PF
 	# upstream's master.cf, without chroot (the queue is not set up as a jail)
 	awk '!/^#/ && NF >= 8 && $5 == "y" { $5 = "n" } { print }' /usr/share/postfix/master.cf.dist >"$dir/master.cf"
+	# 2525: smtpd behind HAProxy, the connection must begin with a PROXY header
+	echo '2525 inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_upstream_proxy_timeout=2s' >>"$dir/master.cf"
 	ip netns exec "$NS_SRV" postfix -c "$dir" stop >/dev/null 2>&1 || true
 	ip netns exec "$NS_SRV" postfix -c "$dir" check 2>"$STATE/logs/postfix-check.log" ||
 		{ cat "$STATE/logs/postfix-check.log" >&2; die "postfix check failed"; }
@@ -1051,7 +1100,7 @@ cmd_up() {
 	start_knot
 	check_up
 	wait_signed
-	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444/:8446 (default, www.lab.test, alt.lab.test) pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health pid $(cat "$STATE/haproxy.pid"); unbound :53/:853 lab.test; vsftpd :21/:2123 (client certificate); pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25; dovecot :143/993/110/995; exim :465/587; stunnel :4470; named :$BIND_PORT and DoT :8853 (client certificate), knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
+	echo "lbcheck integration env up: $NS_CLI($CLI4,$CLI6) <-> $NS_SRV($SRV4,$SRV6); nginx :80/:443/:8443/:8444/:8446 (default, www.lab.test, alt.lab.test; 8446 client certificate), PROXY :8081/:8445 pid $(cat "$STATE/nginx.pid"); haproxy :8080 /haproxy-health, accept-proxy :8082 (HTTP) :2122 (FTP) :5853 (DoT) pid $(cat "$STATE/haproxy.pid"); unbound :53/:853, PROXY v2 :5399 lab.test; vsftpd :21/:2123 (client certificate); pyftpdlib :2121; s_server :4433-4441; gnutls-serv :4450-4451; silent :85; postfix :25, PROXY :2525; dovecot :143/993/110/995, PROXY imaps :9993; exim :465/587; stunnel :4470; named :$BIND_PORT and DoT :8853 (client certificate), knotd :$KNOT_PORT (signed zones); nft: 81 drop, 82 icmp admin-prohibited, 83 tcp reset, 84 closed; state $STATE"
 }
 
 cmd_down() {

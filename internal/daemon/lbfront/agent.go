@@ -2,6 +2,7 @@ package lbfront
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lbcheck/lbcheck/internal/daemon"
+	"github.com/lbcheck/lbcheck/internal/daemon/conncap"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 )
 
@@ -24,15 +26,18 @@ import (
 //	                   (if its own health check, when it has one, agrees)
 //	down #SUMMARY      WARNING or CRITICAL: HAProxy sets it DOWN and shows
 //	                   "via agent : down (SUMMARY)"
-//	(nothing, close)   no verdict: a bad line, an unknown module, a target
-//	                   outside allow, too many probes, a check that could
-//	                   not check (UNKNOWN). HAProxy ignores a reply without
+//	(nothing, close)   no verdict: a bad line (or more than one), an
+//	                   unknown module, a target outside allow, too many
+//	                   probes, a check that could not check (UNKNOWN), a
+//	                   name the daemon's resolver gave no answer for.
+//	                   HAProxy ignores a reply without
 //	                   a complete line and a failed agent connection, and
 //	                   keeps the server's state.
 const (
 	// maxLine bounds the request line: a module name and an address.
 	maxLine = 512
-	// readWait is how long the request line may take to arrive.
+	// readWait is how long the request line may take to arrive: HAProxy
+	// sends it at once, on connect.
 	readWait = 2 * time.Second
 	// writeWait bounds the answer's write.
 	writeWait = 2 * time.Second
@@ -42,7 +47,9 @@ const (
 type Agent struct {
 	D *daemon.Daemon
 	// MaxConns caps the connections open at once (each holds a goroutine
-	// while its probe runs); more are closed unanswered.
+	// while its probe runs). At the cap a new connection sheds the oldest
+	// one that has not sent its whole line; if every one has, the new one
+	// is closed unanswered.
 	MaxConns int
 	Log      *slog.Logger
 
@@ -62,7 +69,14 @@ func (a *Agent) Serve(ln net.Listener) error {
 	}
 	a.ln = ln
 	a.mu.Unlock()
-	sem := make(chan struct{}, max(a.MaxConns, 1))
+	// Connections not yet answered (no whole line yet) are shed, oldest
+	// first, to make room for new ones: a flood of slow or silent clients
+	// must not close HAProxy's asks unanswered.
+	capped := conncap.New(a.MaxConns)
+	if a.D.Metrics != nil {
+		capped.OnDrop = a.D.Metrics.DropFunc("agent")
+	}
+	ln = capped.Listener(ln)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -79,18 +93,9 @@ func (a *Agent) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			c.Close()
-			if a.D.Metrics != nil {
-				a.D.Metrics.AgentDropped.Inc()
-			}
-			continue
-		}
 		a.wg.Add(1)
 		go func() {
-			defer func() { <-sem; a.wg.Done() }()
+			defer a.wg.Done()
 			a.serveConn(c)
 		}()
 	}
@@ -123,6 +128,7 @@ func (a *Agent) serveConn(c net.Conn) {
 		a.debug("agent: no request line", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
+	conncap.Busy(c)
 	answer, why := a.Answer(context.Background(), line)
 	if answer == "" {
 		a.debug("agent: no answer", "remote", c.RemoteAddr().String(), "request", line, "why", why)
@@ -134,15 +140,9 @@ func (a *Agent) serveConn(c net.Conn) {
 
 // Answer is the reply to one request line, or "" and why there is none.
 func (a *Agent) Answer(ctx context.Context, line string) (answer, why string) {
-	f := strings.Fields(line)
-	var req daemon.Request
-	switch len(f) {
-	case 2:
-		req = daemon.Request{Module: f[0], Target: f[1]}
-	case 3:
-		req = daemon.Request{Module: f[0], Target: f[1], Port: f[2]}
-	default:
-		return "", "want MODULE HOST PORT"
+	req, err := ParseLine(line)
+	if err != nil {
+		return "", err.Error()
 	}
 	res, err := a.D.Check(ctx, req)
 	if err != nil {
@@ -155,6 +155,35 @@ func (a *Agent) Answer(ctx context.Context, line string) (answer, why string) {
 		return "", res.Summary
 	}
 	return "down #" + description(res.State.String()+" - "+res.Summary) + "\n", ""
+}
+
+// ErrBadLine is a request line not of the documented form.
+var ErrBadLine = errors.New("want MODULE HOST PORT or MODULE HOST:PORT, one space apart")
+
+// ParseLine reads a request line, its line end taken off: two or three
+// words of printable ASCII, one space apart. Anything looser (tabs, runs
+// of spaces, a CR inside, other bytes) is refused rather than guessed at:
+// what reads as one ask here must read as the same ask to anything that
+// logs or filters the line on its way.
+func ParseLine(line string) (daemon.Request, error) {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c < 0x20 || c > 0x7e {
+			return daemon.Request{}, ErrBadLine
+		}
+	}
+	f := strings.Split(line, " ")
+	for _, w := range f {
+		if w == "" {
+			return daemon.Request{}, ErrBadLine
+		}
+	}
+	switch len(f) {
+	case 2:
+		return daemon.Request{Module: f[0], Target: f[1]}, nil
+	case 3:
+		return daemon.Request{Module: f[0], Target: f[1], Port: f[2]}, nil
+	}
+	return daemon.Request{}, ErrBadLine
 }
 
 // description keeps the summary on the agent's one line: no CR or LF
@@ -181,7 +210,14 @@ func readLine(c net.Conn) (string, error) {
 		}
 		return "", err
 	}
-	return strings.TrimRight(string(line), "\r\n"), nil
+	if br.Buffered() > 0 {
+		// HAProxy sends its one line and waits: more is a second ask, or
+		// a line a proxy on the way may split otherwise.
+		return "", errors.New("more than one line")
+	}
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	return string(line), nil
 }
 
 func (a *Agent) debug(msg string, args ...any) {

@@ -44,23 +44,51 @@ func TestCheck(t *testing.T) {
 		name, url string
 		code      int
 		body      string // prefix
+		method    string // GET if empty
+		send      string // a request body
+		allow     string // the Allow header wanted
 	}{
-		{"up", "/check?module=m&target=192.0.2.5:1", 200, "FAKE OK - fine | time="},
-		{"down", "/check?module=m&target=192.0.2.5:2", 503, "FAKE CRITICAL - 503 from 192.0.2.5:2  second line"},
-		{"warning is down", "/check?module=w&target=192.0.2.5:1", 503, "FAKE WARNING - fine; time outside warning range"},
-		{"could not check", "/check?module=m&target=192.0.2.5:3", 500, "FAKE UNKNOWN - could not"},
-		{"no target", "/check?module=m", 400, "target parameter is missing"},
-		{"unknown module", "/check?module=x&target=192.0.2.5:1", 400, `unknown module "x"`},
-		{"bad target", "/check?module=m&target=192.0.2.5:x", 400, `target "192.0.2.5:x"`},
-		{"outside allow", "/check?module=m&target=10.0.0.1:1", 403, "target 10.0.0.1 is outside allow"},
+		{"up", "/check?module=m&target=192.0.2.5:1", 200, "FAKE OK - fine | time=", "", "", ""},
+		{"down", "/check?module=m&target=192.0.2.5:2", 503, "FAKE CRITICAL - 503 from 192.0.2.5:2  second line", "", "", ""},
+		{"warning is down", "/check?module=w&target=192.0.2.5:1", 503, "FAKE WARNING - fine; time outside warning range", "", "", ""},
+		{"could not check", "/check?module=m&target=192.0.2.5:3", 500, "FAKE UNKNOWN - could not", "", "", ""},
+		{"no target", "/check?module=m", 400, "target parameter is missing", "", "", ""},
+		{"unknown module", "/check?module=x&target=192.0.2.5:1", 400, `unknown module "x"`, "", "", ""},
+		{"bad target", "/check?module=m&target=192.0.2.5:x", 400, `target "192.0.2.5:x"`, "", "", ""},
+		{"outside allow", "/check?module=m&target=10.0.0.1:1", 403, "target 10.0.0.1 is outside allow", "", "", ""},
+		// One question per ask: what a proxy in front could read otherwise
+		// is refused, never answered with the first value's verdict.
+		{"HEAD asks", "/check?module=m&target=192.0.2.5:1", 200, "", "HEAD", "", ""},
+		{"target twice", "/check?module=m&target=192.0.2.5:1&target=192.0.2.6:2", 400, `parameter target given 2 times`, "", "", ""},
+		{"module twice", "/check?module=m&module=w&target=192.0.2.5:1", 400, `parameter module given 2 times`, "", "", ""},
+		{"empty second target", "/check?module=m&target=192.0.2.5:1&target=", 400, `parameter target given 2 times`, "", "", ""},
+		{"semicolon separator", "/check?module=m&target=192.0.2.5:1;target=192.0.2.6:2", 400, `query "module=m&target=192.0.2.5:1;target=192.0.2.6:2": invalid semicolon separator`, "", "", ""},
+		{"bad escape", "/check?module=m&target=192.0.2.5%3", 400, `query`, "", "", ""},
+		{"unknown parameter", "/check?module=m&target=192.0.2.5:1&verbose=1", 400, `parameter "verbose": only module, target and debug`, "", "", ""},
+		{"debug neither true nor false", "/check?module=m&target=192.0.2.5:1&debug=1", 400, `debug="1": want true or false`, "", "", ""},
+		{"debug=false asks as without it", "/check?module=m&target=192.0.2.5:1&debug=false", 200, "", "", "", ""},
+		{"POST", "/check?module=m&target=192.0.2.5:1", 405, "method \"POST\": only GET and HEAD ask", "POST", "module=m&target=192.0.2.5:2", "GET, HEAD"},
+		{"PUT", "/check?module=m&target=192.0.2.5:1", 405, "method \"PUT\"", "PUT", "", "GET, HEAD"},
+		{"GET with a body", "/check?module=m&target=192.0.2.5:1", 400, "a GET with a body", "", "target=192.0.2.5:2", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, httptest.NewRequest("GET", tt.url, nil))
+			method := tt.method
+			if method == "" {
+				method = "GET"
+			}
+			var send io.Reader
+			if tt.send != "" {
+				send = strings.NewReader(tt.send)
+			}
+			h.ServeHTTP(w, httptest.NewRequest(method, tt.url, send))
 			body, _ := io.ReadAll(w.Result().Body)
 			if w.Code != tt.code || !strings.HasPrefix(string(body), tt.body) {
 				t.Errorf("%d %q, want %d %q", w.Code, body, tt.code, tt.body)
+			}
+			if got := w.Header().Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
 			}
 		})
 	}
@@ -91,6 +119,15 @@ func TestAgent(t *testing.T) {
 		{"bad port: no answer", "m 192.0.2.5 0\n", ""},
 		{"one word: no answer", "m\n", ""},
 		{"empty: no answer", "\n", ""},
+		// Exactly one line of the documented form; nothing looser.
+		{"two lines: no answer", "m 192.0.2.5 1\nm 192.0.2.5 2\n", ""},
+		{"two spaces: no answer", "m  192.0.2.5 1\n", ""},
+		{"tab: no answer", "m\t192.0.2.5 1\n", ""},
+		{"leading space: no answer", " m 192.0.2.5 1\n", ""},
+		{"trailing space: no answer", "m 192.0.2.5 1 \n", ""},
+		{"CR inside: no answer", "m 192.0.2.5\r1\n", ""},
+		{"four words: no answer", "m 192.0.2.5 1 x\n", ""},
+		{"NUL: no answer", "m 192.0.2.5 1\x00\n", ""},
 		{"too long: no answer", "m 192.0.2.5 1 " + strings.Repeat("x", 600) + "\n", ""},
 	}
 	for _, tt := range tests {

@@ -16,8 +16,11 @@
 // A request that gets no verdict fails the scrape instead (4xx, 5xx):
 // Prometheus then marks the target's series stale rather than reading a
 // probe_success of 0 for a backend nobody checked. That covers an unknown
-// module (400), a bad target (400), a target outside allow (403), too many
-// probes in flight (429), and a check that could not check (UNKNOWN: 500).
+// module (400), a bad target (400), an ask that is not one question (400;
+// 405 for a method other than GET or HEAD), a target outside allow (403),
+// too many probes in flight (429), a check that could not check (UNKNOWN:
+// 500), and a name the daemon's resolver gave no answer for (500; 504 when
+// it did not answer in time).
 package probefront
 
 import (
@@ -39,12 +42,14 @@ const DefaultOffset = 500 * time.Millisecond
 // when that is shorter; never less than a quarter of the scrape timeout.
 func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := daemon.RequestFromQuery(r.URL.Query())
+		req, status, err := daemon.RequestFromHTTP(w, r)
 		if err == nil {
-			err = daemon.URLTarget(&req)
+			if err = daemon.URLTarget(&req); err != nil {
+				status = http.StatusBadRequest
+			}
 		}
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			http.Error(w, err.Error(), status)
 			return
 		}
 		ctx := r.Context()

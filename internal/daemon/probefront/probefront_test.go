@@ -81,6 +81,8 @@ func TestProbe(t *testing.T) {
 		{"unknown module", "/probe?module=x&target=192.0.2.5:1", nil, 400, []string{`unknown module "x"`}},
 		{"bad target", "/probe?module=m&target=192.0.2.5:0", nil, 400, []string{`target "192.0.2.5:0"`}},
 		{"outside allow", "/probe?module=m&target=10.0.0.1:1", nil, 403, []string{`outside allow`}},
+		{"target twice", "/probe?module=m&target=192.0.2.5:1&target=192.0.2.5:2", nil, 400, []string{`parameter target given 2 times`}},
+		{"module twice", "/probe?module=w&module=m&target=192.0.2.5:1", nil, 400, []string{`parameter module given 2 times`}},
 		{"bad timeout header", "/probe?module=m&target=192.0.2.5:1", []string{"X-Prometheus-Scrape-Timeout-Seconds", "x"}, 400, []string{`X-Prometheus-Scrape-Timeout-Seconds`}},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/check"
 	cli "github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
@@ -43,6 +44,7 @@ type Options struct {
 	Expect    []string
 	NoRecurse bool
 	DNSSEC    bool
+	Proxy     proxyproto.Version // --proxy-protocol
 
 	qtype  uint16
 	wire   []byte // Name, packed
@@ -86,6 +88,7 @@ func (o *Options) Flags(fs *cli.FlagSet) {
 	fs.StringVar(&o.Rcodes, "rcode", "NOERROR", "`LIST` of accepted rcodes, names or numbers: NOERROR,NXDOMAIN")
 	fs.StringArrayVar(&o.Expect, "expect", nil, "an answer record's data must equal `VALUE` (address, CNAME target, TXT string, '10 mx.example.org'); repeatable")
 	fs.BoolVar(&o.NoRecurse, "norecurse", false, "clear the RD bit: ask an authoritative server about its own zone")
+	proxyproto.Flag(fs, &o.Proxy, "; over UDP v2 or v2-local only, a header on every datagram (unbound proxy-protocol-port)")
 	fs.BoolVar(&o.DNSSEC, "dnssec", false, "set the DO bit; the reply must be signed where its kind carries signatures: answer RRsets, or a denial's SOA and NSEC/NSEC3")
 }
 
@@ -121,6 +124,9 @@ func (o *Options) Validate() error {
 	}
 	if err := o.Client.Validate(o.TLS); err != nil {
 		return err
+	}
+	if o.Proxy == proxyproto.V1 && !o.TCP && !o.TLS {
+		return errors.New("--proxy-protocol v1 has no form for UDP: use v2, or ask over --tcp")
 	}
 	if o.DNSSEC && o.parts.Records == nil {
 		return &check.Missing{Option: "--dnssec"}
@@ -168,6 +174,7 @@ func parseRcodes(s string) ([]int, error) {
 
 // Probe asks t one question and judges the answer.
 func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	t.Proxy = o.Proxy
 	p := &run{t: t, o: o, log: t.Log, start: time.Now()}
 	p.mark = p.start
 	transport := "udp"
@@ -221,7 +228,7 @@ func (p *run) ask(ctx context.Context, transport string) (probe.Result, *message
 	var conn net.Conn
 	var err error
 	if transport == "udp" {
-		conn, err = p.t.Socket.DialUDP(ctx, p.t.Addr)
+		conn, err = p.t.DialUDP(ctx)
 	} else {
 		conn, err = p.t.Dial(ctx)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
@@ -39,7 +40,8 @@ type Options struct {
 	User     string
 	Password string
 	AuthTLS  bool
-	Client   tlsclient.Options // --verify, --ca-file, --sni
+	Client   tlsclient.Options  // --verify, --ca-file, --sni
+	Proxy    proxyproto.Version // --proxy-protocol
 
 }
 
@@ -49,6 +51,7 @@ func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringVar(&o.Password, "password", "", "`PASSWORD` for --user (visible in the process list: prefer an anonymous or check-only account)")
 	fs.BoolVar(&o.AuthTLS, "auth-tls", false, "explicit FTPS: AUTH TLS and a TLS handshake before login and NOOP; the certificate is not verified unless --verify or --ca-file")
 	o.Client.Flags(fs, "--auth-tls", true)
+	proxyproto.Flag(fs, &o.Proxy, "")
 }
 
 // DefaultPort is 21.
@@ -73,6 +76,7 @@ func (o *Options) Validate() error {
 
 // Probe checks that the FTP server at t answers NOOP.
 func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	t.Proxy = o.Proxy
 	p := &run{t: t, o: o, log: t.Log, addr: t.Addr.String()}
 	p.start = time.Now()
 	p.mark = p.start

@@ -223,9 +223,9 @@ func (m *Mux) Spec() check.Spec {
 // own (only the common ones), and the Mux.
 type muxOptions struct{ m *Mux }
 
-func (muxOptions) Flags(*flags.FlagSet) {}
-func (muxOptions) Validate() error      { return nil }
-func (muxOptions) DefaultPort() uint16  { return 0 }
+func (muxOptions) Flags(fs *flags.FlagSet) { refuseProxy(fs) }
+func (muxOptions) Validate() error         { return nil }
+func (muxOptions) DefaultPort() uint16     { return 0 }
 func (o muxOptions) Probe(ctx context.Context, t probe.Target) probe.Result {
 	return o.m.Probe(ctx, t)
 }

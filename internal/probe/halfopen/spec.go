@@ -3,6 +3,7 @@ package halfopen
 import (
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/flags"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 )
 
 // Spec is check_tcp_half_open: what it is called, what it proves, and its
@@ -29,8 +30,14 @@ type Options struct {
 	*Prober
 }
 
-// Flags registers nothing: the half-open check has only the common options.
-func (o *Options) Flags(*flags.FlagSet) {}
+// Flags registers nothing but a refusal: the half-open check has only the
+// common options.
+func (o *Options) Flags(fs *flags.FlagSet) { refuseProxy(fs) }
+
+// refuseProxy says why --proxy-protocol has no meaning here.
+func refuseProxy(fs *flags.FlagSet) {
+	proxyproto.Refuse(fs, "check_tcp_half_open opens no connection to begin with a header (SYN, SYN+ACK, RST); check the service behind the port with check_ssl_hello or check_http_status --proxy-protocol")
+}
 
 // Validate has nothing to check.
 func (o *Options) Validate() error { return nil }

@@ -31,6 +31,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
 )
 
@@ -57,6 +58,7 @@ type Options struct {
 	BodyRegex string
 	Digest    string
 	MaxBody   int64
+	Proxy     proxyproto.Version // --proxy-protocol
 
 	expectText string
 	header     [][2]string // name, value; in the order given
@@ -99,6 +101,7 @@ func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringArrayVar(&o.Headers, "header", nil, "extra request `HEADER`, 'Name: value'; repeatable")
 	fs.StringVar(&o.BodyRegex, "body-regex", "", "the body (up to --max-body) must match this regular expression `RE` (RE2)")
 	fs.StringVar(&o.Digest, "digest", "", "the body's MD5 must be this hex `DIGEST` (keepalived HTTP_GET digest, genhash)")
+	proxyproto.Flag(fs, &o.Proxy, "")
 	fs.Int64Var(&o.MaxBody, "max-body", 1<<20, "most body `BYTES` read, for --digest, the size and --body-regex (which keeps them: at most 16 MiB)")
 }
 
@@ -192,6 +195,7 @@ func isToken(s string) bool {
 
 // Probe sends one request to t and judges the answer.
 func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	t.Proxy = o.Proxy
 	p := &run{t: t, o: o, log: t.Log}
 	r := p.do(ctx)
 	if len(p.phases) > 0 && p.phases[len(p.phases)-1].Name == "first_byte" {

@@ -22,6 +22,7 @@ var Spec = check.Spec{
 		{Command: "check_http_status --body-regex 'status: ?up' -w 0.5 -c 1 app.example.org 8080", What: "body must match; WARNING over 0.5 s, CRITICAL over 1 s"},
 		{Command: "check_http_status -u /index.html --digest 9b3b... 10.0.0.5", What: "keepalived HTTP_GET digest (genhash's MD5)"},
 		{Command: "check_http_status --exit-style binary -t 2 10.0.0.5 80", What: "keepalived MISC_CHECK with misc_dynamic: exit 0 up, 1 down"},
+		{Command: "check_http_status --proxy-protocol v2 -u /health 10.0.0.5 8080", What: "nginx listen ... proxy_protocol (behind HAProxy send-proxy-v2)"},
 	},
 }
 

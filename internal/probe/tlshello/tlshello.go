@@ -23,6 +23,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/proxyproto"
 	"github.com/lbcheck/lbcheck/internal/probe/tlshello/handshake"
 	"github.com/lbcheck/lbcheck/internal/threshold"
 )
@@ -33,6 +34,7 @@ type Options struct {
 	SNI      string
 	StartTLS string
 	CertDays string
+	Proxy    proxyproto.Version // --proxy-protocol
 
 	// clientCert and clientKey are taken only to be refused with the
 	// reason (refusedClientCert): the options mean the same in every
@@ -47,6 +49,7 @@ func (o *Options) Flags(fs *flags.FlagSet) {
 	fs.StringVar(&o.CN, "cn", "", "the certificate must carry `NAME` as CN or SAN (wildcards as TLS matches them)")
 	fs.StringVar(&o.SNI, "sni", "", "server `NAME` sent in the ClientHello (SNI); default --cn, else HOST when it is a name")
 	fs.StringVar(&o.StartTLS, "starttls", "", "run the `PROTO` upgrade dialogue first: smtp, imap, pop3, ftp or postgres")
+	proxyproto.Flag(fs, &o.Proxy, "; with --starttls, before the dialogue")
 	fs.StringVar(&o.CertDays, "cert-days", "", "certificate days left `WARN[,CRIT]`: WARNING under WARN days, CRITICAL under CRIT, when expired or not yet valid")
 	fs.StringVar(&o.clientCert, "client-cert", "", "refused: see refusedClientCert")
 	fs.StringVar(&o.clientKey, "client-key", "", "refused: see refusedClientCert")
@@ -107,6 +110,7 @@ func (o *Options) Validate() error {
 
 // Probe sends a ClientHello to t and judges the server's answer.
 func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
+	t.Proxy = o.Proxy
 	p := &run{t: t, o: o, log: t.Log, addr: t.Addr.String()}
 	r := p.do(ctx)
 	r.Phases = p.phases
