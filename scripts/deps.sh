@@ -52,6 +52,8 @@ integration    nagios4-core       nagios4
 integration    icinga2-bin        icinga2
 # Prometheus scrapes lbcheckd
 integration    prometheus         prometheus
+# lbcheckd's answers compared with blackbox_exporter's, family by family
+integration    prometheus-blackbox-exporter prometheus-blackbox-exporter
 # check_ssl_hello: TLS servers of another library, mail servers whose logs
 # show what a probe costs them (exim is unpacked by netns.sh: it conflicts
 # with postfix), a TLS proxy

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,6 +254,7 @@ func TestLifecycle(t *testing.T) {
 	writeConfig(t, path, "  up: [check_http_status, --expect, nonsense]\n")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r.waitMetric(t, "lbcheckd_config_last_reload_successful 0")
+	r.waitMetric(t, "blackbox_exporter_config_last_reload_successful 0") // rules written for blackbox
 	if code, _ := r.get(t, "/check?module=up"+target); code != 200 {
 		t.Errorf("after a bad reload, module up answers %d", code)
 	}
@@ -261,6 +265,7 @@ func TestLifecycle(t *testing.T) {
 	writeConfig(t, path, "  renamed: [check_http_status, -u, /status/503]\n  slow: [check_http_status, -t, \"1\"]\n")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r.waitMetric(t, "lbcheckd_config_last_reload_successful 1")
+	r.waitMetric(t, "blackbox_exporter_config_last_reload_successful 1") // rules written for blackbox
 	if code, _ := r.get(t, "/check?module=renamed"+target); code != 503 {
 		t.Errorf("after a good reload, module renamed answers %d, want 503", code)
 	}
@@ -340,6 +345,81 @@ modules:
   half_open:   [check_tcp_half_open]
   smtp_tls:    [check_ssl_hello, --starttls, smtp, --cert-days, "30,7"]
 `
+
+// TestURLTargets: /probe takes blackbox's URL targets for HTTP modules;
+// the URL's scheme, host, port, path and query win over the module's,
+// the Host header is the URL's host[:port] as blackbox sends it, and a
+// bad URL is a 400 of one line, never a probe.
+func TestURLTargets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lbcheckd.yml")
+	hostEcho := fmt.Sprintf(`^localhost:%d$`, webLab.HTTP.Port())
+	writeConfig(t, path, "  web: [check_http_status, -u, /status/503, --tls]\n"+
+		"  host: [check_http_status, --body-regex, '"+hostEcho+"']\n"+
+		"  vhost: [check_http_status, --vhost, down.lab.test]\n"+
+		"  tcp: [check_tcp_half_open]\n"+
+		"  verified: [check_http_status, --tls, --ca-file, '"+webLab.CAFile+"']\n")
+	r := startDaemon(t, "--config", path)
+	plain, secure := webLab.HTTP.String(), webLab.HTTPS.String()
+	tests := []struct {
+		name, query string
+		code        int
+		want        []string
+	}{
+		{"http URL turns the module's --tls off, its path wins", "module=web&target=" + url.QueryEscape("http://"+plain+"/status/202?x=1"), 200,
+			[]string{"probe_success 1", "probe_http_status_code 202", "probe_http_ssl 0"}},
+		{"https URL", "module=web&target=" + url.QueryEscape("https://"+secure+"/"), 200,
+			[]string{"probe_success 1", "probe_http_status_code 200", "probe_http_ssl 1"}},
+		{"no URL: the module's own path and TLS", "module=web&target=" + secure, 200,
+			[]string{"probe_success 0", "probe_http_status_code 503", "probe_http_ssl 1"}},
+		{"Host header is the URL's host:port", "module=host&target=" + url.QueryEscape(fmt.Sprintf("http://localhost:%d/echo/host", webLab.HTTP.Port())), 200,
+			[]string{"probe_success 1", "probe_failed_due_to_regex 0"}},
+		{"the module's --vhost wins, as a Host header in a blackbox module", "module=vhost&target=" + url.QueryEscape("http://"+plain+"/"), 200,
+			[]string{"probe_http_status_code 503"}},
+		{"https URL with --ca-file: a verified chain's expiry", "module=verified&target=" + url.QueryEscape(fmt.Sprintf("https://localhost:%d/", webLab.HTTPS.Port())), 200,
+			[]string{"probe_success 1", "probe_http_ssl 1", "probe_ssl_last_chain_expiry_timestamp_seconds " + certExpiry(t, webLab.CAFile) + "\n"}},
+		{"debug page: the URL's options on the command line", "module=web&debug=true&target=" + url.QueryEscape("http://"+plain+"/status/202"), 200,
+			[]string{"probe_http_status_code 202", "--tls=false --path /status/202 --vhost " + plain}},
+		{"bad URL", "module=web&target=" + url.QueryEscape("http://[::1/"), 400, []string{"not a URL"}},
+		{"bad scheme", "module=web&target=" + url.QueryEscape("ftp://"+plain+"/"), 400, []string{"want http or https"}},
+		{"not an HTTP module", "module=tcp&target=" + url.QueryEscape("http://"+plain+"/"), 400, []string{"needs a check_http_status module"}},
+		{"allow applies to the URL's host", "module=web&target=" + url.QueryEscape("http://192.0.2.1/"), 403, []string{"outside allow"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := r.get(t, "/probe?"+tt.query)
+			if code != tt.code {
+				t.Errorf("status %d, want %d\n%s", code, tt.code, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("no %q in\n%s", w, body)
+				}
+			}
+			if code != 200 && strings.Count(strings.TrimSpace(body), "\n") > 0 {
+				t.Errorf("a refusal of more than one line:\n%s", body)
+			}
+		})
+	}
+}
+
+// certExpiry is the NotAfter of the PEM certificate in file, as the
+// exposition writes it.
+func certExpiry(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s: no PEM", file)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.FormatFloat(float64(c.NotAfter.Unix()), 'g', -1, 64)
+}
 
 func manyKeys(n int) string {
 	var b strings.Builder

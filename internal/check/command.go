@@ -195,7 +195,9 @@ func (c *Command) run(ctx context.Context, tg target.Spec, log *probe.Log) Verdi
 	if tg.Port == 0 {
 		tg.Port = c.Options.DefaultPort()
 	}
+	resolving := time.Now()
 	ip, err := tg.Resolve(ctx, c.Resolver, c.Family)
+	v.Lookup = time.Since(resolving)
 	if err != nil {
 		v.Result = probe.Fail("cannot resolve "+tg.Host, err)
 		if errors.Is(err, target.ErrUsage) {

@@ -20,6 +20,9 @@ type Verdict struct {
 	Measured bool          // Took is a response time (perfdata, thresholds)
 	Attempt  int           // which attempt this is, from 1; 0 if none ran
 	Trace    []string      // the -v lines
+	// Lookup is how long resolving HOST took (a literal takes none), for
+	// the daemon's probe_dns_lookup_time_seconds.
+	Lookup time.Duration
 }
 
 // Graded is the verdict's final state and summary: a timeout reports

@@ -55,6 +55,9 @@ type Config struct {
 	File
 	Allow   []netip.Prefix
 	Modules map[string]*Module
+	// parse is the checks' parser the modules went through, for the
+	// commands URL targets derive from them.
+	parse func(argv []string) (*check.Command, error)
 }
 
 // Module is a named check command line, shared by every request that
@@ -66,6 +69,8 @@ type Module struct {
 	// Watch, when the module says every, is how it keeps watch; nil
 	// for a probe per ask.
 	Watch *WatchSpec
+	// derived are this module's commands for URL targets.
+	derived derived
 }
 
 // moduleName is what a module may be called: a metric label value and a
@@ -157,7 +162,7 @@ func parse(text []byte, reg checks.Registry) (*Config, error) {
 		}
 		return nil, errors.New(oneLine(err.Error()))
 	}
-	c := &Config{File: f, Modules: map[string]*Module{}}
+	c := &Config{File: f, Modules: map[string]*Module{}, parse: reg.Module}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}

@@ -149,6 +149,9 @@ type Request struct {
 	// bare HOST (the agent protocol's "MODULE HOST PORT").
 	Target string
 	Port   string
+	// Options are added to the module's command line for this request:
+	// what a URL target says (URLTarget).
+	Options []string
 	// Deadline, when set and shorter than the module's -t, bounds the
 	// probe instead (Prometheus' scrape timeout, less a margin).
 	Deadline time.Duration
@@ -285,6 +288,12 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 			return Result{}, refuse(UnknownModule, "no module named")
 		}
 		return Result{}, refuse(UnknownModule, "unknown module %s", strconv.Quote(clip(req.Module)))
+	}
+	if len(req.Options) > 0 {
+		var err error
+		if mod, err = cfg.with(mod, req.Options); err != nil {
+			return Result{}, err
+		}
 	}
 	args := []string{req.Target}
 	if req.Port != "" {

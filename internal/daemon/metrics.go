@@ -24,7 +24,11 @@ type Metrics struct {
 	durations *prometheus.HistogramVec
 	reloadOK  prometheus.Gauge
 	reloadAt  prometheus.Gauge
-	modules   prometheus.Gauge
+	// bbReloadOK and bbReloadAt are the same under blackbox_exporter's
+	// names, so that alert rules written for it keep working.
+	bbReloadOK prometheus.Gauge
+	bbReloadAt prometheus.Gauge
+	modules    prometheus.Gauge
 	// ConnsDropped counts connections closed to keep a front's cap, by
 	// front (http, agent) and why: "idle" for the oldest connection not
 	// being answered, shed to make room; "busy" for a new one closed
@@ -70,6 +74,14 @@ func NewMetrics(inFlight func() float64) *Metrics {
 			Name: "lbcheckd_config_last_reload_success_timestamp_seconds",
 			Help: "When the configuration in force was loaded.",
 		}),
+		bbReloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "blackbox_exporter_config_last_reload_successful",
+			Help: "Blackbox exporter config loaded successfully (lbcheckd_config_last_reload_successful under blackbox_exporter's name).",
+		}),
+		bbReloadAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "blackbox_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration reload (lbcheckd_config_last_reload_success_timestamp_seconds under blackbox_exporter's name).",
+		}),
 		modules: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lbcheckd_modules",
 			Help: "Modules in the configuration in force.",
@@ -94,7 +106,7 @@ func NewMetrics(inFlight func() float64) *Metrics {
 		m.ConnsDropped.WithLabelValues(front, "idle")
 		m.ConnsDropped.WithLabelValues(front, "busy")
 	}
-	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.modules, m.ConnsDropped, m.answers,
+	r.MustRegister(m.probes, m.refused, m.coalesced, m.durations, m.reloadOK, m.reloadAt, m.bbReloadOK, m.bbReloadAt, m.modules, m.ConnsDropped, m.answers,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lbcheckd_probes_in_flight",
 			Help: "Probes running now; at max_in_flight, requests are refused.",
@@ -112,13 +124,19 @@ func NewMetrics(inFlight func() float64) *Metrics {
 
 // configured records a configuration put in force.
 func (m *Metrics) configured(cfg *Config) {
+	now := float64(time.Now().Unix())
 	m.reloadOK.Set(1)
-	m.reloadAt.Set(float64(time.Now().Unix()))
+	m.reloadAt.Set(now)
+	m.bbReloadOK.Set(1)
+	m.bbReloadAt.Set(now)
 	m.modules.Set(float64(len(cfg.Modules)))
 }
 
 // ReloadFailed records a reload that kept the old configuration.
-func (m *Metrics) ReloadFailed() { m.reloadOK.Set(0) }
+func (m *Metrics) ReloadFailed() {
+	m.reloadOK.Set(0)
+	m.bbReloadOK.Set(0)
+}
 
 func (m *Metrics) observe(req Request, res Result, err error) {
 	var r *Refused

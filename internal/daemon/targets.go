@@ -241,9 +241,10 @@ func (c *Config) withFreshWatches() *Config {
 	n.Modules = make(map[string]*Module, len(c.Modules))
 	for name, m := range c.Modules {
 		if m.Watch != nil {
-			mc, wc := *m, *m.Watch
-			mc.Watch = &wc
-			m = &mc
+			// A new Module, not a copy: its cache of URL targets' commands
+			// (and that cache's lock) starts anew.
+			wc := *m.Watch
+			m = &Module{Name: m.Name, Argv: m.Argv, Cmd: m.Cmd, Watch: &wc}
 		}
 		n.Modules[name] = m
 	}

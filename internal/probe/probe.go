@@ -127,6 +127,32 @@ type Facts struct {
 	DNSReply                               bool
 	DNSRcode                               int
 	DNSAnswer, DNSAuthority, DNSAdditional int
+	// DNSSOAReply: the question was for SOA and a reply came; DNSSerial is
+	// then its answer's SOA serial (0 when it held none).
+	DNSSOAReply bool
+	DNSSerial   uint32
+
+	// HTTPVersion is the answer's protocol version in tenths: 11 for
+	// HTTP/1.1, 0 when no answer came.
+	HTTPVersion int
+	// HTTPContentLength is the answer's Content-Length header, -1 when it
+	// has none (chunked, or until close); HTTPBodyBytes the bytes of body
+	// read (or, when the check needed none, what the header promised).
+	HTTPContentLength, HTTPBodyBytes int64
+	// HTTPLastModified is the Last-Modified header as sent, unparsed: the
+	// check binaries never need it as a time.
+	HTTPLastModified string
+	// RegexFailed: the answer's body did not match --body-regex.
+	RegexFailed bool
+
+	// CertDER is the server's leaf certificate as sent (DER), for the
+	// daemon's probe_ssl_last_chain_info; the probe keeps it anyway, so
+	// pointing at it costs nothing.
+	CertDER []byte
+	// ChainExpiry is, over the chains verification built, each chain's
+	// earliest NotAfter, the latest of them (Unix seconds); 0 when no
+	// chain was verified (no --verify).
+	ChainExpiry int64
 }
 
 // OK builds a passing result.

@@ -67,6 +67,12 @@ func (f *Front) Wrap(path string, next http.Handler) http.Handler {
 		// As strict as the fronts: debug=true given twice, or with
 		// debug=false, is refused there.
 		req, status, err := daemon.RequestFromHTTP(w, r)
+		if err == nil && path == "/probe" {
+			// blackbox's URL targets, as /probe itself takes them
+			if err = daemon.URLTarget(&req); err != nil {
+				status = http.StatusBadRequest
+			}
+		}
 		if err != nil {
 			http.Error(w, err.Error(), status)
 			return

@@ -19,21 +19,17 @@ type desc struct{ name, help string }
 
 type sample struct {
 	desc
-	label, value string // one label at most: phase, version, cipher
-	v            float64
+	labels []string // names and values in turn: phase, version, ...
+	v      float64
 }
 
 // exposition collects gauges and writes them grouped by name, as the
 // format wants, sorted for a stable answer.
 type exposition struct{ samples []sample }
 
-// gauge adds a sample; label is empty or a name and its value.
-func (x *exposition) gauge(d desc, v float64, label ...string) {
-	s := sample{desc: d, v: v}
-	if len(label) == 2 {
-		s.label, s.value = label[0], label[1]
-	}
-	x.samples = append(x.samples, s)
+// gauge adds a sample; labels are names and values in turn.
+func (x *exposition) gauge(d desc, v float64, labels ...string) {
+	x.samples = append(x.samples, sample{desc: d, v: v, labels: labels})
 }
 
 func (x *exposition) bytes() []byte {
@@ -52,12 +48,19 @@ func (x *exposition) bytes() []byte {
 			b = append(b, " gauge\n"...)
 		}
 		b = append(b, s.name...)
-		if s.label != "" {
-			b = append(b, '{')
-			b = append(b, s.label...)
+		for i := 0; i+1 < len(s.labels); i += 2 {
+			if i == 0 {
+				b = append(b, '{')
+			} else {
+				b = append(b, ',')
+			}
+			b = append(b, s.labels[i]...)
 			b = append(b, `="`...)
-			b = appendEscaped(b, s.value, true)
-			b = append(b, `"}`...)
+			b = appendEscaped(b, s.labels[i+1], true)
+			b = append(b, '"')
+		}
+		if len(s.labels) >= 2 {
+			b = append(b, '}')
 		}
 		b = append(b, ' ')
 		b = appendValue(b, s.v)

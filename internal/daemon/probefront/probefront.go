@@ -1,6 +1,8 @@
 // Package probefront is lbcheckd's Prometheus front: GET
 // /probe?module=M&target=HOST:PORT, answered as blackbox_exporter answers
-// it, so that its documented relabel configuration works unchanged.
+// it, so that its documented relabel configuration works unchanged. An
+// HTTP module also takes blackbox's URL targets
+// (target=https://host:8443/health, daemon.URLTarget).
 //
 // Every request gets an exposition of its own holding probe_success,
 // probe_duration_seconds, probe_timeout_seconds, the check's phases
@@ -23,7 +25,6 @@ package probefront
 
 import (
 	"context"
-	"crypto/tls"
 	"net/http"
 	"strconv"
 	"time"
@@ -42,6 +43,11 @@ const DefaultOffset = 500 * time.Millisecond
 func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, status, err := daemon.RequestFromHTTP(w, r)
+		if err == nil {
+			if err = daemon.URLTarget(&req); err != nil {
+				status = http.StatusBadRequest
+			}
+		}
 		if err != nil {
 			http.Error(w, err.Error(), status)
 			return
@@ -76,114 +82,6 @@ func Handler(d *daemon.Daemon, offset time.Duration) http.Handler {
 		w.Header().Set("Content-Type", contentType)
 		w.Write(x.bytes())
 	})
-}
-
-// phaseSeries names each check's phase metric and renames its phases to
-// blackbox's words where blackbox has the series.
-var phaseSeries = map[string]struct {
-	name   string
-	rename map[string]string
-}{
-	"check_http_status":   {"probe_http_duration_seconds", map[string]string{"first_byte": "processing"}},
-	"check_dns_answer":    {"probe_dns_duration_seconds", map[string]string{"answer": "request"}},
-	"check_ssl_hello":     {"probe_ssl_hello_duration_seconds", nil},
-	"check_ftp_noop":      {"probe_ftp_duration_seconds", nil},
-	"check_tcp_half_open": {"probe_tcp_half_open_duration_seconds", nil},
-}
-
-// The series, as blackbox_exporter names and explains them where it has
-// them.
-var (
-	descSuccess  = desc{"probe_success", "Displays whether or not the probe was a success: 1 for an OK or WARNING verdict."}
-	descDuration = desc{"probe_duration_seconds", "Returns how long the probe took to complete in seconds"}
-	descTimeout  = desc{"probe_timeout_seconds", "Returns how long the probe timeout is in seconds"}
-	descState    = desc{"probe_nagios_state", "The check's verdict as a Nagios state: 0 OK, 1 WARNING, 2 CRITICAL."}
-	descAge      = desc{"probe_verdict_age_seconds", "How old the watched target's verdict is: the module keeps watch and answered from memory."}
-	descProtocol = desc{"probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6"}
-	descStatus   = desc{"probe_http_status_code", "Response HTTP status code"}
-	descSSL      = desc{"probe_http_ssl", "Indicates if SSL was used for the final redirect"}
-	descLength   = desc{"probe_http_content_length", "Length of http content response"}
-	descExpiry   = desc{"probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime"}
-	descTLSVer   = desc{"probe_tls_version_info", "Returns the TLS version used or NaN when unknown"}
-	descCipher   = desc{"probe_tls_cipher_info", "Returns the TLS cipher negotiated during handshake"}
-	descAnswer   = desc{"probe_dns_answer_rrs", "Returns number of entries in the answer resource record list"}
-	descAuth     = desc{"probe_dns_authority_rrs", "Returns number of entries in the authority resource record list"}
-	descExtra    = desc{"probe_dns_additional_rrs", "Returns number of entries in the additional resource record list"}
-	descQuery    = desc{"probe_dns_query_succeeded", "Displays whether or not the query was executed successfully"}
-)
-
-const phaseHelp = "Duration of the probe by phase"
-
-// collect puts one probe's series in x.
-func collect(x *exposition, res daemon.Result) {
-	gauge := func(d desc, v float64, label ...string) { x.gauge(d, v, label...) }
-	success := 0.0
-	if res.State == exitcode.OK || res.State == exitcode.Warning {
-		success = 1
-	}
-	gauge(descSuccess, success)
-	gauge(descDuration, res.Duration.Seconds())
-	gauge(descTimeout, res.Deadline.Seconds())
-	gauge(descState, float64(res.State))
-	if res.Watched {
-		gauge(descAge, res.Age.Seconds())
-	}
-	if res.Target != nil && res.Target.Addr.IsValid() {
-		proto := 6.0
-		if res.Target.Addr.Addr().Is4() {
-			proto = 4
-		}
-		gauge(descProtocol, proto)
-	}
-	command := res.Module.Cmd.Spec.Command
-	if s, ok := phaseSeries[command]; ok {
-		seen := map[string]float64{}
-		var order []string
-		for _, p := range res.Phases {
-			name := p.Name
-			if n, ok := s.rename[name]; ok {
-				name = n
-			}
-			if _, ok := seen[name]; !ok {
-				order = append(order, name)
-			}
-			seen[name] += p.Duration.Seconds()
-		}
-		for _, name := range order {
-			gauge(desc{s.name, phaseHelp}, seen[name], "phase", name)
-		}
-	}
-	f := res.Facts
-	switch command {
-	case "check_http_status":
-		gauge(descStatus, float64(f.HTTPStatus))
-		ssl := 0.0
-		if f.TLSVersion != 0 {
-			ssl = 1
-		}
-		gauge(descSSL, ssl)
-		for _, m := range res.Metrics {
-			if m.Label == "size" {
-				gauge(descLength, m.Value)
-			}
-		}
-	case "check_dns_answer":
-		ok := 0.0
-		if f.DNSReply {
-			ok = 1
-			gauge(descAnswer, float64(f.DNSAnswer))
-			gauge(descAuth, float64(f.DNSAuthority))
-			gauge(descExtra, float64(f.DNSAdditional))
-		}
-		gauge(descQuery, ok)
-	}
-	if f.TLSVersion != 0 {
-		gauge(descTLSVer, 1, "version", tlsVersion(f.TLSVersion))
-		gauge(descCipher, 1, "cipher", tls.CipherSuiteName(f.TLSCipher))
-	}
-	if f.CertExpiry != 0 {
-		gauge(descExpiry, float64(f.CertExpiry))
-	}
 }
 
 // tlsVersion is blackbox_exporter's wording: "TLS 1.2".

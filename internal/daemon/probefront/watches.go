@@ -43,13 +43,6 @@ var watchSeries = []struct {
 	}},
 }
 
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // WatchesHandler serves GET /watches: every watched target's latest
 // verdict, in Prometheus' text format, or as JSON when the request's
 // Accept asks for application/json.

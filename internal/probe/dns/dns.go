@@ -194,6 +194,10 @@ func Probe(ctx context.Context, t probe.Target, o *Options) probe.Result {
 	if m != nil {
 		r = p.judge(m, transport)
 		r.Facts = probe.Facts{DNSReply: true, DNSRcode: m.rcode, DNSAnswer: len(m.sections[0]), DNSAuthority: len(m.sections[1]), DNSAdditional: len(m.sections[2])}
+		if o.qtype == 6 {
+			r.Facts.DNSSerial, _ = soaSerial(m.sections[0])
+			r.Facts.DNSSOAReply = true
+		}
 	}
 	r.Phases = p.phases
 	return r

@@ -1074,3 +1074,20 @@ func option(code uint16, b []byte) (string, error) {
 	}
 	return "\n; LOCAL OPT: " + u(uint64(code)) + ":0x" + hex.EncodeToString(b), nil
 }
+
+// soaSerial is the serial of the last SOA record in rrs, as
+// blackbox_exporter's probe_dns_serial reads it.
+func soaSerial(rrs []record) (serial uint32, ok bool) {
+	for i := range rrs {
+		if rrs[i].rrtype != 6 {
+			continue
+		}
+		f := &fields{msg: rrs[i].msg, off: rrs[i].data}
+		f.name() // MNAME
+		f.name() // RNAME
+		if v := f.u32(); f.err == nil {
+			serial, ok = uint32(v), true
+		}
+	}
+	return serial, ok
+}

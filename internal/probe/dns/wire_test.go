@@ -464,3 +464,40 @@ func TestEncodings(t *testing.T) {
 		t.Errorf("ip(nil) = %q", got)
 	}
 }
+
+func TestSOASerial(t *testing.T) {
+	// example.org. SOA ns.example.org. admin.example.org. 2026120701 ...,
+	// packed as a reply's answer by hand.
+	rdata := []byte{2, 'n', 's', 0, 5, 'a', 'd', 'm', 'i', 'n', 0, 0x78, 0xc3, 0x68, 0x3d, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4}
+	tests := []struct {
+		name   string
+		rrs    []record
+		serial uint32
+		ok     bool
+	}{
+		{"soa", []record{{msg: rdata, rrtype: 6}}, 0x78c3683d, true},
+		{"no soa", []record{{msg: []byte{1, 2, 3, 4}, rrtype: 1}}, 0, false},
+		{"cut short", []record{{msg: rdata[:13], rrtype: 6}}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serial, ok := soaSerial(tt.rrs)
+			if serial != tt.serial || ok != tt.ok {
+				t.Errorf("soaSerial = %d, %v; want %d, %v", serial, ok, tt.serial, tt.ok)
+			}
+		})
+	}
+}
+
+// FuzzSOASerial: any bytes as an SOA record's data never panic, and a
+// serial is read only from data long enough to hold one.
+func FuzzSOASerial(f *testing.F) {
+	f.Add([]byte{2, 'n', 's', 0, 0, 0x78, 0xc3, 0x68, 0x3d, 0, 0, 0, 1})
+	f.Add([]byte{0xc0, 0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, ok := soaSerial([]record{{msg: data, rrtype: 6}})
+		if ok && len(data) < 6 {
+			t.Errorf("a serial from %d bytes", len(data))
+		}
+	})
+}

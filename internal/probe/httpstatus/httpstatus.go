@@ -266,6 +266,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		p.phase("tls", time.Now())
 		p.facts.TLSVersion, p.facts.TLSCipher = info.VersionID, info.CipherID
 		p.facts.CertExpiry = info.EarliestExpiry
+		p.facts.CertDER, p.facts.ChainExpiry = info.LeafDER, info.ChainExpiry
 		p.log.Printf(1, "TLS %s %s", info.Version, info.Cipher)
 		if line := info.ClientCertTrace(); line != "" {
 			p.log.Printf(1, "%s", line)
@@ -306,6 +307,22 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	}
 	p.phase("first_byte", fb.at)
 	p.facts.HTTPStatus = resp.code
+	// For the daemon's metrics: plain values, no parsing on this path.
+	p.facts.HTTPVersion = 10 + int(resp.proto[7]-'0')
+	p.facts.HTTPContentLength = resp.bodyLength
+	if resp.chunked {
+		p.facts.HTTPContentLength = -1
+	}
+	if resp.code < 200 || resp.code == 204 || resp.code == 304 {
+		p.facts.HTTPContentLength = 0 // no body, whatever the header says (as net/http)
+	}
+	p.facts.HTTPBodyBytes = max(resp.bodyLength, 0)
+	if !resp.hasBody(p.o.Method) {
+		p.facts.HTTPBodyBytes = 0
+	}
+	if lm := resp.header["Last-Modified"]; len(lm) > 0 {
+		p.facts.HTTPLastModified = lm[0]
+	}
 	status := strconv.Itoa(resp.code)
 	if resp.reason != "" {
 		status += " " + probe.Clean(resp.reason, 40)
@@ -372,6 +389,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 			return p.fail(fmt.Sprintf("%s from %s, reading body after %d B", status, addr, n), err)
 		}
 		size = n
+		p.facts.HTTPBodyBytes = n
 		truncated := n > p.o.MaxBody
 		if truncated {
 			size = p.o.MaxBody
@@ -386,6 +404,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 			}
 		}
 		if p.o.bodyRE != nil && !p.o.bodyRE.Match(body) {
+			p.facts.RegexFailed = true
 			where := ""
 			if truncated {
 				where = fmt.Sprintf(" in its first %d B (--max-body)", p.o.MaxBody)

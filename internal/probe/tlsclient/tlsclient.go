@@ -74,6 +74,12 @@ type Info struct {
 	// server sent, in Unix seconds, 0 for none: the chain's weakest link
 	// (blackbox_exporter's probe_ssl_earliest_cert_expiry).
 	EarliestExpiry int64
+	// LeafDER is the server's certificate as sent; ChainExpiry is over the
+	// verified chains the latest of each one's earliest NotAfter (0 when
+	// none was verified), as blackbox_exporter's
+	// probe_ssl_last_chain_expiry_timestamp_seconds.
+	LeafDER     []byte
+	ChainExpiry int64
 	// CertRequested: the server asked for a client certificate; CertSent:
 	// we sent one (--client-cert). They are set even when the handshake
 	// failed, since that is often why.

@@ -190,6 +190,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 	r.Facts.TLSVersion, r.Facts.TLSCipher = res.Version, res.Suite
 	if res.Cert != nil {
 		r.Facts.CertExpiry = res.Cert.NotAfter.Unix()
+		r.Facts.CertDER = res.Cert.Raw
 	}
 	return r
 }

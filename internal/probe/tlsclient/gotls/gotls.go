@@ -102,6 +102,18 @@ func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, n
 	if len(cs.PeerCertificates) > 0 {
 		cert := cs.PeerCertificates[0]
 		info.CertSubject, info.CertExpiry = cert.Subject.String(), cert.NotAfter
+		info.LeafDER = cert.Raw
+	}
+	for _, chain := range cs.VerifiedChains {
+		var earliest int64
+		for i, c := range chain {
+			if t := c.NotAfter.Unix(); i == 0 || t < earliest {
+				earliest = t
+			}
+		}
+		if len(chain) > 0 && (info.ChainExpiry == 0 || earliest > info.ChainExpiry) {
+			info.ChainExpiry = earliest
+		}
 	}
 	for _, c := range cs.PeerCertificates {
 		if t := c.NotAfter.Unix(); info.EarliestExpiry == 0 || t < info.EarliestExpiry {
