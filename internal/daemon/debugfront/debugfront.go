@@ -100,7 +100,13 @@ func Page(e Entry, path string) string {
 	b.WriteString("Logs for the probe:\n")
 	fmt.Fprintf(&b, "%s module=%s target=%s timeout_seconds=%g msg=\"Beginning probe\"\n",
 		e.Time.Add(-res.Duration).UTC().Format(time.RFC3339Nano), mod.Name, strconv.Quote(target(e)), res.Deadline.Seconds())
-	if !e.Traced {
+	switch {
+	case res.Watched:
+		// A watched target is answered from memory: the watch's own
+		// probes run untraced, and a second probe in flight for the
+		// target is what a watch never makes.
+		fmt.Fprintf(&b, "(no protocol trace: module %s keeps watch, and this is its verdict from memory, %.1f s old, after fall and rise; ask a module without every for a traced probe)\n", mod.Name, res.Age.Seconds())
+	case !e.Traced:
 		b.WriteString("(no protocol trace: this probe ran without debug=true)\n")
 	}
 	for _, l := range res.Trace {

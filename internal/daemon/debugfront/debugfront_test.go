@@ -164,3 +164,21 @@ func TestConfigYAML(t *testing.T) {
 		t.Errorf("watched came back as %+v:\n%s", w, out)
 	}
 }
+
+// TestPageOfAWatchedTarget: debug=true on a watched module is answered
+// from the watch's memory, and the page says so rather than pass it off
+// as a fresh, traced probe.
+func TestPageOfAWatchedTarget(t *testing.T) {
+	cfg, err := daemon.Parse([]byte("allow: [192.0.2.0/24]\nmodules:\n  w: {check: [check_ftp_noop, -t, \"1\"], every: 2s}\n"),
+		checks.Registry{"check_ftp_noop": checks.FTPNoop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := cfg.Modules["w"]
+	res := daemon.Result{Module: mod, Watched: true, Age: 1500 * time.Millisecond, Deadline: time.Second, State: exitcode.OK, Summary: "NOOP 200"}
+	res.Verdict.Command = mod.Cmd
+	page := Page(Entry{Time: time.Now(), Target: "192.0.2.5:21", Traced: true, Result: res}, "/check")
+	if !strings.Contains(page, "module w keeps watch, and this is its verdict from memory, 1.5 s old") {
+		t.Errorf("the page does not say the verdict came from the watch:\n%s", page)
+	}
+}
