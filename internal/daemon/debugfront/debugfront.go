@@ -5,8 +5,10 @@
 // probes, each with its page, then the modules), /logs?id=N (a past
 // probe's page) and /config (the configuration in force, as YAML).
 //
-// Nothing here shows a secret: --password values and credential headers
-// are masked wherever a module's command line appears. The pages are on
+// Nothing here shows a secret: --password values, request headers' values
+// (but for plain ones such as Accept) and the values of a path's or URL
+// target's query are masked wherever a module's command line, a target or
+// a trace appears. The pages are on
 // the listen address with /probe itself, behind the same TLS and basic
 // auth when web_config_file sets them: whoever may ask a probe may read
 // how it went.
@@ -99,7 +101,7 @@ func Page(e Entry, path string) string {
 	var b strings.Builder
 	b.WriteString("Logs for the probe:\n")
 	fmt.Fprintf(&b, "%s module=%s target=%s timeout_seconds=%g msg=\"Beginning probe\"\n",
-		e.Time.Add(-res.Duration).UTC().Format(time.RFC3339Nano), mod.Name, strconv.Quote(target(e)), res.Deadline.Seconds())
+		e.Time.Add(-res.Duration).UTC().Format(time.RFC3339Nano), mod.Name, strconv.Quote(maskQuery(target(e))), res.Deadline.Seconds())
 	switch {
 	case res.Watched:
 		// A watched target is answered from memory: the watch's own
@@ -109,7 +111,7 @@ func Page(e Entry, path string) string {
 	case !e.Traced:
 		b.WriteString("(no protocol trace: this probe ran without debug=true)\n")
 	}
-	for _, l := range res.Trace {
+	for _, l := range MaskTrace(res.Trace) {
 		b.WriteString(l + "\n")
 	}
 	b.WriteString(res.Line(mod.Cmd.Spec.Name) + "\n")
@@ -118,7 +120,7 @@ func Page(e Entry, path string) string {
 		msg = "Probe failed"
 	}
 	fmt.Fprintf(&b, "%s module=%s target=%s duration_seconds=%g msg=%q\n",
-		e.Time.UTC().Format(time.RFC3339Nano), mod.Name, strconv.Quote(target(e)), res.Duration.Seconds(), msg)
+		e.Time.UTC().Format(time.RFC3339Nano), mod.Name, strconv.Quote(maskQuery(target(e))), res.Duration.Seconds(), msg)
 	fmt.Fprintf(&b, "/probe answers: %s\n/check answers: %s\n", probeAnswer(res.State), checkAnswer(res.State))
 
 	b.WriteString("\n\n\nMetrics that would have been returned:\n")
@@ -131,7 +133,7 @@ func Page(e Entry, path string) string {
 	b.WriteString("\n\n\nModule configuration:\n")
 	fmt.Fprintf(&b, "module: %s\n", mod.Name)
 	fmt.Fprintf(&b, "argv: %s\n", shellLine(MaskArgv(mod.Argv)))
-	args := append(MaskArgv(mod.Argv), e.Target)
+	args := append(MaskArgv(mod.Argv), maskQuery(e.Target))
 	if e.Port != "" {
 		args = append(args, e.Port)
 	}
@@ -225,9 +227,14 @@ func (f *Front) index(w http.ResponseWriter, r *http.Request) {
 		if res.State != exitcode.OK {
 			state = "<strong>" + state + "</strong>"
 		}
-		q := url.Values{"module": {res.Module.Name}, "target": {target(e)}, "debug": {"true"}}
-		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s - %s</td><td><a href=\"logs?id=%d\">Logs</a> <a href=\"probe?%s\">Probe again</a></td></tr>\n",
-			e.Time.UTC().Format("2006-01-02 15:04:05.000"), esc(res.Module.Name), esc(target(e)), state, esc(res.Summary), e.ID, esc(q.Encode()))
+		shown := maskQuery(target(e))
+		again := ""
+		if shown == target(e) { // a link would show a URL target's query
+			q := url.Values{"module": {res.Module.Name}, "target": {target(e)}, "debug": {"true"}}
+			again = " <a href=\"probe?" + esc(q.Encode()) + "\">Probe again</a>"
+		}
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s - %s</td><td><a href=\"logs?id=%d\">Logs</a>%s</td></tr>\n",
+			e.Time.UTC().Format("2006-01-02 15:04:05.000"), esc(res.Module.Name), esc(shown), state, esc(res.Summary), e.ID, again)
 	}
 	b.WriteString("</table>\n<h2>Modules</h2>\n<pre>\n")
 	names := make([]string, 0, len(cfg.Modules))

@@ -10,6 +10,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/daemon"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
 )
 
 func TestMaskArgv(t *testing.T) {
@@ -28,7 +29,11 @@ func TestMaskArgv(t *testing.T) {
 		{"password looks a header", []string{"check_ftp_noop", "--password", "--header=x"}, []string{"check_ftp_noop", "--password", Masked}},
 		{"authorization header", []string{"check_http_status", "--header", "Authorization: Bearer tok"}, []string{"check_http_status", "--header", "Authorization: " + Masked}},
 		{"cookie header joined", []string{"check_http_status", "--header=cookie:a=b"}, []string{"check_http_status", "--header=cookie: " + Masked}},
-		{"other header kept", []string{"check_http_status", "--header", "X-Probe: 1"}, []string{"check_http_status", "--header", "X-Probe: 1"}},
+		{"any other header masked", []string{"check_http_status", "--header", "X-Api-Key: s3cret"}, []string{"check_http_status", "--header", "X-Api-Key: " + Masked}},
+		{"plain header kept", []string{"check_http_status", "--header", "Accept: text/plain"}, []string{"check_http_status", "--header", "Accept: text/plain"}},
+		{"query values masked", []string{"check_http_status", "-u", "/health?token=s3cret&x"}, []string{"check_http_status", "-u", "/health?token=" + Masked + "&x"}},
+		{"query joined", []string{"check_http_status", "--path=/h?k=v"}, []string{"check_http_status", "--path=/h?k=" + Masked}},
+		{"path without query kept", []string{"check_http_status", "--path", "/h?"}, []string{"check_http_status", "--path", "/h?"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -128,6 +133,49 @@ func TestHistoryBoundsTrace(t *testing.T) {
 	}
 	if len(trace) != 100 || trace[99] != long {
 		t.Error("Add changed the caller's trace")
+	}
+	// The probe's target holds its whole log: the history keeps neither.
+	log := probe.NewLog(2)
+	for range 100 {
+		log.Printf(2, "%s", long)
+	}
+	res.Target = &probe.Target{Log: log}
+	h.Add(daemon.Request{Target: "t"}, res)
+	if e, _ := h.Get(1); e.Result.Target == nil || e.Result.Target.Log != nil {
+		t.Errorf("the history keeps the probe's whole log through its target: %+v", e.Result.Target)
+	}
+	if res.Target.Log != log {
+		t.Error("Add changed the caller's target")
+	}
+}
+
+// TestMaskTrace: a debug page shows no credential a probe sent or got:
+// the request line's query and every header value but the plain ones.
+func TestMaskTrace(t *testing.T) {
+	in := []string{
+		"> GET /health?token=s3cret HTTP/1.1",
+		"> Host: www.lab.test",
+		"> X-Api-Key: s3cret",
+		"> Authorization: Bearer s3cret",
+		"> Accept: */*",
+		"< HTTP/1.1 200 OK",
+		"< Set-Cookie: session=s3cret",
+		"< Content-Type: text/plain",
+		"connected to 192.0.2.5:80",
+	}
+	want := []string{
+		"> GET /health?token=" + Masked + " HTTP/1.1",
+		"> Host: www.lab.test",
+		"> X-Api-Key: " + Masked,
+		"> Authorization: " + Masked,
+		"> Accept: */*",
+		"< HTTP/1.1 200 OK",
+		"< Set-Cookie: " + Masked,
+		"< Content-Type: text/plain",
+		"connected to 192.0.2.5:80",
+	}
+	if got := MaskTrace(in); !slices.Equal(got, want) {
+		t.Errorf("MaskTrace:\n got %q\nwant %q", got, want)
 	}
 }
 

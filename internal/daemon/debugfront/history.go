@@ -38,6 +38,13 @@ func NewHistory(size int) *History { return &History{ring: make([]Entry, size), 
 // Add remembers a probe: the daemon's OnProbe.
 func (h *History) Add(req daemon.Request, res daemon.Result) {
 	res.Trace = clipTrace(res.Trace, MaxTraceBytes)
+	if res.Target != nil && res.Target.Log != nil {
+		// The target holds the probe's whole log, which clipTrace has
+		// just bounded: keep the bound, not the log.
+		t := *res.Target
+		t.Log = nil
+		res.Target = &t
+	}
 	h.mu.Lock()
 	id := h.next
 	h.ring[id%uint64(h.size)] = Entry{ID: id, Time: time.Now(), Target: req.Target, Port: req.Port, Traced: req.Trace > 0, Result: res}
