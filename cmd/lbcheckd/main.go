@@ -156,10 +156,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	dbg.Register(mux)
 	srv := &http.Server{
-		Handler: mux,
+		Handler: bounded(mux, d),
 		// An HTTP checker (HAProxy, keepalived, Prometheus) sends its
 		// request at once: a request that takes longer is a slow client's.
+		// An ask has no body, so the whole request is bound the same way:
+		// a body announced and never sent holds nothing longer.
 		ReadHeaderTimeout: headerWait,
+		ReadTimeout:       headerWait,
 		ConnState:         conncap.ConnState,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
@@ -251,6 +254,54 @@ loop:
 // headerWait bounds the time an HTTP request's header may take (and a TLS
 // handshake's, under web_config_file).
 const headerWait = 2 * time.Second
+
+// writeWait is what writing an answer may take once its probe is done.
+const writeWait = 2 * time.Second
+
+// bounded keeps a connection that is being answered from being held for
+// ever, which the connection cap cannot shed. Once an answer starts, it
+// must be written within writeWait (a client that asks and never reads,
+// pipelining asks into a full window, is cut off); before, the longest
+// probe deadline and writeWait bound the whole. A request that came with a
+// body is answered and closed at once, never kept alive while net/http
+// reads and discards a body that may never come (an ask has none:
+// RequestFromHTTP refuses it).
+func bounded(next http.Handler, d *daemon.Daemon) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		rc.SetWriteDeadline(time.Now().Add(longestDeadline(d.Config()) + writeWait))
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			// No ask reads a body; a read deadline already passed keeps
+			// net/http from reading it after the answer, and the closed
+			// connection frees its place.
+			w.Header().Set("Connection", "close")
+			rc.SetReadDeadline(time.Now())
+		}
+		next.ServeHTTP(&writeBound{ResponseWriter: w, rc: rc}, r)
+	})
+}
+
+// writeBound sets the connection's write deadline to writeWait from the
+// answer's first byte.
+type writeBound struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	armed bool
+}
+
+func (w *writeBound) arm() {
+	if !w.armed {
+		w.armed = true
+		w.rc.SetWriteDeadline(time.Now().Add(writeWait))
+	}
+}
+
+func (w *writeBound) WriteHeader(code int) { w.arm(); w.ResponseWriter.WriteHeader(code) }
+
+func (w *writeBound) Write(b []byte) (int, error) { w.arm(); return w.ResponseWriter.Write(b) }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *writeBound) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // connCap is each front's connection cap: twice max_in_flight and some,
 // but within the file descriptors the process may open (both fronts'
