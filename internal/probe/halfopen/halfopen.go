@@ -113,6 +113,9 @@ func (p *Prober) open(t probe.Target) error {
 		return err
 	}
 	src := t.Socket.Bind
+	if err := source(src); err != nil {
+		return err
+	}
 	if !src.IsValid() {
 		var err error
 		if src, err = routeSource(t.Addr, t.Socket.Mark); err != nil {
@@ -190,6 +193,21 @@ func (p *Prober) dropCaps(log *probe.Log) {
 func unicast(a netip.Addr) error {
 	if a.IsMulticast() {
 		return fmt.Errorf("%w: %s is a multicast address: a half-open check is for one host", sockopt.ErrSetup, a)
+	}
+	return nil
+}
+
+// source refuses a --bind address no SYN can come from: a multicast or
+// broadcast address, or none (0.0.0.0, ::). A raw socket binds to them
+// where a TCP socket would not, the kernel then sends nothing, and the
+// verdict would be a "filtered" CRITICAL for what is could-not-check.
+func source(a netip.Addr) error {
+	if !a.IsValid() {
+		return nil // the route's choice
+	}
+	a = a.Unmap()
+	if a.IsMulticast() || a.IsUnspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return fmt.Errorf("%w: --bind %s: not an address a SYN can come from", sockopt.ErrSetup, a)
 	}
 	return nil
 }

@@ -270,6 +270,9 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 			sockopt.ErrSetup, t.Socket.Mark))
 	}
 	src := t.Socket.Bind
+	if err := source(src); err != nil {
+		return probe.Fail("raw socket", err)
+	}
 	if !src.IsValid() {
 		var err error
 		if src, err = path.source(remote); err != nil {
