@@ -73,6 +73,7 @@ integration    util-linux         setpriv
 bench          prometheus-blackbox-exporter prometheus-blackbox-exporter
 bench          bc                 bc
 bench          curl               curl
+bench          procps             pgrep
 package        lintian            lintian
 package        rpm                rpm
 package        man-db             man
