@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/lbcheck/lbcheck/internal/check"
 	"net"
 	"net/url"
 	"slices"
@@ -70,51 +71,92 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// maxDerived bounds the commands a module keeps for URL targets: a
-// scrape configuration names a handful of paths, not a new one each time.
-const maxDerived = 256
-
-// derived is a module's command with options a request added (a URL
-// target's), parsed by the check's own parser once and kept: --tls reads
-// CA and client-certificate files when it is parsed.
+// derived are a module's commands for URL targets, one per scheme: the
+// module's command line with --tls=true or --tls=false, parsed by the
+// check's own parser once, when a URL first asks for that scheme. A
+// URL's path and host are set on a copy of its options per request: a
+// command parsed per URL would read its CA and client-certificate files
+// and hold its own CA pool each time.
 type derived struct {
-	mu   sync.Mutex
-	mods map[string]*Module
+	mu     sync.Mutex
+	scheme [2]*Module // [0] http, [1] https
 }
 
-// with is mod with opts appended to its command line, or the one line
-// the check's parser says is wrong with that. Only check_http_status
-// modules take a URL; a module's own --vhost wins over the URL's host, as
-// a Host header in blackbox's module does.
-func (c *Config) with(mod *Module, opts []string) (*Module, error) {
+// urlOptions are the options of a check that takes a URL target
+// (check_http_status): ForURL is a copy of them with the URL's path for
+// --path and its host for --vhost (unless the command line gave one),
+// checked as those options' own parser checks them; nothing is read
+// again.
+type urlOptions interface {
+	ForURL(path, host string) (check.Options, error)
+}
+
+// with is mod as a URL target (req.Options, URLTarget's [--tls=B --path
+// P --vhost H]) asks for it, or the one line saying what is wrong with
+// that. Only check_http_status modules take a URL; a module's own
+// --vhost wins over the URL's host, as a Host header in blackbox's module
+// does. key tells requests for the same module and URL apart.
+func (c *Config) with(mod *Module, opts []string) (m *Module, key string, err error) {
 	if c.parse == nil {
-		return nil, refuse(BadTarget, "module %s takes no URL target here", mod.Name)
+		return nil, "", refuse(BadTarget, "module %s takes no URL target here", mod.Name)
 	}
 	if mod.Cmd.Spec.Command != "check_http_status" {
-		return nil, refuse(BadTarget, "module %s runs %s: a URL target needs a check_http_status module", mod.Name, mod.Cmd.Spec.Command)
+		return nil, "", refuse(BadTarget, "module %s runs %s: a URL target needs a check_http_status module", mod.Name, mod.Cmd.Spec.Command)
 	}
-	if slices.ContainsFunc(mod.Argv, func(a string) bool { return a == "--vhost" || strings.HasPrefix(a, "--vhost=") }) {
-		opts = opts[:len(opts)-2]
+	if len(opts) != 5 || opts[1] != "--path" || opts[3] != "--vhost" {
+		return nil, "", refuse(BadTarget, "module %s: options %s: not a URL target's", mod.Name, strconv.Quote(clip(strings.Join(opts, " "))))
 	}
-	key := strings.Join(opts, "\x00")
+	tls := opts[0] == "--tls=true"
+	base, err := c.scheme(mod, tls)
+	if err != nil {
+		return nil, "", err
+	}
+	uo, ok := base.Cmd.Options.(urlOptions)
+	if !ok {
+		return nil, "", refuse(BadTarget, "module %s runs %s: a URL target needs a check_http_status module", mod.Name, mod.Cmd.Spec.Command)
+	}
+	path, host := opts[2], opts[4]
+	o, err := uo.ForURL(path, host)
+	if err != nil {
+		// The error quotes what is wrong: the URL's own bytes are not
+		// repeated, they may hold a line break.
+		return nil, "", refuse(BadTarget, "module %s with the URL: %s", mod.Name, oneLine(err.Error()))
+	}
+	cmd := *base.Cmd
+	cmd.Options = o
+	argv := append(slices.Clip(base.Argv), "--path", path)
+	if !slices.ContainsFunc(mod.Argv, isVHost) {
+		argv = append(argv, "--vhost", host)
+	}
+	return &Module{Name: mod.Name, Argv: argv, Cmd: &cmd}, opts[0] + "\x00" + path + "\x00" + host, nil
+}
+
+func isVHost(a string) bool { return a == "--vhost" || strings.HasPrefix(a, "--vhost=") }
+
+// scheme is mod's command for http (tls false) or https URLs, parsed the
+// first time it is asked for. For http, the options that only mean
+// something with TLS (--verify, --ca-file, --client-cert, --client-key)
+// are left out: blackbox ignores a module's tls_config for an http URL,
+// and one module for every scheme is the usual relabelling.
+func (c *Config) scheme(mod *Module, tls bool) (*Module, error) {
+	i := 0
+	if tls {
+		i = 1
+	}
 	d := &mod.derived
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if m, ok := d.mods[key]; ok {
+	if m := d.scheme[i]; m != nil {
 		return m, nil
 	}
-	argv := append(slices.Clip(mod.Argv), opts...)
+	argv := slices.Clip(mod.Argv)
+	argv = append(argv, "--tls="+strconv.FormatBool(tls))
 	cmd, err := c.parse(argv)
 	if err != nil {
-		return nil, refuse(BadTarget, "module %s with the URL's %s: %s", mod.Name, strings.Join(opts, " "), oneLine(err.Error()))
+		return nil, refuse(BadTarget, "module %s with the URL's --tls=%t: %s", mod.Name, tls, oneLine(err.Error()))
 	}
 	cmd.Resolver = allowResolver{c}
 	m := &Module{Name: mod.Name, Argv: argv, Cmd: cmd}
-	if d.mods == nil {
-		d.mods = map[string]*Module{}
-	}
-	if len(d.mods) < maxDerived {
-		d.mods[key] = m
-	}
+	d.scheme[i] = m
 	return m, nil
 }

@@ -123,17 +123,14 @@ func (o *Options) Validate() error {
 	if o.Expect, err = ParseStatusSet(o.expectText); err != nil {
 		return fmt.Errorf("--expect: %w", err)
 	}
-	if o.Path == "" || o.Path[0] != '/' || strings.ContainsAny(o.Path, " \r\n\x00") {
-		return fmt.Errorf("--path %q: want an absolute path such as / or /health?full=1", o.Path)
-	}
-	if _, err := url.ParseRequestURI(o.Path); err != nil {
-		return fmt.Errorf("--path %q: %v", o.Path, err)
+	if err := checkPath(o.Path); err != nil {
+		return err
 	}
 	if !isToken(o.Method) {
 		return fmt.Errorf("--method %q: not an HTTP method token", o.Method)
 	}
-	if o.VHost != "" && strings.ContainsAny(o.VHost, " /\r\n\x00@") {
-		return fmt.Errorf("--vhost %q: want a host name, optionally with :port", o.VHost)
+	if err := checkVHost(o.VHost); err != nil {
+		return err
 	}
 	o.header = nil
 	for _, h := range o.Headers {
@@ -179,6 +176,44 @@ func (o *Options) Validate() error {
 		o.SetVersion("dev")
 	}
 	return nil
+}
+
+// checkPath is what --path accepts: it goes on the request line as it is.
+func checkPath(p string) error {
+	if p == "" || p[0] != '/' || strings.ContainsAny(p, " \r\n\x00") {
+		return fmt.Errorf("--path %q: want an absolute path such as / or /health?full=1", p)
+	}
+	if _, err := url.ParseRequestURI(p); err != nil {
+		return fmt.Errorf("--path %q: %v", p, err)
+	}
+	return nil
+}
+
+// checkVHost is what --vhost accepts: it goes into the Host header.
+func checkVHost(h string) error {
+	if h != "" && strings.ContainsAny(h, " /\r\n\x00@") {
+		return fmt.Errorf("--vhost %q: want a host name, optionally with :port", h)
+	}
+	return nil
+}
+
+// ForURL is a copy of validated options with path for --path and host for
+// --vhost unless the command line gave one (lbcheckd's URL targets),
+// checked as --path and --vhost are. Nothing is read again: the copy
+// shares the prepared TLS client (its CA pool and certificate).
+func (o *Options) ForURL(path, host string) (check.Options, error) {
+	c := *o
+	c.Path = path
+	if c.VHost == "" {
+		c.VHost = host
+	}
+	if err := checkPath(c.Path); err != nil {
+		return nil, err
+	}
+	if err := checkVHost(c.VHost); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 func isToken(s string) bool {
