@@ -71,31 +71,34 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// derived are a module's commands for URL targets, one per scheme: the
-// module's command line with --tls=true or --tls=false, parsed by the
-// check's own parser once, when a URL first asks for that scheme. A
-// URL's path and host are set on a copy of its options per request: a
-// command parsed per URL would read its CA and client-certificate files
-// and hold its own CA pool each time.
+// derived is a module's command for https URLs: its command line with
+// --tls=true, parsed by the check's own parser once, when a URL first asks
+// for it. An http URL takes the module's own. A URL's path and host are
+// set on a copy of the options per request: a command parsed per URL
+// would read its CA and client-certificate files and hold its own CA pool
+// each time.
 type derived struct {
-	mu     sync.Mutex
-	scheme [2]*Module // [0] http, [1] https
+	mu    sync.Mutex
+	https *Module
 }
 
 // urlOptions are the options of a check that takes a URL target
-// (check_http_status): ForURL is a copy of them with the URL's path for
-// --path and its host for --vhost (unless the command line gave one),
-// checked as those options' own parser checks them; nothing is read
-// again.
+// (check_http_status): ForURL is a copy of them with TLS as the URL's
+// scheme says, the URL's path for --path and its host for --vhost (unless
+// the command line gave one), checked as those options' own parser checks
+// them; nothing is read again. https needs options parsed with --tls.
 type urlOptions interface {
-	ForURL(path, host string) (check.Options, error)
+	ForURL(https bool, path, host string) (check.Options, error)
 }
 
 // with is mod as a URL target (req.Options, URLTarget's [--tls=B --path
 // P --vhost H]) asks for it, or the one line saying what is wrong with
 // that. Only check_http_status modules take a URL; a module's own
 // --vhost wins over the URL's host, as a Host header in blackbox's module
-// does. key tells requests for the same module and URL apart.
+// does. An http URL leaves the module's TLS options (--verify, --ca-file,
+// --client-cert) unused, as blackbox ignores a module's tls_config for
+// one: one module for every scheme is the usual relabelling. key tells
+// requests for the same module and URL apart.
 func (c *Config) with(mod *Module, opts []string) (m *Module, key string, err error) {
 	if c.parse == nil {
 		return nil, "", refuse(BadTarget, "module %s takes no URL target here", mod.Name)
@@ -106,17 +109,20 @@ func (c *Config) with(mod *Module, opts []string) (m *Module, key string, err er
 	if len(opts) != 5 || opts[1] != "--path" || opts[3] != "--vhost" {
 		return nil, "", refuse(BadTarget, "module %s: options %s: not a URL target's", mod.Name, strconv.Quote(clip(strings.Join(opts, " "))))
 	}
-	tls := opts[0] == "--tls=true"
-	base, err := c.scheme(mod, tls)
-	if err != nil {
-		return nil, "", err
+	https := opts[0] == "--tls=true"
+	base, argv := mod, append(slices.Clip(mod.Argv), opts[0])
+	if https {
+		if base, err = c.https(mod); err != nil {
+			return nil, "", err
+		}
+		argv = slices.Clip(base.Argv)
 	}
 	uo, ok := base.Cmd.Options.(urlOptions)
 	if !ok {
 		return nil, "", refuse(BadTarget, "module %s runs %s: a URL target needs a check_http_status module", mod.Name, mod.Cmd.Spec.Command)
 	}
 	path, host := opts[2], opts[4]
-	o, err := uo.ForURL(path, host)
+	o, err := uo.ForURL(https, path, host)
 	if err != nil {
 		// The error quotes what is wrong: the URL's own bytes are not
 		// repeated, they may hold a line break.
@@ -124,7 +130,7 @@ func (c *Config) with(mod *Module, opts []string) (m *Module, key string, err er
 	}
 	cmd := *base.Cmd
 	cmd.Options = o
-	argv := append(slices.Clip(base.Argv), "--path", path)
+	argv = append(argv, "--path", path)
 	if !slices.ContainsFunc(mod.Argv, isVHost) {
 		argv = append(argv, "--vhost", host)
 	}
@@ -133,30 +139,20 @@ func (c *Config) with(mod *Module, opts []string) (m *Module, key string, err er
 
 func isVHost(a string) bool { return a == "--vhost" || strings.HasPrefix(a, "--vhost=") }
 
-// scheme is mod's command for http (tls false) or https URLs, parsed the
-// first time it is asked for. For http, the options that only mean
-// something with TLS (--verify, --ca-file, --client-cert, --client-key)
-// are left out: blackbox ignores a module's tls_config for an http URL,
-// and one module for every scheme is the usual relabelling.
-func (c *Config) scheme(mod *Module, tls bool) (*Module, error) {
-	i := 0
-	if tls {
-		i = 1
-	}
+// https is mod's command for https URLs, parsed the first time one asks.
+func (c *Config) https(mod *Module) (*Module, error) {
 	d := &mod.derived
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if m := d.scheme[i]; m != nil {
-		return m, nil
+	if d.https != nil {
+		return d.https, nil
 	}
-	argv := slices.Clip(mod.Argv)
-	argv = append(argv, "--tls="+strconv.FormatBool(tls))
+	argv := append(slices.Clip(mod.Argv), "--tls=true")
 	cmd, err := c.parse(argv)
 	if err != nil {
-		return nil, refuse(BadTarget, "module %s with the URL's --tls=%t: %s", mod.Name, tls, oneLine(err.Error()))
+		return nil, refuse(BadTarget, "module %s with the URL's --tls=true: %s", mod.Name, oneLine(err.Error()))
 	}
 	cmd.Resolver = allowResolver{c}
-	m := &Module{Name: mod.Name, Argv: argv, Cmd: cmd}
-	d.scheme[i] = m
-	return m, nil
+	d.https = &Module{Name: mod.Name, Argv: argv, Cmd: cmd}
+	return d.https, nil
 }

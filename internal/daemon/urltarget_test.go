@@ -79,8 +79,8 @@ func FuzzURLTarget(f *testing.F) {
 }
 
 // TestURLTargetParsesOncePerScheme: a module's command is parsed (its
-// --ca-file read, its CA pool built) at most once per scheme however many
-// URLs ask for it; each URL's path and host go on a copy of the options,
+// --ca-file read, its CA pool built) at most once however many URLs ask
+// for it; each URL's path and host go on a copy of the options,
 // checked as --path and --vhost are, and the shared options stay the
 // module's.
 func TestURLTargetParsesOncePerScheme(t *testing.T) {
@@ -106,7 +106,7 @@ func TestURLTargetParsesOncePerScheme(t *testing.T) {
 	if parsed != 1 {
 		t.Errorf("1000 https URLs parsed the module %d times, want once", parsed)
 	}
-	if s := mod.derived.scheme[1]; s == nil {
+	if s := mod.derived.https; s == nil {
 		t.Error("no https command kept")
 	} else if o := s.Cmd.Options.(*httpstatus.Options); o.Path != "/own" || o.VHost != "" {
 		t.Errorf("the shared https command's options changed: path %q, vhost %q", o.Path, o.VHost)
@@ -150,4 +150,37 @@ func testCA(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestURLTargetHTTPOnTLSModule: an http URL for a module with TLS options
+// (--verify, --ca-file) probes without TLS, the options unused, as
+// blackbox ignores tls_config for an http target; an https URL still
+// gets them.
+func TestURLTargetHTTPOnTLSModule(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, testCA(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustConfig(t, registry(), "allow: [127.0.0.0/8]\nmodules:\n"+
+		"  cafile: [check_http_status, --tls, --ca-file, "+caFile+"]\n"+
+		"  verify: [check_http_status, --tls, --verify]\n"+
+		"  plain: [check_http_status]\n")
+	for _, tt := range []struct {
+		module string
+		tls    bool
+	}{
+		{"cafile", false}, {"verify", false}, {"plain", false},
+		{"cafile", true}, {"verify", true}, {"plain", true},
+	} {
+		t.Run(tt.module+" "+strconv.FormatBool(tt.tls), func(t *testing.T) {
+			m, _, err := cfg.with(cfg.Modules[tt.module], []string{"--tls=" + strconv.FormatBool(tt.tls), "--path", "/", "--vhost", "localhost"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := m.Cmd.Options.(*httpstatus.Options)
+			if want := map[bool]uint16{false: 80, true: 443}[tt.tls]; o.TLS != tt.tls || o.DefaultPort() != want {
+				t.Errorf("TLS %t, default port %d; want %t, %d", o.TLS, o.DefaultPort(), tt.tls, want)
+			}
+		})
+	}
 }

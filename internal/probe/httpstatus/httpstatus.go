@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -197,12 +198,23 @@ func checkVHost(h string) error {
 	return nil
 }
 
-// ForURL is a copy of validated options with path for --path and host for
-// --vhost unless the command line gave one (lbcheckd's URL targets),
-// checked as --path and --vhost are. Nothing is read again: the copy
-// shares the prepared TLS client (its CA pool and certificate).
-func (o *Options) ForURL(path, host string) (check.Options, error) {
+// ErrURLNeedsTLS is ForURL asked for https on options parsed without --tls:
+// their TLS client was never prepared.
+var ErrURLNeedsTLS = errors.New("an https URL needs options parsed with --tls")
+
+// ForURL is a copy of validated options for lbcheckd's URL targets: TLS on
+// for https (the options must have --tls) or off for http, where
+// --verify, --ca-file and the client certificate go unused, as blackbox
+// ignores tls_config for an http URL; path for --path, and host for
+// --vhost unless the command line gave one, checked as --path and --vhost
+// are. Nothing is read again: the copy shares the prepared TLS client
+// (its CA pool and certificate).
+func (o *Options) ForURL(https bool, path, host string) (check.Options, error) {
+	if https && !o.TLS {
+		return nil, ErrURLNeedsTLS
+	}
 	c := *o
+	c.TLS = https
 	c.Path = path
 	if c.VHost == "" {
 		c.VHost = host
