@@ -398,10 +398,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		case p.certAsked && !p.certSent:
 			asked = " (" + tlsclient.CertNone + ")"
 		case p.certSent && resp.code == 400:
-			asked = " (we sent our client certificate)"
-			if why := p.pageTitle(resp, br); why != "" {
-				asked = " (" + tlsclient.CertRejected + ": " + why + ")"
-			}
+			asked = sentCertNote(p.pageTitle(resp, br))
 		}
 		return p.withSize(probe.Critical("%s from %s, expected %s%s%s", status, addr, p.o.Expect, location, asked), resp.bodyLength)
 	}
@@ -497,6 +494,18 @@ func (p *run) readResponse(r *textproto.Reader) (*response, error) {
 // (tlsclient.CertNone, tlsclient.CertRejected).
 func (p *run) fail(what string, err error) probe.Result {
 	return probe.Fail(what, err)
+}
+
+// sentCertNote is what a 400 says after we sent a client certificate,
+// given its page's title: a refusal of the certificate only when the title
+// speaks of one (nginx's "The SSL certificate error", "No required SSL
+// certificate was sent"). A server that took the certificate may answer
+// 400 for anything else, a bad Host or path, with a title of its own.
+func sentCertNote(title string) string {
+	if strings.Contains(strings.ToLower(title), "certificate") {
+		return " (" + tlsclient.CertRejected + ": " + title + ")"
+	}
+	return " (we sent our client certificate)"
 }
 
 // pageTitle is the <title> of the start of an error page, less the status
