@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/flags"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
+	"github.com/lbcheck/lbcheck/internal/sockopt"
 )
 
 // TestCertNoteOnlyWhenItIsTheCause: the note about a client certificate
@@ -93,8 +96,10 @@ func TestCertNoteOnlyWhenItIsTheCause(t *testing.T) {
 }
 
 // TestCertNoteKeepsOurOwnErrors: whatever the server asked, an error of
-// our own making (our verification of its certificate) is returned as it
-// is, for errors.As and errors.Is to see; the server's refusal is noted.
+// our own making (our verification of its certificate, a cancelled run, a
+// socket we could not set up) is returned as it is, for errors.As and
+// errors.Is to see (a noted error does not unwrap); the server's refusal
+// is noted.
 func TestCertNoteKeepsOurOwnErrors(t *testing.T) {
 	verify := &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}
 	name := Explain(&tls.CertificateVerificationError{Err: x509.HostnameError{Certificate: &x509.Certificate{}, Host: "192.0.2.1"}}, "--vhost")
@@ -109,6 +114,9 @@ func TestCertNoteKeepsOurOwnErrors(t *testing.T) {
 		{"verification, ours sent", tlsclient.Info{CertRequested: true, CertSent: true}, verify, true},
 		{"a name error with its hint", tlsclient.Info{CertRequested: true}, name, true},
 		{"bare x509 error", tlsclient.Info{CertRequested: true}, x509.UnknownAuthorityError{}, true},
+		{"cancelled", tlsclient.Info{CertRequested: true}, fmt.Errorf("read: %w", context.Canceled), true},
+		{"cancelled, ours sent", tlsclient.Info{CertRequested: true, CertSent: true}, context.Canceled, true},
+		{"socket setup", tlsclient.Info{CertRequested: true}, fmt.Errorf("%w: setsockopt: operation not permitted", sockopt.ErrSetup), true},
 		{"the server's alert, none sent", tlsclient.Info{CertRequested: true}, refused, false},
 		{"the server's alert, ours sent", tlsclient.Info{CertRequested: true, CertSent: true}, refused, false},
 	}
@@ -117,6 +125,11 @@ func TestCertNoteKeepsOurOwnErrors(t *testing.T) {
 			got := certNote(tt.info, tt.err)
 			if unchanged := got == tt.err; unchanged != tt.unchanged {
 				t.Errorf("certNote(%v) = %v; unchanged %v, want %v", tt.err, got, unchanged, tt.unchanged)
+			}
+			for _, target := range []error{context.Canceled, sockopt.ErrSetup} {
+				if errors.Is(tt.err, target) && !errors.Is(got, target) {
+					t.Errorf("certNote(%v) = %v: errors.Is(_, %v) no longer holds", tt.err, got, target)
+				}
 			}
 		})
 	}

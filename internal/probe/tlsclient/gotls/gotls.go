@@ -18,6 +18,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
+	"github.com/lbcheck/lbcheck/internal/sockopt"
 )
 
 // TLS is tlsclient.TLS on crypto/tls.
@@ -135,10 +136,15 @@ func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, n
 // judged); with one, its alert names the reason. A timeout is not the
 // certificate's doing, nor is an error that is not an alert after we sent
 // one, nor our own verification of the server's certificate failing
-// (under TLS 1.3 the server's request comes before its certificate).
+// (under TLS 1.3 the server's request comes before its certificate), nor
+// a cancelled run or a socket we could not set up.
 func certNote(info tlsclient.Info, err error) error {
 	switch {
 	case !info.CertRequested || probe.IsTimeout(err) || ourVerification(err):
+		return err
+	case errors.Is(err, context.Canceled) || errors.Is(err, sockopt.ErrSetup):
+		// Could not check: the caller compares these (noteError does not
+		// unwrap), and the server had no part in them.
 		return err
 	case !info.CertSent:
 		return &noteError{note: tlsclient.CertNone, err: err}
