@@ -184,3 +184,30 @@ func TestURLTargetHTTPOnTLSModule(t *testing.T) {
 		})
 	}
 }
+
+// FuzzURLTargetOptions: any path and host a URL may carry are refused in
+// one line or set on the copy as given, and what is set can go on a
+// request line and into a Host header.
+func FuzzURLTargetOptions(f *testing.F) {
+	for _, s := range [][2]string{{"/", "localhost"}, {"/a?b=c", "[::1]:80"}, {"/a b", "h"}, {"/", "h\r\nX: y"}, {"x", ""}} {
+		f.Add(s[0], s[1])
+	}
+	cfg, err := Parse([]byte("allow: [127.0.0.0/8]\nmodules:\n  m: [check_http_status]\n"), registry())
+	if err != nil {
+		f.Fatal(err)
+	}
+	mod := cfg.Modules["m"]
+	f.Fuzz(func(t *testing.T, path, host string) {
+		m, _, err := cfg.with(mod, []string{"--tls=false", "--path", path, "--vhost", host})
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\r\n") {
+				t.Errorf("refusal of more than one line: %q", err)
+			}
+			return
+		}
+		o := m.Cmd.Options.(*httpstatus.Options)
+		if o.Path != path || o.VHost != host || strings.ContainsAny(path+host, " \r\n\x00") {
+			t.Errorf("with(%q, %q): path %q, vhost %q", path, host, o.Path, o.VHost)
+		}
+	})
+}
