@@ -377,6 +377,8 @@ func TestURLTargets(t *testing.T) {
 			[]string{"probe_http_status_code 503"}},
 		{"https URL with --ca-file: a verified chain's expiry", "module=verified&target=" + url.QueryEscape(fmt.Sprintf("https://localhost:%d/", webLab.HTTPS.Port())), 200,
 			[]string{"probe_success 1", "probe_http_ssl 1", "probe_ssl_last_chain_expiry_timestamp_seconds " + certExpiry(t, webLab.CAFile) + "\n"}},
+		{"http URL on a --ca-file module: no TLS, its TLS options unused", "module=verified&target=" + url.QueryEscape("http://"+plain+"/status/202"), 200,
+			[]string{"probe_success 1", "probe_http_status_code 202", "probe_http_ssl 0"}},
 		{"debug page: the URL's options on the command line", "module=web&debug=true&target=" + url.QueryEscape("http://"+plain+"/status/202"), 200,
 			[]string{"probe_http_status_code 202", "--tls=false --path /status/202 --vhost " + plain}},
 		{"bad URL", "module=web&target=" + url.QueryEscape("http://[::1/"), 400, []string{"not a URL"}},

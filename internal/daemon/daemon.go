@@ -210,7 +210,10 @@ type Daemon struct {
 // and deadline. A /check request (the module's -t) must not take the
 // verdict of a /probe cut short by a scrape timeout, nor the reverse.
 type flightKey struct {
-	mod      *Module
+	mod *Module
+	// url is a URL target's scheme, path and host: each request has
+	// its own copy of the module.
+	url      string
 	target   string
 	deadline time.Duration
 	// trace: a debug request must get its own probe's trace, and an
@@ -289,9 +292,10 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 		}
 		return Result{}, refuse(UnknownModule, "unknown module %s", strconv.Quote(clip(req.Module)))
 	}
+	flightMod, url := mod, ""
 	if len(req.Options) > 0 {
 		var err error
-		if mod, err = cfg.with(mod, req.Options); err != nil {
+		if mod, url, err = cfg.with(mod, req.Options); err != nil {
 			return Result{}, err
 		}
 	}
@@ -324,7 +328,7 @@ func (d *Daemon) check(ctx context.Context, req Request) (Result, error) {
 		return d.refusedByResolver(res)
 	}
 
-	key := flightKey{mod, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline, req.Trace}
+	key := flightKey{flightMod, url, tg.Host + " " + strconv.Itoa(int(tg.Port)), deadline, req.Trace}
 	d.waiting.Add(1)
 	defer d.waiting.Add(-1)
 	d.mu.Lock()

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"github.com/lbcheck/lbcheck/internal/check"
 	"net"
 	"net/url"
 	"slices"
@@ -70,51 +71,88 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// maxDerived bounds the commands a module keeps for URL targets: a
-// scrape configuration names a handful of paths, not a new one each time.
-const maxDerived = 256
-
-// derived is a module's command with options a request added (a URL
-// target's), parsed by the check's own parser once and kept: --tls reads
-// CA and client-certificate files when it is parsed.
+// derived is a module's command for https URLs: its command line with
+// --tls=true, parsed by the check's own parser once, when a URL first asks
+// for it. An http URL takes the module's own. A URL's path and host are
+// set on a copy of the options per request: a command parsed per URL
+// would read its CA and client-certificate files and hold its own CA pool
+// each time.
 type derived struct {
-	mu   sync.Mutex
-	mods map[string]*Module
+	mu    sync.Mutex
+	https *Module
 }
 
-// with is mod with opts appended to its command line, or the one line
-// the check's parser says is wrong with that. Only check_http_status
-// modules take a URL; a module's own --vhost wins over the URL's host, as
-// a Host header in blackbox's module does.
-func (c *Config) with(mod *Module, opts []string) (*Module, error) {
+// urlOptions are the options of a check that takes a URL target
+// (check_http_status): ForURL is a copy of them with TLS as the URL's
+// scheme says, the URL's path for --path and its host for --vhost (unless
+// the command line gave one), checked as those options' own parser checks
+// them; nothing is read again. https needs options parsed with --tls.
+type urlOptions interface {
+	ForURL(https bool, path, host string) (check.Options, error)
+}
+
+// with is mod as a URL target (req.Options, URLTarget's [--tls=B --path
+// P --vhost H]) asks for it, or the one line saying what is wrong with
+// that. Only check_http_status modules take a URL; a module's own
+// --vhost wins over the URL's host, as a Host header in blackbox's module
+// does. An http URL leaves the module's TLS options (--verify, --ca-file,
+// --client-cert) unused, as blackbox ignores a module's tls_config for
+// one: one module for every scheme is the usual relabelling. key tells
+// requests for the same module and URL apart.
+func (c *Config) with(mod *Module, opts []string) (m *Module, key string, err error) {
 	if c.parse == nil {
-		return nil, refuse(BadTarget, "module %s takes no URL target here", mod.Name)
+		return nil, "", refuse(BadTarget, "module %s takes no URL target here", mod.Name)
 	}
 	if mod.Cmd.Spec.Command != "check_http_status" {
-		return nil, refuse(BadTarget, "module %s runs %s: a URL target needs a check_http_status module", mod.Name, mod.Cmd.Spec.Command)
+		return nil, "", refuse(BadTarget, "module %s runs %s: a URL target needs a check_http_status module", mod.Name, mod.Cmd.Spec.Command)
 	}
-	if slices.ContainsFunc(mod.Argv, func(a string) bool { return a == "--vhost" || strings.HasPrefix(a, "--vhost=") }) {
-		opts = opts[:len(opts)-2]
+	if len(opts) != 5 || opts[1] != "--path" || opts[3] != "--vhost" {
+		return nil, "", refuse(BadTarget, "module %s: options %s: not a URL target's", mod.Name, strconv.Quote(clip(strings.Join(opts, " "))))
 	}
-	key := strings.Join(opts, "\x00")
+	https := opts[0] == "--tls=true"
+	base, argv := mod, append(slices.Clip(mod.Argv), opts[0])
+	if https {
+		if base, err = c.https(mod); err != nil {
+			return nil, "", err
+		}
+		argv = slices.Clip(base.Argv)
+	}
+	uo, ok := base.Cmd.Options.(urlOptions)
+	if !ok {
+		return nil, "", refuse(BadTarget, "module %s runs %s: a URL target needs a check_http_status module", mod.Name, mod.Cmd.Spec.Command)
+	}
+	path, host := opts[2], opts[4]
+	o, err := uo.ForURL(https, path, host)
+	if err != nil {
+		// The error quotes what is wrong: the URL's own bytes are not
+		// repeated, they may hold a line break.
+		return nil, "", refuse(BadTarget, "module %s with the URL: %s", mod.Name, oneLine(err.Error()))
+	}
+	cmd := *base.Cmd
+	cmd.Options = o
+	argv = append(argv, "--path", path)
+	if !slices.ContainsFunc(mod.Argv, isVHost) {
+		argv = append(argv, "--vhost", host)
+	}
+	return &Module{Name: mod.Name, Argv: argv, Cmd: &cmd}, opts[0] + "\x00" + path + "\x00" + host, nil
+}
+
+func isVHost(a string) bool { return a == "--vhost" || strings.HasPrefix(a, "--vhost=") }
+
+// https is mod's command for https URLs, parsed the first time one asks.
+func (c *Config) https(mod *Module) (*Module, error) {
 	d := &mod.derived
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if m, ok := d.mods[key]; ok {
-		return m, nil
+	if d.https != nil {
+		return d.https, nil
 	}
-	argv := append(slices.Clip(mod.Argv), opts...)
+	argv := append(slices.Clip(mod.Argv), "--tls=true")
 	cmd, err := c.parse(argv)
 	if err != nil {
-		return nil, refuse(BadTarget, "module %s with the URL's %s: %s", mod.Name, strings.Join(opts, " "), oneLine(err.Error()))
+		return nil, refuse(BadTarget, "module %s with the URL's --tls=true: %s", mod.Name, oneLine(err.Error()))
 	}
 	cmd.Resolver = allowResolver{c}
-	m := &Module{Name: mod.Name, Argv: argv, Cmd: cmd}
-	if d.mods == nil {
-		d.mods = map[string]*Module{}
-	}
-	if len(d.mods) < maxDerived {
-		d.mods[key] = m
-	}
-	return m, nil
+	d.https = &Module{Name: mod.Name, Argv: argv, Cmd: cmd}
+	return d.https, nil
 }

@@ -208,6 +208,9 @@ func chainInfo(der []byte) []string {
 		"subject", c.Subject.String(),
 		"subjectalternative", strings.Join(c.DNSNames, ","),
 	}
+	if labelBytes(info) > maxInfoBytes {
+		return info // a certificate with thousands of names: not kept
+	}
 	infoCache.Lock()
 	if len(infoCache.m) >= maxInfoCache {
 		clear(infoCache.m) // bounded: a sweep of many hosts starts over
@@ -217,7 +220,21 @@ func chainInfo(der []byte) []string {
 	return info
 }
 
-const maxInfoCache = 4096
+// maxInfoCache and maxInfoBytes bound the cache: entries, and the label
+// bytes of one (a certificate may carry thousands of names), so that it
+// holds at most 4096 * 4 KiB.
+const (
+	maxInfoCache = 4096
+	maxInfoBytes = 4 << 10
+)
+
+func labelBytes(labels []string) int {
+	n := 0
+	for _, l := range labels {
+		n += len(l)
+	}
+	return n
+}
 
 var infoCache = struct {
 	sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
@@ -137,6 +138,48 @@ func TestFamilies(t *testing.T) {
 				if strings.Contains(body, "\n"+name) || strings.HasPrefix(body, name) {
 					t.Errorf("has %s, which blackbox does not write here:\n%s", name, body)
 				}
+			}
+		})
+	}
+}
+
+// TestChainInfoCacheBytes: the certificate-label cache keeps a leaf's
+// labels by fingerprint, but not those of a certificate whose labels run
+// past maxInfoBytes (thousands of names): 4096 of those would pin tens of
+// MiB. Both still get their labels.
+func TestChainInfoCacheBytes(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many := make([]string, 1000)
+	for i := range many {
+		many[i] = "host-" + strings.Repeat("x", 10) + "-" + big.NewInt(int64(i)).String() + ".lab.example"
+	}
+	for _, tt := range []struct {
+		name  string
+		names []string
+		kept  bool
+	}{
+		{"two names", []string{"a.lab.example", "b.lab.example"}, true},
+		{"a thousand names", many, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "lab.example"},
+				DNSNames: tt.names, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := chainInfo(der)
+			if got := info[len(info)-1]; got != strings.Join(tt.names, ",") {
+				t.Errorf("subjectalternative %.40q..., want the certificate's names", got)
+			}
+			infoCache.Lock()
+			_, kept := infoCache.m[sha256.Sum256(der)]
+			infoCache.Unlock()
+			if kept != tt.kept {
+				t.Errorf("kept in the cache: %v, want %v", kept, tt.kept)
 			}
 		})
 	}

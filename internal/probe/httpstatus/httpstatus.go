@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -123,17 +124,14 @@ func (o *Options) Validate() error {
 	if o.Expect, err = ParseStatusSet(o.expectText); err != nil {
 		return fmt.Errorf("--expect: %w", err)
 	}
-	if o.Path == "" || o.Path[0] != '/' || strings.ContainsAny(o.Path, " \r\n\x00") {
-		return fmt.Errorf("--path %q: want an absolute path such as / or /health?full=1", o.Path)
-	}
-	if _, err := url.ParseRequestURI(o.Path); err != nil {
-		return fmt.Errorf("--path %q: %v", o.Path, err)
+	if err := checkPath(o.Path); err != nil {
+		return err
 	}
 	if !isToken(o.Method) {
 		return fmt.Errorf("--method %q: not an HTTP method token", o.Method)
 	}
-	if o.VHost != "" && strings.ContainsAny(o.VHost, " /\r\n\x00@") {
-		return fmt.Errorf("--vhost %q: want a host name, optionally with :port", o.VHost)
+	if err := checkVHost(o.VHost); err != nil {
+		return err
 	}
 	o.header = nil
 	for _, h := range o.Headers {
@@ -179,6 +177,55 @@ func (o *Options) Validate() error {
 		o.SetVersion("dev")
 	}
 	return nil
+}
+
+// checkPath is what --path accepts: it goes on the request line as it is.
+func checkPath(p string) error {
+	if p == "" || p[0] != '/' || strings.ContainsAny(p, " \r\n\x00") {
+		return fmt.Errorf("--path %q: want an absolute path such as / or /health?full=1", p)
+	}
+	if _, err := url.ParseRequestURI(p); err != nil {
+		return fmt.Errorf("--path %q: %v", p, err)
+	}
+	return nil
+}
+
+// checkVHost is what --vhost accepts: it goes into the Host header.
+func checkVHost(h string) error {
+	if h != "" && strings.ContainsAny(h, " /\r\n\x00@") {
+		return fmt.Errorf("--vhost %q: want a host name, optionally with :port", h)
+	}
+	return nil
+}
+
+// ErrURLNeedsTLS is ForURL asked for https on options parsed without --tls:
+// their TLS client was never prepared.
+var ErrURLNeedsTLS = errors.New("an https URL needs options parsed with --tls")
+
+// ForURL is a copy of validated options for lbcheckd's URL targets: TLS on
+// for https (the options must have --tls) or off for http, where
+// --verify, --ca-file and the client certificate go unused, as blackbox
+// ignores tls_config for an http URL; path for --path, and host for
+// --vhost unless the command line gave one, checked as --path and --vhost
+// are. Nothing is read again: the copy shares the prepared TLS client
+// (its CA pool and certificate).
+func (o *Options) ForURL(https bool, path, host string) (check.Options, error) {
+	if https && !o.TLS {
+		return nil, ErrURLNeedsTLS
+	}
+	c := *o
+	c.TLS = https
+	c.Path = path
+	if c.VHost == "" {
+		c.VHost = host
+	}
+	if err := checkPath(c.Path); err != nil {
+		return nil, err
+	}
+	if err := checkVHost(c.VHost); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 func isToken(s string) bool {
@@ -351,10 +398,7 @@ func (p *run) exchange(ctx context.Context, conn net.Conn) probe.Result {
 		case p.certAsked && !p.certSent:
 			asked = " (" + tlsclient.CertNone + ")"
 		case p.certSent && resp.code == 400:
-			asked = " (we sent our client certificate)"
-			if why := p.pageTitle(resp, br); why != "" {
-				asked = " (" + tlsclient.CertRejected + ": " + why + ")"
-			}
+			asked = sentCertNote(p.pageTitle(resp, br))
 		}
 		return p.withSize(probe.Critical("%s from %s, expected %s%s%s", status, addr, p.o.Expect, location, asked), resp.bodyLength)
 	}
@@ -450,6 +494,18 @@ func (p *run) readResponse(r *textproto.Reader) (*response, error) {
 // (tlsclient.CertNone, tlsclient.CertRejected).
 func (p *run) fail(what string, err error) probe.Result {
 	return probe.Fail(what, err)
+}
+
+// sentCertNote is what a 400 says after we sent a client certificate,
+// given its page's title: a refusal of the certificate only when the title
+// speaks of one (nginx's "The SSL certificate error", "No required SSL
+// certificate was sent"). A server that took the certificate may answer
+// 400 for anything else, a bad Host or path, with a title of its own.
+func sentCertNote(title string) string {
+	if strings.Contains(strings.ToLower(title), "certificate") {
+		return " (" + tlsclient.CertRejected + ": " + title + ")"
+	}
+	return " (we sent our client certificate)"
 }
 
 // pageTitle is the <title> of the start of an error page, less the status

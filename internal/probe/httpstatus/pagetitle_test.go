@@ -43,3 +43,22 @@ func TestPageTitle(t *testing.T) {
 		})
 	}
 }
+
+// TestSentCertNote: after we sent a client certificate, a 400 is called a
+// refusal of it only when its page's title speaks of a certificate.
+func TestSentCertNote(t *testing.T) {
+	tests := []struct{ name, title, want string }{
+		{"nginx, certificate refused", "The SSL certificate error", " (server rejected our client certificate: The SSL certificate error)"},
+		{"nginx, none sent", "No required SSL certificate was sent", " (server rejected our client certificate: No required SSL certificate was sent)"},
+		{"nginx, bad request for another reason", "Bad Request", " (we sent our client certificate)"},
+		{"an application's own page", "Invalid Host header", " (we sent our client certificate)"},
+		{"no title", "", " (we sent our client certificate)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sentCertNote(tt.title); got != tt.want {
+				t.Errorf("%q, want %q", got, tt.want)
+			}
+		})
+	}
+}

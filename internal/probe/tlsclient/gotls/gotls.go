@@ -18,6 +18,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/tlsclient"
+	"github.com/lbcheck/lbcheck/internal/sockopt"
 )
 
 // TLS is tlsclient.TLS on crypto/tls.
@@ -120,7 +121,9 @@ func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, n
 			info.EarliestExpiry = t
 		}
 	}
-	if info.CertRequested {
+	// Only a TLS 1.3 server judges our certificate after our handshake
+	// has ended; a TLS 1.2 handshake that ended took what we sent.
+	if info.CertRequested && cs.Version == tls.VersionTLS13 {
 		return &noted{Conn: tc, info: info}, info, nil
 	}
 	return tc, info, nil
@@ -132,10 +135,16 @@ func (c *client) Handshake(ctx context.Context, conn net.Conn, t probe.Target, n
 // at the first read (the client's handshake ends before the server has
 // judged); with one, its alert names the reason. A timeout is not the
 // certificate's doing, nor is an error that is not an alert after we sent
-// one.
+// one, nor our own verification of the server's certificate failing
+// (under TLS 1.3 the server's request comes before its certificate), nor
+// a cancelled run or a socket we could not set up.
 func certNote(info tlsclient.Info, err error) error {
 	switch {
-	case !info.CertRequested || probe.IsTimeout(err):
+	case !info.CertRequested || probe.IsTimeout(err) || ourVerification(err):
+		return err
+	case errors.Is(err, context.Canceled) || errors.Is(err, sockopt.ErrSetup):
+		// Could not check: the caller compares these (noteError does not
+		// unwrap), and the server had no part in them.
 		return err
 	case !info.CertSent:
 		return &noteError{note: tlsclient.CertNone, err: err}
@@ -146,6 +155,19 @@ func certNote(info tlsclient.Info, err error) error {
 		return &noteError{note: closedAfterCert, err: err, after: true}
 	}
 	return err
+}
+
+// ourVerification reports whether err is our own verification of the
+// server's certificate failing.
+func ourVerification(err error) bool {
+	var (
+		ve *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+		sr x509.SystemRootsError
+	)
+	return errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) || errors.As(err, &sr)
 }
 
 // closedAfterCert follows a closed connection that had taken our
