@@ -79,6 +79,7 @@ type snapshot struct {
 	ewma    float64   // response time, seconds; 0 before one was measured
 	history [historyLen]exitcode.State
 	n       int // verdicts so far
+	counted int // verdicts that counted toward fall or rise (see counts)
 	up      bool
 	fails   int // failing verdicts in a row
 	passes  int
@@ -396,6 +397,14 @@ func timeWarningOnly(res Result) bool {
 	return res.State == exitcode.Warning && res.Verdict.State == exitcode.OK && !res.Timeout && res.Measured
 }
 
+// counts says whether a verdict counts toward fall and rise: not when the
+// check could not check (UNKNOWN). The first verdict that counts decides
+// the state at once; until one came, what is answered is the latest
+// verdict, never nothing.
+func counts(res Result) bool {
+	return res.State != exitcode.Unknown
+}
+
 // next is the snapshot after one more verdict (old may be nil).
 func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	s := &snapshot{}
@@ -421,22 +430,24 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 		}
 	}
 	switch {
-	case res.State == exitcode.Unknown:
+	case !counts(res):
 		// Could not check: answered as such, and no count for either side.
 		s.answer = r
 		return s
 	case passes(res, spec):
+		s.counted++
 		s.passes++
 		s.fails = 0
 		s.lastOK = r
-		if s.n == 1 || s.passes >= spec.Rise {
+		if s.counted == 1 || s.passes >= spec.Rise {
 			s.up = true
 		}
 	default:
+		s.counted++
 		s.fails++
 		s.passes = 0
 		s.lastBad = r
-		if s.n == 1 || s.fails >= spec.Fall {
+		if s.counted == 1 || s.fails >= spec.Fall {
 			s.up = false
 		}
 	}

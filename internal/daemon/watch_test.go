@@ -411,12 +411,20 @@ func TestFallRise(t *testing.T) {
 		{"fall 2", []Result{ok, bad, ok, bad, bad, ok}, "OOOOCC"},
 		{"rise 3", []Result{ok, bad, bad, ok, ok, bad, ok, ok, ok}, "OOCCCCCCO"},
 		{"unknown counts for neither", []Result{ok, bad, unk, bad}, "OOUC"},
+		// The first verdict that counts decides, not the first verdict:
+		// after a first UNKNOWN there was once no answer at all (nil).
+		{"unknown first, then ok", []Result{unk, ok, bad, ok}, "UOOO"},
+		{"unknown first, then critical", []Result{unk, bad, ok, ok}, "UCCC"},
+		{"unknowns first", []Result{unk, unk, ok}, "UUO"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var s *snapshot
 			got := ""
-			for _, v := range tt.verdict {
+			for i, v := range tt.verdict {
 				s = s.next(v, time.Time{}, spec)
+				if s.answer == nil {
+					t.Fatalf("after verdict %d (%s): no answer", i, v.State)
+				}
 				got += s.answer.State.String()[:1]
 			}
 			if got != tt.answers {
