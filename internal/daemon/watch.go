@@ -334,6 +334,10 @@ func (s *watches) worker(j job) {
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
+		// The pool's probes count in max_in_flight's counter (and in
+		// lbcheckd_probes_in_flight); the pool itself is bounded by
+		// max_in_flight workers, so a scheduled probe is never refused.
+		s.d.inFlight.Add(1)
 		s.probe(j.w, j.slot)
 		t.Reset(workerIdle)
 		select {
@@ -352,8 +356,10 @@ func (s *watches) worker(j job) {
 	}
 }
 
-// probe runs one probe of w (begin was called) and records its verdict.
+// probe runs one probe of w (begin was called, and a slot of d.inFlight
+// taken, which it gives back) and records its verdict.
 func (s *watches) probe(w *watch, slot time.Time) {
+	defer s.d.inFlight.Add(-1)
 	mod := w.mod.Load()
 	start := s.now()
 	if !slot.IsZero() && start.Sub(slot) > lateAfter {
@@ -498,6 +504,13 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 	}
 	done, started := w.begin()
 	if started {
+		// An ask's probe takes a slot of max_in_flight like a per-ask
+		// probe: a flood of first asks must not run past it.
+		if limit := s.d.cfg.Load().MaxInFlight; s.d.inFlight.Add(1) > int64(limit) {
+			s.d.inFlight.Add(-1)
+			s.finish(w, nil)
+			return Result{}, refuse(Overloaded, "%d probes in flight, the most max_in_flight allows", limit)
+		}
 		go s.probe(w, time.Time{})
 	} else if done == nil {
 		return Result{}, refuse(NoVerdict, "the watch of %s ended (reload)", tg.Host)

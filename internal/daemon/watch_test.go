@@ -567,3 +567,56 @@ func BenchmarkWatchMemory(b *testing.B) {
 		runtime.KeepAlive(d)
 	}
 }
+
+// TestWatchMaxInFlight: the probes first asks start take a slot of
+// max_in_flight (refused as overloaded past it), and the scheduled
+// probes of the pool count in the same counter.
+func TestWatchMaxInFlight(t *testing.T) {
+	b := newBackend()
+	b.hold = make(chan struct{})
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), `allow: [192.0.2.0/24]
+max_in_flight: 1
+modules:
+  w: {check: [check_fake, -t, "1"], every: 10s}
+`, clock)
+	const asks = 5
+	errs := make(chan error, asks)
+	for i := range asks {
+		go func() {
+			_, err := ask(t, d, "w", fmt.Sprintf("192.0.2.5:%d", i+1))
+			errs <- err
+		}()
+	}
+	overloaded := 0
+	for range asks - 1 { // all but the one whose probe is held
+		var r *Refused
+		if err := <-errs; errors.As(err, &r) && r.Reason == Overloaded {
+			overloaded++
+		}
+	}
+	waitFor(t, "the first probe", func() bool { return b.calls.Load() >= 1 })
+	if overloaded != asks-1 || b.calls.Load() != 1 || d.InFlight() != 1 {
+		t.Errorf("max_in_flight 1, %d first asks: %d overloaded, %d probes run, %d in flight; want %d, 1, 1",
+			asks, overloaded, b.calls.Load(), d.InFlight(), asks-1)
+	}
+	close(b.hold)
+	<-errs
+	settle(t, d)
+	if d.InFlight() != 0 {
+		t.Errorf("%d in flight after the probes ended", d.InFlight())
+	}
+
+	// The scheduler's probes: counted while they run.
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	// One worker (max_in_flight 1): due waits to hand it the next job.
+	go d.watches.due(clock.add(10 * time.Second))
+	waitFor(t, "the scheduled probes", func() bool { return b.calls.Load() > 1 })
+	if n := d.InFlight(); n < 1 {
+		t.Errorf("scheduled probes running, %d in flight counted", n)
+	}
+	close(b.hold)
+	settle(t, d)
+}
