@@ -37,6 +37,10 @@ const (
 	// lateAfter is how far past its slot a probe may start before it
 	// counts as late.
 	lateAfter = time.Second
+	// askMargin is how much longer than the deadline an ask waits for a
+	// probe it started with that deadline: for the probe to grade its
+	// timeout. The caller's own context still ends the wait.
+	askMargin = 250 * time.Millisecond
 	// workerIdle ends a pool worker that had nothing to do for this long.
 	workerIdle = 30 * time.Second
 )
@@ -514,6 +518,12 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 		go s.probe(w, time.Time{})
 	} else if done == nil {
 		return Result{}, refuse(NoVerdict, "the watch of %s ended (reload)", tg.Host)
+	}
+	if started && wait >= mod.Cmd.Deadline {
+		// This ask's probe has the same deadline as the ask: without a
+		// margin the ask's timer, started first, always beat the probe's
+		// own timeout verdict, and a dead backend's first ask got none.
+		wait += askMargin
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -620,3 +620,22 @@ modules:
 	close(b.hold)
 	settle(t, d)
 }
+
+// TestWatchFirstAskTimesOut: the first ask about a silent target gets the
+// probe's timeout verdict (CRITICAL), as a per-ask probe does, not "no
+// verdict": its wait must not end just before the probe's deadline.
+func TestWatchFirstAskTimesOut(t *testing.T) {
+	b := newBackend()
+	b.hold = make(chan struct{}) // silent: each probe ends by its deadline
+	t.Cleanup(func() { close(b.hold) })
+	d := watchDaemon(t, b.registry(), `allow: [192.0.2.0/24]
+modules:
+  w: {check: [check_fake, -t, "0.2"], every: 10s}
+`, newClock())
+	for port := 1; port <= 5; port++ {
+		res, err := ask(t, d, "w", fmt.Sprintf("192.0.2.5:%d", port))
+		if err != nil || res.State != exitcode.Critical {
+			t.Errorf("first ask, port %d: %v %v; want the probe's CRITICAL", port, res.State, err)
+		}
+	}
+}
