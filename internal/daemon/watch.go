@@ -14,6 +14,7 @@ import (
 	"container/heap"
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/fnv"
 	"net"
 	"os"
@@ -408,11 +409,30 @@ func timeWarningOnly(res Result) bool {
 }
 
 // counts says whether a verdict counts toward fall and rise: not when the
-// check could not check (UNKNOWN). The first verdict that counts decides
-// the state at once; until one came, what is answered is the latest
-// verdict, never nothing.
+// check could not check (UNKNOWN), nor when the daemon's resolver gave no
+// answer or the name resolved outside allow (the fronts refuse those: a
+// SERVFAIL must not take a backend a step toward down). The first verdict
+// that counts decides the state at once; until one came, what is answered
+// is the latest verdict, never nothing.
 func counts(res Result) bool {
-	return res.State != exitcode.Unknown
+	return res.State != exitcode.Unknown && refusal(res) == ""
+}
+
+// refusal is why the fronts refuse a verdict rather than answer it: the
+// Reason refusedByResolver gives, "unknown" for a check that could not
+// check, "" for a verdict.
+func refusal(res Result) string {
+	switch {
+	case errors.Is(res.Err, errNotAllowed):
+		return string(NotAllowed)
+	case errors.Is(res.Err, errResolverTimeout):
+		return string(ResolverTimeout)
+	case errors.Is(res.Err, errResolverFailed):
+		return string(ResolverFailed)
+	case res.State == exitcode.Unknown:
+		return "unknown"
+	}
+	return ""
 }
 
 // next is the snapshot after one more verdict (old may be nil).
@@ -421,12 +441,19 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	if old != nil {
 		*s = *old
 	}
-	if s.n == 0 || res.State != s.last.State {
-		s.changed = at
-	}
 	r := new(Result)
 	*r = res
 	r.Watched = true
+	if refusal(res) != "" {
+		// A resolver's failure is graded CRITICAL by the check; kept as
+		// what it is, could not check (UNKNOWN), so that /watches and the
+		// history do not show it as a failed backend.
+		r.State = exitcode.Unknown
+	}
+	res.State = r.State
+	if s.n == 0 || res.State != s.last.State {
+		s.changed = at
+	}
 	s.last, s.at, s.weight = r, at, 0
 	copy(s.history[1:], s.history[:historyLen-1])
 	s.history[0] = res.State
@@ -441,7 +468,8 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	}
 	switch {
 	case !counts(res):
-		// Could not check: answered as such, and no count for either side.
+		// Could not check: answered as such (the fronts refuse it), and no
+		// count for either side.
 		s.answer = r
 		return s
 	case passes(res, spec):
@@ -692,6 +720,10 @@ type WatchState struct {
 	At, Changed  time.Time
 	EWMA         time.Duration // of the measured response times
 	History      []exitcode.State
+	// Refused says why the fronts refuse the latest verdict rather than
+	// answer it: not_allowed, resolver_failed, resolver_timeout, or
+	// unknown (the check could not check); "" when it is a verdict.
+	Refused string
 }
 
 // Watches are the watches that have a verdict, by module and target.
@@ -711,7 +743,7 @@ func (d *Daemon) Watches() []WatchState {
 			out = append(out, WatchState{
 				Module: w.key.module, Target: net.JoinHostPort(w.key.host, strconv.Itoa(int(w.key.port))),
 				Last: *snap.last, Answer: snap.result(snap.at), At: snap.at, Changed: snap.changed,
-				EWMA: time.Duration(snap.ewma * float64(time.Second)), History: h,
+				EWMA: time.Duration(snap.ewma * float64(time.Second)), History: h, Refused: refusal(*snap.last),
 			})
 		}
 		sh.RUnlock()

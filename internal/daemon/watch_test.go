@@ -402,6 +402,14 @@ func TestFallRise(t *testing.T) {
 	ok := Result{State: exitcode.OK}
 	bad := Result{State: exitcode.Critical}
 	unk := Result{State: exitcode.Unknown}
+	withErr := func(s exitcode.State, err error) Result {
+		r := Result{State: s}
+		r.Err = err
+		return r
+	}
+	srvfail := withErr(exitcode.Critical, fmt.Errorf("%w: SERVFAIL", errResolverFailed))
+	slow := withErr(exitcode.Critical, fmt.Errorf("%w: timeout", errResolverTimeout))
+	out := withErr(exitcode.Unknown, errNotAllowed)
 	for _, tt := range []struct {
 		name    string
 		verdict []Result
@@ -416,6 +424,11 @@ func TestFallRise(t *testing.T) {
 		{"unknown first, then ok", []Result{unk, ok, bad, ok}, "UOOO"},
 		{"unknown first, then critical", []Result{unk, bad, ok, ok}, "UCCC"},
 		{"unknowns first", []Result{unk, unk, ok}, "UUO"},
+		// The daemon's resolver failing says nothing of the backend: it
+		// is answered as could-not-check and counts for neither side.
+		{"resolver failure counts for neither", []Result{ok, srvfail, bad, srvfail, bad}, "OUOUC"},
+		{"resolver timeout counts for neither", []Result{bad, bad, ok, slow, ok, slow, ok}, "CCCUCUO"},
+		{"outside allow counts for neither", []Result{ok, out, bad, bad}, "OUOC"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var s *snapshot
@@ -637,5 +650,43 @@ modules:
 		if err != nil || res.State != exitcode.Critical {
 			t.Errorf("first ask, port %d: %v %v; want the probe's CRITICAL", port, res.State, err)
 		}
+	}
+}
+
+// TestWatchResolverFailure: on a daemon, a resolver's failure is refused
+// on every front, takes the backend no step toward down (fall 2), and
+// /watches' state says why there is no verdict.
+func TestWatchResolverFailure(t *testing.T) {
+	r := fakeResolver{"svc.example": {netip.MustParseAddr("192.0.2.7")}}
+	useResolver(t, r)
+	b := newBackend()
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	probeAndAsk := func() (Result, error) {
+		clock.add(12 * time.Second) // stale: the ask probes
+		res, err := ask(t, d, "fr", "svc.example:1")
+		settle(t, d)
+		return res, err
+	}
+	b.set(1, exitcode.OK)
+	if res, err := probeAndAsk(); err != nil || res.State != exitcode.OK {
+		t.Fatalf("first ask: %v %v", res.State, err)
+	}
+	delete(r, "svc.example") // the fake resolver fails for names it lacks
+	_, err := probeAndAsk()
+	var ref *Refused
+	if !errors.As(err, &ref) || ref.Reason != ResolverFailed {
+		t.Errorf("resolver failing: %v, want refused as resolver_failed", err)
+	}
+	if ws := d.Watches(); len(ws) != 1 || ws[0].Refused != string(ResolverFailed) || ws[0].Last.State != exitcode.Unknown {
+		t.Errorf("Watches after a resolver failure: %+v", ws)
+	}
+	r["svc.example"] = []netip.Addr{netip.MustParseAddr("192.0.2.7")}
+	b.set(1, exitcode.Critical)
+	if res, err := probeAndAsk(); err != nil || res.State != exitcode.OK {
+		t.Errorf("one CRITICAL after a resolver failure, fall 2: %v %v; want still OK", res.State, err)
+	}
+	if ws := d.Watches(); len(ws) != 1 || ws[0].Refused != "" {
+		t.Errorf("Watches after a verdict: %+v", ws)
 	}
 }

@@ -127,6 +127,9 @@ func TestWatched(t *testing.T) {
 		t.Errorf("a module without every reports an age:\n%s", body)
 	}
 	get(t, h, "/probe?module=watched&target=192.0.2.6:2")
+	if code, _ := get(t, h, "/probe?module=watched&target=192.0.2.7:3"); code != 500 {
+		t.Errorf("watched UNKNOWN /probe: %d, want 500", code)
+	}
 	wh := WatchesHandler(d)
 	code, body := get(t, wh, "/watches")
 	for _, want := range []string{
@@ -137,21 +140,34 @@ func TestWatched(t *testing.T) {
 		`probe_answered_nagios_state{module="watched",target="192.0.2.6:2"} 2` + "\n",
 		`probe_verdict_timestamp_seconds{module="watched",target="192.0.2.5:1"} `,
 		`probe_last_change_timestamp_seconds{module="watched",target="192.0.2.5:1"} `,
+		`probe_nagios_state{module="watched",target="192.0.2.7:3"} 3` + "\n",
+		"# TYPE probe_refused gauge\n",
+		`probe_refused{module="watched",target="192.0.2.7:3",reason="unknown"} 1` + "\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/watches lacks %q: %d\n%s", want, code, body)
 		}
 	}
+	// Could not check: /probe refuses, so /watches has no probe_success
+	// (alerts on probe_success == 0 must not fire) and no duration.
+	for _, not := range []string{`probe_success{module="watched",target="192.0.2.7:3"}`, `probe_duration_seconds{module="watched",target="192.0.2.7:3"}`} {
+		if strings.Contains(body, not) {
+			t.Errorf("/watches has %q for a verdict /probe refuses:\n%s", not, body)
+		}
+	}
 	code, body = get(t, wh, "/watches", "Accept", "application/json")
 	var got []struct {
-		Module, Target, State, Answered string
-		Success                         bool
-		History                         []string
+		Module, Target, State, Answered, Reason string
+		Success                                 *bool
+		History                                 []string
 	}
-	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 || len(got) != 2 {
+	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 || len(got) != 3 {
 		t.Fatalf("/watches JSON: %d %v\n%s", code, err, body)
 	}
-	if g := got[1]; g.Module != "watched" || g.Target != "192.0.2.6:2" || g.State != "CRITICAL" || g.Answered != "CRITICAL" || g.Success || len(g.History) != 1 {
+	if g := got[1]; g.Module != "watched" || g.Target != "192.0.2.6:2" || g.State != "CRITICAL" || g.Answered != "CRITICAL" || g.Success == nil || *g.Success || g.Reason != "" || len(g.History) != 1 {
 		t.Errorf("/watches JSON: %+v", g)
+	}
+	if g := got[2]; g.Target != "192.0.2.7:3" || g.State != "UNKNOWN" || g.Success != nil || g.Reason != "unknown" {
+		t.Errorf("/watches JSON, could not check: %+v", g)
 	}
 }

@@ -18,10 +18,10 @@ var watchSeries = []struct {
 	value func(w *daemon.WatchState) (float64, bool)
 }{
 	{desc{"probe_success", "Whether the latest verdict was a success: 1 for OK or WARNING."}, func(w *daemon.WatchState) (float64, bool) {
-		return b2f(w.Last.State == exitcode.OK || w.Last.State == exitcode.Warning), true
+		return b2f(w.Last.State == exitcode.OK || w.Last.State == exitcode.Warning), w.Refused == ""
 	}},
 	{desc{"probe_duration_seconds", "How long the latest probe took, in seconds."}, func(w *daemon.WatchState) (float64, bool) {
-		return w.Last.Duration.Seconds(), true
+		return w.Last.Duration.Seconds(), w.Refused == ""
 	}},
 	{desc{"probe_nagios_state", "The latest verdict as a Nagios state: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."}, func(w *daemon.WatchState) (float64, bool) {
 		return float64(w.Last.State), true
@@ -84,8 +84,27 @@ func watchesText(ws []daemon.WatchState) []byte {
 			b = append(b, '\n')
 		}
 	}
+	// A latest verdict the fronts refuse (could not check) has no
+	// probe_success, as /probe answers none: it says why instead.
+	b = append(b, "# HELP probe_refused "...)
+	b = appendEscaped(b, refusedHelp, false)
+	b = append(b, "\n# TYPE probe_refused gauge\n"...)
+	for i := range ws {
+		if ws[i].Refused == "" {
+			continue
+		}
+		b = append(b, `probe_refused{module="`...)
+		b = appendEscaped(b, ws[i].Module, true)
+		b = append(b, `",target="`...)
+		b = appendEscaped(b, ws[i].Target, true)
+		b = append(b, `",reason="`...)
+		b = appendEscaped(b, ws[i].Refused, true)
+		b = append(b, "\"} 1\n"...)
+	}
 	return b
 }
+
+const refusedHelp = "1 when the fronts refuse the latest verdict (could not check), by reason: not_allowed, resolver_failed, resolver_timeout, unknown; probe_success and probe_duration_seconds are then left out."
 
 type watchJSON struct {
 	Module      string   `json:"module"`
@@ -93,8 +112,9 @@ type watchJSON struct {
 	State       string   `json:"state"`
 	Summary     string   `json:"summary"`
 	Answered    string   `json:"answered"`
-	Success     bool     `json:"success"`
-	Duration    float64  `json:"duration_seconds"`
+	Success     *bool    `json:"success,omitempty"`          // left out when refused
+	Duration    *float64 `json:"duration_seconds,omitempty"` // likewise
+	Reason      string   `json:"reason,omitempty"`           // why the fronts refuse the latest verdict
 	VerdictTime float64  `json:"verdict_timestamp_seconds"`
 	LastChange  float64  `json:"last_change_timestamp_seconds"`
 	EWMA        float64  `json:"response_time_ewma_seconds"`
@@ -110,12 +130,16 @@ func watchesJSON(ws []daemon.WatchState) []watchJSON {
 		for j, s := range w.History {
 			h[j] = s.String()
 		}
-		out = append(out, watchJSON{
+		j := watchJSON{
 			Module: w.Module, Target: w.Target, State: w.Last.State.String(), Summary: w.Last.Summary,
-			Answered: w.Answer.State.String(), Success: w.Last.State == exitcode.OK || w.Last.State == exitcode.Warning,
-			Duration: w.Last.Duration.Seconds(), VerdictTime: float64(w.At.UnixNano()) / 1e9,
+			Answered: w.Answer.State.String(), Reason: w.Refused, VerdictTime: float64(w.At.UnixNano()) / 1e9,
 			LastChange: float64(w.Changed.UnixNano()) / 1e9, EWMA: w.EWMA.Seconds(), Weight: w.Answer.Weight, History: h,
-		})
+		}
+		if w.Refused == "" {
+			success, took := w.Last.State == exitcode.OK || w.Last.State == exitcode.Warning, w.Last.Duration.Seconds()
+			j.Success, j.Duration = &success, &took
+		}
+		out = append(out, j)
 	}
 	return out
 }
