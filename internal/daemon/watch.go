@@ -80,6 +80,7 @@ type snapshot struct {
 	answer  *Result   // what the fronts answer, after fall and rise
 	weight  int       // the agent's weight, percent; 0 for none
 	at      time.Time // when the latest verdict came
+	started time.Time // when its probe started
 	changed time.Time // when the verdict's state last changed
 	ewma    float64   // response time, seconds; 0 before one was measured
 	history [historyLen]exitcode.State
@@ -293,8 +294,11 @@ func (s *watches) due(now time.Time) time.Time {
 		w.slot = nextSlot(w.phase, mod.Watch.Every, now)
 		heap.Fix(&s.heap, 0)
 		// An ask's probe (the first, or a stale one's) may have just run:
-		// no second probe within half an interval.
-		if snap := w.snap.Load(); snap != nil && slot.Sub(snap.at) < mod.Watch.Every/2 {
+		// no second probe within half an interval of its start. (Of its
+		// start, not its end: a probe longer than every/2 would otherwise
+		// skip every other slot, and a timing-out target be seen down
+		// at twice every.)
+		if snap := w.snap.Load(); snap != nil && slot.Sub(snap.started) < mod.Watch.Every/2 {
 			continue
 		}
 		todo = append(todo, job{w, slot})
@@ -331,7 +335,7 @@ func (s *watches) dispatch(j job) {
 	select {
 	case s.jobs <- j:
 	case <-s.ctx.Done():
-		s.finish(j.w, nil)
+		s.finish(j.w, nil, time.Time{})
 	}
 }
 
@@ -372,19 +376,22 @@ func (s *watches) probe(w *watch, slot time.Time) {
 	}
 	res := s.d.runIn(s.ctx, mod, w.tg, mod.Cmd.Deadline, 0)
 	if s.ctx.Err() != nil {
-		s.finish(w, nil) // stopping: a cancelled probe is no verdict
+		s.finish(w, nil, start) // stopping: a cancelled probe is no verdict
 		return
 	}
 	if s.d.Metrics != nil {
 		s.d.Metrics.probed(mod.Name, res)
 	}
-	s.finish(w, &res)
+	s.finish(w, &res, start)
 }
 
-// finish records a verdict (if any) and ends the flight.
-func (s *watches) finish(w *watch, res *Result) {
+// finish records a verdict (if any) of a probe started at start, and ends
+// the flight.
+func (s *watches) finish(w *watch, res *Result, start time.Time) {
 	if res != nil {
-		w.snap.Store(w.snap.Load().next(*res, s.now(), w.mod.Load().Watch))
+		snap := w.snap.Load().next(*res, s.now(), w.mod.Load().Watch)
+		snap.started = start
+		w.snap.Store(snap)
 	}
 	w.mu.Lock()
 	done := w.running
@@ -540,7 +547,7 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 		// probe: a flood of first asks must not run past it.
 		if limit := s.d.cfg.Load().MaxInFlight; s.d.inFlight.Add(1) > int64(limit) {
 			s.d.inFlight.Add(-1)
-			s.finish(w, nil)
+			s.finish(w, nil, time.Time{})
 			return Result{}, refuse(Overloaded, "%d probes in flight, the most max_in_flight allows", limit)
 		}
 		go s.probe(w, time.Time{})

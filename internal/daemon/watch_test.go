@@ -45,6 +45,9 @@ type backend struct {
 	mu    sync.Mutex
 	state map[uint16]exitcode.State
 	hold  chan struct{} // nil: answer at once
+	// during, if set, runs within each probe: e.g. moves a fake clock,
+	// for a probe that takes that long.
+	during func()
 }
 
 func newBackend() *backend { return &backend{state: map[uint16]exitcode.State{}} }
@@ -59,8 +62,11 @@ func (b *backend) registry() checks.Registry {
 	f := checktest.New(func(ctx context.Context, t probe.Target) probe.Result {
 		b.calls.Add(1)
 		b.mu.Lock()
-		s, hold := b.state[t.Addr.Port()], b.hold
+		s, hold, during := b.state[t.Addr.Port()], b.hold, b.during
 		b.mu.Unlock()
+		if during != nil {
+			during()
+		}
 		if hold != nil {
 			select {
 			case <-hold:
@@ -688,5 +694,42 @@ func TestWatchResolverFailure(t *testing.T) {
 	}
 	if ws := d.Watches(); len(ws) != 1 || ws[0].Refused != "" {
 		t.Errorf("Watches after a verdict: %+v", ws)
+	}
+}
+
+// TestWatchSlowProbeEverySlot: a probe that takes longer than half the
+// interval (6 s of 10 s) still runs at every slot: the "no second probe
+// within every/2" rule counts from the last probe's start, not its end.
+func TestWatchSlowProbeEverySlot(t *testing.T) {
+	b := newBackend()
+	clock := newClock()
+	b.during = func() { clock.add(6 * time.Second) }
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	if _, err := ask(t, d, "w", "192.0.2.5:1"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, d)
+	w := d.watches.lookup(watchKey{"w", "192.0.2.5", 1})
+	slot := func() time.Time {
+		d.watches.mu.Lock()
+		defer d.watches.mu.Unlock()
+		return w.slot
+	}
+	run := func() {
+		s := slot()
+		if now := clock.now(); s.After(now) {
+			clock.add(s.Sub(now))
+		}
+		d.watches.due(clock.now())
+		settle(t, d)
+	}
+	run() // this slot may come within every/2 of the ask's probe
+	before := b.calls.Load()
+	const slots = 4
+	for range slots {
+		run()
+	}
+	if got := b.calls.Load() - before; got != slots {
+		t.Errorf("%d slots of a 6 s probe every 10 s: %d probes, want %d", slots, got, slots)
 	}
 }
