@@ -221,6 +221,20 @@ func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now 
 	sh.Unlock()
 
 	s.mu.Lock()
+	// A reload may have come since the asker read its module: if
+	// reconfigure's scan ran before the insert above landed, it did not
+	// see this watch, so check it against the configuration in force here
+	// (under s.mu, after the insert: whichever comes second sees the
+	// other). Else the watch would keep the old argv and allow.
+	if s.d != nil {
+		cfg := s.d.cfg.Load()
+		if cur := cfg.Modules[k.module]; !sameWatch(mod, cur) || (tg.IP.IsValid() && !cfg.Allowed(tg.IP)) {
+			s.endLocked(w)
+		} else {
+			w.mod.Store(cur)
+			mod = cur
+		}
+	}
 	// A reload may have ended it in between: then it is not scheduled.
 	w.mu.Lock()
 	ended := w.ended
@@ -657,8 +671,7 @@ func (s *watches) reconfigure(cfg *Config, now time.Time) {
 	for _, w := range all {
 		old := w.mod.Load()
 		mod := cfg.Modules[w.key.module]
-		if mod == nil || mod.Watch == nil || mod.Watch.Every != old.Watch.Every || !slices.Equal(mod.Argv, old.Argv) ||
-			(w.tg.IP.IsValid() && !cfg.Allowed(w.tg.IP)) {
+		if !sameWatch(old, mod) || (w.tg.IP.IsValid() && !cfg.Allowed(w.tg.IP)) {
 			s.endLocked(w)
 			continue
 		}
@@ -682,6 +695,12 @@ func (s *watches) reconfigure(cfg *Config, now time.Time) {
 		}
 	}
 	s.kick()
+}
+
+// sameWatch says whether a watch of module old may go on as one of cur
+// (a reload's): cur keeps watch, with the same command line and every.
+func sameWatch(old, cur *Module) bool {
+	return cur != nil && cur.Watch != nil && cur.Watch.Every == old.Watch.Every && slices.Equal(cur.Argv, old.Argv)
 }
 
 // counts are the watches per module.

@@ -15,6 +15,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/target"
 )
 
 // fakeClock is the watch's time in tests: it moves only when told.
@@ -731,5 +732,45 @@ func TestWatchSlowProbeEverySlot(t *testing.T) {
 	}
 	if got := b.calls.Load() - before; got != slots {
 		t.Errorf("%d slots of a 6 s probe every 10 s: %d probes, want %d", slots, got, slots)
+	}
+}
+
+// TestWatchAddDuringReload: an ask that read its module before a reload
+// and inserts its watch after reconfigure's scan gets the module in force,
+// or no watch when the reload changed the command line or allow.
+func TestWatchAddDuringReload(t *testing.T) {
+	const before = `allow: [192.0.2.0/24]
+modules:
+  w: {check: [check_fake, -t, "1"], every: 10s}
+`
+	for _, tt := range []struct {
+		name, after string
+		kept        bool
+	}{
+		{"argv changed", "allow: [192.0.2.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"2\"], every: 10s}\n", false},
+		{"every changed", "allow: [192.0.2.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"1\"], every: 20s}\n", false},
+		{"module gone", "allow: [192.0.2.0/24]\nmodules:\n  x: {check: [check_fake, -t, \"1\"], every: 10s}\n", false},
+		{"outside allow now", "allow: [198.51.100.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"1\"], every: 10s}\n", false},
+		{"fall changed", "allow: [192.0.2.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"1\"], every: 10s, fall: 3}\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackend()
+			clock := newClock()
+			d := watchDaemon(t, b.registry(), before, clock)
+			old := d.Config().Modules["w"]
+			d.Swap(mustConfig(t, b.registry(), tt.after))
+			k := watchKey{"w", "192.0.2.5", 1}
+			tg := target.Spec{Host: "192.0.2.5", IP: netip.MustParseAddr("192.0.2.5"), Port: 1}
+			d.watches.add(k, old, tg, false, clock.now(), 100) // the ask's insert, late
+			w := d.watches.lookup(k)
+			switch {
+			case tt.kept && (w == nil || w.mod.Load() != d.Config().Modules["w"]):
+				t.Errorf("watch %v: want it on the module in force", w)
+			case !tt.kept && w != nil:
+				t.Errorf("watch kept on the old module (argv %q)", w.mod.Load().Argv)
+			case !tt.kept && d.watches.counts()["w"] != 0:
+				t.Errorf("watch ended but scheduled: %v", d.watches.counts())
+			}
+		})
 	}
 }
