@@ -583,11 +583,11 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 	case <-t.C:
 		return Result{}, refuse(NoVerdict, "no verdict within the ask's deadline")
 	}
-	snap := w.snap.Load()
-	if snap == nil {
-		return Result{}, refuse(NoVerdict, "the watch of %s has no verdict yet", tg.Host)
+	// A probe cancelled (Close) left the old snapshot: stale, so no verdict.
+	if r, ok := s.fresh(w, mod, s.now()); ok {
+		return r, nil
 	}
-	return snap.result(s.now()), nil
+	return Result{}, refuse(NoVerdict, "the watch of %s has no fresh verdict", tg.Host)
 }
 
 // fresh is the answer from memory, if the verdict is younger than every

@@ -774,3 +774,28 @@ modules:
 		})
 	}
 }
+
+// TestWatchCloseStale: an ask waiting on the probe of a stale watch gets
+// no verdict when Close cancels that probe, not the stale verdict.
+func TestWatchCloseStale(t *testing.T) {
+	b := newBackend()
+	b.set(1, exitcode.OK)
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	if _, err := ask(t, d, "w", "192.0.2.5:1"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, d)
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	clock.add(12 * time.Second) // stale
+	errc := make(chan error, 1)
+	go func() { _, err := ask(t, d, "w", "192.0.2.5:1"); errc <- err }()
+	waitFor(t, "the stale ask's probe", func() bool { return b.calls.Load() == 2 })
+	d.Close()
+	var r *Refused
+	if err := <-errc; !errors.As(err, &r) || r.Reason != NoVerdict {
+		t.Errorf("ask whose probe Close cancelled: %v, want no verdict (not the stale one)", err)
+	}
+}
