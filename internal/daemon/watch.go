@@ -55,6 +55,7 @@ type watchKey struct {
 // watch is one (module, target) kept under watch.
 type watch struct {
 	key     watchKey
+	name    string // HOST:PORT, as /watches labels it
 	tg      target.Spec
 	mod     atomic.Pointer[Module]
 	phase   time.Duration // the slot's offset within every
@@ -213,7 +214,7 @@ func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now 
 		sh.Unlock()
 		return nil, false
 	}
-	w = &watch{key: k, tg: tg, phase: s.phase(k, mod.Watch.Every), index: -1, static: static}
+	w = &watch{key: k, name: net.JoinHostPort(k.host, strconv.Itoa(int(k.port))), tg: tg, phase: s.phase(k, mod.Watch.Every), index: -1, static: static}
 	w.mod.Store(mod)
 	w.lastAsk.Store(now.UnixNano())
 	sh.m[k] = w
@@ -436,13 +437,13 @@ func timeWarningOnly(res Result) bool {
 // that counts decides the state at once; until one came, what is answered
 // is the latest verdict, never nothing.
 func counts(res Result) bool {
-	return res.State != exitcode.Unknown && refusal(res) == ""
+	return res.State != exitcode.Unknown && refusal(&res) == ""
 }
 
 // refusal is why the fronts refuse a verdict rather than answer it: the
 // Reason refusedByResolver gives, "unknown" for a check that could not
 // check, "" for a verdict.
-func refusal(res Result) string {
+func refusal(res *Result) string {
 	switch {
 	case errors.Is(res.Err, errNotAllowed):
 		return string(NotAllowed)
@@ -465,7 +466,7 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	r := new(Result)
 	*r = res
 	r.Watched = true
-	if refusal(res) != "" {
+	if refusal(&res) != "" {
 		// A resolver's failure is graded CRITICAL by the check; kept as
 		// what it is, could not check (UNKNOWN), so that /watches and the
 		// history do not show it as a failed backend.
@@ -741,8 +742,10 @@ func (h *watchHeap) Pop() any {
 type WatchState struct {
 	Module, Target string
 	// Last is the latest verdict; Answer what the fronts answer after
-	// fall and rise (the same unless a streak is still counting).
-	Last, Answer Result
+	// fall and rise (the same unless a streak is still counting). Both
+	// are the watch's own, never changed: read them, do not write.
+	Last, Answer *Result
+	Weight       int // the agent's weight, percent; 0 for none
 	At, Changed  time.Time
 	EWMA         time.Duration // of the measured response times
 	History      []exitcode.State
@@ -752,28 +755,52 @@ type WatchState struct {
 	Refused string
 }
 
-// Watches are the watches that have a verdict, by module and target.
-func (d *Daemon) Watches() []WatchState {
+// EachWatch calls fn for every watch that has a verdict, a shard at a
+// time, holding no lock while fn runs (a slow scrape must not block new
+// watches). ws is reused from call to call: copy what is kept. fn returns
+// false to stop. The order is the map's, not sorted.
+func (d *Daemon) EachWatch(fn func(ws *WatchState) bool) {
 	s := d.watches
-	var out []WatchState
+	var (
+		ws    WatchState
+		hist  [historyLen]exitcode.State
+		batch []*watch
+	)
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.RLock()
+		batch = batch[:0]
 		for _, w := range sh.m {
+			batch = append(batch, w)
+		}
+		sh.RUnlock()
+		for _, w := range batch {
 			snap := w.snap.Load()
 			if snap == nil {
 				continue
 			}
-			h := make([]exitcode.State, min(snap.n, historyLen))
-			copy(h, snap.history[:])
-			out = append(out, WatchState{
-				Module: w.key.module, Target: net.JoinHostPort(w.key.host, strconv.Itoa(int(w.key.port))),
-				Last: *snap.last, Answer: snap.result(snap.at), At: snap.at, Changed: snap.changed,
-				EWMA: time.Duration(snap.ewma * float64(time.Second)), History: h, Refused: refusal(*snap.last),
-			})
+			hist = snap.history
+			ws = WatchState{
+				Module: w.key.module, Target: w.name, Last: snap.last, Answer: snap.answer, Weight: snap.weight,
+				At: snap.at, Changed: snap.changed, EWMA: time.Duration(snap.ewma * float64(time.Second)),
+				History: hist[:min(snap.n, historyLen)], Refused: refusal(snap.last),
+			}
+			if !fn(&ws) {
+				return
+			}
 		}
-		sh.RUnlock()
 	}
+}
+
+// Watches are the watches that have a verdict, by module and target.
+func (d *Daemon) Watches() []WatchState {
+	var out []WatchState
+	d.EachWatch(func(ws *WatchState) bool {
+		w := *ws
+		w.History = slices.Clone(ws.History)
+		out = append(out, w)
+		return true
+	})
 	slices.SortFunc(out, func(a, b WatchState) int {
 		if c := strings.Compare(a.Module, b.Module); c != 0 {
 			return c
