@@ -799,3 +799,25 @@ func TestWatchCloseStale(t *testing.T) {
 		t.Errorf("ask whose probe Close cancelled: %v, want no verdict (not the stale one)", err)
 	}
 }
+
+// TestWatchUnknownFirstFronts: the reviewer's case on a daemon: rise 3,
+// the first verdict UNKNOWN, the next OK. The ask once read a nil answer
+// (a panic in every front); now the OK decides at once.
+func TestWatchUnknownFirstFronts(t *testing.T) {
+	b := newBackend()
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	b.set(1, exitcode.Unknown)
+	if res, err := ask(t, d, "fr", "192.0.2.5:1"); err != nil || res.State != exitcode.Unknown {
+		t.Fatalf("first ask: %v %v, want UNKNOWN", res.State, err)
+	}
+	settle(t, d)
+	b.set(1, exitcode.OK)
+	for range 2 {
+		clock.add(12 * time.Second) // stale: the ask probes
+		if res, err := ask(t, d, "fr", "192.0.2.5:1"); err != nil || res.State != exitcode.OK {
+			t.Errorf("after the UNKNOWN, OK: %v %v, want OK", res.State, err)
+		}
+		settle(t, d)
+	}
+}
