@@ -14,6 +14,7 @@ import (
 	"container/heap"
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/fnv"
 	"net"
 	"os"
@@ -37,6 +38,10 @@ const (
 	// lateAfter is how far past its slot a probe may start before it
 	// counts as late.
 	lateAfter = time.Second
+	// askMargin is how much longer than the deadline an ask waits for a
+	// probe it started with that deadline: for the probe to grade its
+	// timeout. The caller's own context still ends the wait.
+	askMargin = 250 * time.Millisecond
 	// workerIdle ends a pool worker that had nothing to do for this long.
 	workerIdle = 30 * time.Second
 )
@@ -50,6 +55,7 @@ type watchKey struct {
 // watch is one (module, target) kept under watch.
 type watch struct {
 	key     watchKey
+	name    string // HOST:PORT, as /watches labels it
 	tg      target.Spec
 	mod     atomic.Pointer[Module]
 	phase   time.Duration // the slot's offset within every
@@ -75,10 +81,12 @@ type snapshot struct {
 	answer  *Result   // what the fronts answer, after fall and rise
 	weight  int       // the agent's weight, percent; 0 for none
 	at      time.Time // when the latest verdict came
+	started time.Time // when its probe started
 	changed time.Time // when the verdict's state last changed
 	ewma    float64   // response time, seconds; 0 before one was measured
 	history [historyLen]exitcode.State
 	n       int // verdicts so far
+	counted int // verdicts that counted toward fall or rise (see counts)
 	up      bool
 	fails   int // failing verdicts in a row
 	passes  int
@@ -206,7 +214,7 @@ func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now 
 		sh.Unlock()
 		return nil, false
 	}
-	w = &watch{key: k, tg: tg, phase: s.phase(k, mod.Watch.Every), index: -1, static: static}
+	w = &watch{key: k, name: net.JoinHostPort(k.host, strconv.Itoa(int(k.port))), tg: tg, phase: s.phase(k, mod.Watch.Every), index: -1, static: static}
 	w.mod.Store(mod)
 	w.lastAsk.Store(now.UnixNano())
 	sh.m[k] = w
@@ -214,6 +222,20 @@ func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now 
 	sh.Unlock()
 
 	s.mu.Lock()
+	// A reload may have come since the asker read its module: if
+	// reconfigure's scan ran before the insert above landed, it did not
+	// see this watch, so check it against the configuration in force here
+	// (under s.mu, after the insert: whichever comes second sees the
+	// other). Else the watch would keep the old argv and allow.
+	if s.d != nil {
+		cfg := s.d.cfg.Load()
+		if cur := cfg.Modules[k.module]; !sameWatch(mod, cur) || (tg.IP.IsValid() && !cfg.Allowed(tg.IP)) {
+			s.endLocked(w)
+		} else {
+			w.mod.Store(cur)
+			mod = cur
+		}
+	}
 	// A reload may have ended it in between: then it is not scheduled.
 	w.mu.Lock()
 	ended := w.ended
@@ -287,8 +309,11 @@ func (s *watches) due(now time.Time) time.Time {
 		w.slot = nextSlot(w.phase, mod.Watch.Every, now)
 		heap.Fix(&s.heap, 0)
 		// An ask's probe (the first, or a stale one's) may have just run:
-		// no second probe within half an interval.
-		if snap := w.snap.Load(); snap != nil && slot.Sub(snap.at) < mod.Watch.Every/2 {
+		// no second probe within half an interval of its start. (Of its
+		// start, not its end: a probe longer than every/2 would otherwise
+		// skip every other slot, and a timing-out target be seen down
+		// at twice every.)
+		if snap := w.snap.Load(); snap != nil && slot.Sub(snap.started) < mod.Watch.Every/2 {
 			continue
 		}
 		todo = append(todo, job{w, slot})
@@ -325,7 +350,7 @@ func (s *watches) dispatch(j job) {
 	select {
 	case s.jobs <- j:
 	case <-s.ctx.Done():
-		s.finish(j.w, nil)
+		s.finish(j.w, nil, time.Time{})
 	}
 }
 
@@ -333,6 +358,10 @@ func (s *watches) worker(j job) {
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
+		// The pool's probes count in max_in_flight's counter (and in
+		// lbcheckd_probes_in_flight); the pool itself is bounded by
+		// max_in_flight workers, so a scheduled probe is never refused.
+		s.d.inFlight.Add(1)
 		s.probe(j.w, j.slot)
 		t.Reset(workerIdle)
 		select {
@@ -351,8 +380,10 @@ func (s *watches) worker(j job) {
 	}
 }
 
-// probe runs one probe of w (begin was called) and records its verdict.
+// probe runs one probe of w (begin was called, and a slot of d.inFlight
+// taken, which it gives back) and records its verdict.
 func (s *watches) probe(w *watch, slot time.Time) {
+	defer s.d.inFlight.Add(-1)
 	mod := w.mod.Load()
 	start := s.now()
 	if !slot.IsZero() && start.Sub(slot) > lateAfter {
@@ -360,19 +391,22 @@ func (s *watches) probe(w *watch, slot time.Time) {
 	}
 	res := s.d.runIn(s.ctx, mod, w.tg, mod.Cmd.Deadline, 0)
 	if s.ctx.Err() != nil {
-		s.finish(w, nil) // stopping: a cancelled probe is no verdict
+		s.finish(w, nil, start) // stopping: a cancelled probe is no verdict
 		return
 	}
 	if s.d.Metrics != nil {
 		s.d.Metrics.probed(mod.Name, res)
 	}
-	s.finish(w, &res)
+	s.finish(w, &res, start)
 }
 
-// finish records a verdict (if any) and ends the flight.
-func (s *watches) finish(w *watch, res *Result) {
+// finish records a verdict (if any) of a probe started at start, and ends
+// the flight.
+func (s *watches) finish(w *watch, res *Result, start time.Time) {
 	if res != nil {
-		w.snap.Store(w.snap.Load().next(*res, s.now(), w.mod.Load().Watch))
+		snap := w.snap.Load().next(*res, s.now(), w.mod.Load().Watch)
+		snap.started = start
+		w.snap.Store(snap)
 	}
 	w.mu.Lock()
 	done := w.running
@@ -396,18 +430,52 @@ func timeWarningOnly(res Result) bool {
 	return res.State == exitcode.Warning && res.Verdict.State == exitcode.OK && !res.Timeout && res.Measured
 }
 
+// counts says whether a verdict counts toward fall and rise: not when the
+// check could not check (UNKNOWN), nor when the daemon's resolver gave no
+// answer or the name resolved outside allow (the fronts refuse those: a
+// SERVFAIL must not take a backend a step toward down). The first verdict
+// that counts decides the state at once; until one came, what is answered
+// is the latest verdict, never nothing.
+func counts(res Result) bool {
+	return res.State != exitcode.Unknown && refusal(&res) == ""
+}
+
+// refusal is why the fronts refuse a verdict rather than answer it: the
+// Reason refusedByResolver gives, "unknown" for a check that could not
+// check, "" for a verdict.
+func refusal(res *Result) string {
+	switch {
+	case errors.Is(res.Err, errNotAllowed):
+		return string(NotAllowed)
+	case errors.Is(res.Err, errResolverTimeout):
+		return string(ResolverTimeout)
+	case errors.Is(res.Err, errResolverFailed):
+		return string(ResolverFailed)
+	case res.State == exitcode.Unknown:
+		return "unknown"
+	}
+	return ""
+}
+
 // next is the snapshot after one more verdict (old may be nil).
 func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	s := &snapshot{}
 	if old != nil {
 		*s = *old
 	}
-	if s.n == 0 || res.State != s.last.State {
-		s.changed = at
-	}
 	r := new(Result)
 	*r = res
 	r.Watched = true
+	if refusal(&res) != "" {
+		// A resolver's failure is graded CRITICAL by the check; kept as
+		// what it is, could not check (UNKNOWN), so that /watches and the
+		// history do not show it as a failed backend.
+		r.State = exitcode.Unknown
+	}
+	res.State = r.State
+	if s.n == 0 || res.State != s.last.State {
+		s.changed = at
+	}
 	s.last, s.at, s.weight = r, at, 0
 	copy(s.history[1:], s.history[:historyLen-1])
 	s.history[0] = res.State
@@ -421,22 +489,25 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 		}
 	}
 	switch {
-	case res.State == exitcode.Unknown:
-		// Could not check: answered as such, and no count for either side.
+	case !counts(res):
+		// Could not check: answered as such (the fronts refuse it), and no
+		// count for either side.
 		s.answer = r
 		return s
 	case passes(res, spec):
+		s.counted++
 		s.passes++
 		s.fails = 0
 		s.lastOK = r
-		if s.n == 1 || s.passes >= spec.Rise {
+		if s.counted == 1 || s.passes >= spec.Rise {
 			s.up = true
 		}
 	default:
+		s.counted++
 		s.fails++
 		s.passes = 0
 		s.lastBad = r
-		if s.n == 1 || s.fails >= spec.Fall {
+		if s.counted == 1 || s.fails >= spec.Fall {
 			s.up = false
 		}
 	}
@@ -487,9 +558,22 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 	}
 	done, started := w.begin()
 	if started {
+		// An ask's probe takes a slot of max_in_flight like a per-ask
+		// probe: a flood of first asks must not run past it.
+		if limit := s.d.cfg.Load().MaxInFlight; s.d.inFlight.Add(1) > int64(limit) {
+			s.d.inFlight.Add(-1)
+			s.finish(w, nil, time.Time{})
+			return Result{}, refuse(Overloaded, "%d probes in flight, the most max_in_flight allows", limit)
+		}
 		go s.probe(w, time.Time{})
 	} else if done == nil {
 		return Result{}, refuse(NoVerdict, "the watch of %s ended (reload)", tg.Host)
+	}
+	if started && wait >= mod.Cmd.Deadline {
+		// This ask's probe has the same deadline as the ask: without a
+		// margin the ask's timer, started first, always beat the probe's
+		// own timeout verdict, and a dead backend's first ask got none.
+		wait += askMargin
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -500,11 +584,11 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 	case <-t.C:
 		return Result{}, refuse(NoVerdict, "no verdict within the ask's deadline")
 	}
-	snap := w.snap.Load()
-	if snap == nil {
-		return Result{}, refuse(NoVerdict, "the watch of %s has no verdict yet", tg.Host)
+	// A probe cancelled (Close) left the old snapshot: stale, so no verdict.
+	if r, ok := s.fresh(w, mod, s.now()); ok {
+		return r, nil
 	}
-	return snap.result(s.now()), nil
+	return Result{}, refuse(NoVerdict, "the watch of %s has no fresh verdict", tg.Host)
 }
 
 // fresh is the answer from memory, if the verdict is younger than every
@@ -588,8 +672,7 @@ func (s *watches) reconfigure(cfg *Config, now time.Time) {
 	for _, w := range all {
 		old := w.mod.Load()
 		mod := cfg.Modules[w.key.module]
-		if mod == nil || mod.Watch == nil || mod.Watch.Every != old.Watch.Every || !slices.Equal(mod.Argv, old.Argv) ||
-			(w.tg.IP.IsValid() && !cfg.Allowed(w.tg.IP)) {
+		if !sameWatch(old, mod) || (w.tg.IP.IsValid() && !cfg.Allowed(w.tg.IP)) {
 			s.endLocked(w)
 			continue
 		}
@@ -613,6 +696,12 @@ func (s *watches) reconfigure(cfg *Config, now time.Time) {
 		}
 	}
 	s.kick()
+}
+
+// sameWatch says whether a watch of module old may go on as one of cur
+// (a reload's): cur keeps watch, with the same command line and every.
+func sameWatch(old, cur *Module) bool {
+	return cur != nil && cur.Watch != nil && cur.Watch.Every == old.Watch.Every && slices.Equal(cur.Argv, old.Argv)
 }
 
 // counts are the watches per module.
@@ -653,35 +742,65 @@ func (h *watchHeap) Pop() any {
 type WatchState struct {
 	Module, Target string
 	// Last is the latest verdict; Answer what the fronts answer after
-	// fall and rise (the same unless a streak is still counting).
-	Last, Answer Result
+	// fall and rise (the same unless a streak is still counting). Both
+	// are the watch's own, never changed: read them, do not write.
+	Last, Answer *Result
+	Weight       int // the agent's weight, percent; 0 for none
 	At, Changed  time.Time
 	EWMA         time.Duration // of the measured response times
 	History      []exitcode.State
+	// Refused says why the fronts refuse the latest verdict rather than
+	// answer it: not_allowed, resolver_failed, resolver_timeout, or
+	// unknown (the check could not check); "" when it is a verdict.
+	Refused string
 }
 
-// Watches are the watches that have a verdict, by module and target.
-func (d *Daemon) Watches() []WatchState {
+// EachWatch calls fn for every watch that has a verdict, a shard at a
+// time, holding no lock while fn runs (a slow scrape must not block new
+// watches). ws is reused from call to call: copy what is kept. fn returns
+// false to stop. The order is the map's, not sorted.
+func (d *Daemon) EachWatch(fn func(ws *WatchState) bool) {
 	s := d.watches
-	var out []WatchState
+	var (
+		ws    WatchState
+		hist  [historyLen]exitcode.State
+		batch []*watch
+	)
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.RLock()
+		batch = batch[:0]
 		for _, w := range sh.m {
+			batch = append(batch, w)
+		}
+		sh.RUnlock()
+		for _, w := range batch {
 			snap := w.snap.Load()
 			if snap == nil {
 				continue
 			}
-			h := make([]exitcode.State, min(snap.n, historyLen))
-			copy(h, snap.history[:])
-			out = append(out, WatchState{
-				Module: w.key.module, Target: net.JoinHostPort(w.key.host, strconv.Itoa(int(w.key.port))),
-				Last: *snap.last, Answer: snap.result(snap.at), At: snap.at, Changed: snap.changed,
-				EWMA: time.Duration(snap.ewma * float64(time.Second)), History: h,
-			})
+			hist = snap.history
+			ws = WatchState{
+				Module: w.key.module, Target: w.name, Last: snap.last, Answer: snap.answer, Weight: snap.weight,
+				At: snap.at, Changed: snap.changed, EWMA: time.Duration(snap.ewma * float64(time.Second)),
+				History: hist[:min(snap.n, historyLen)], Refused: refusal(snap.last),
+			}
+			if !fn(&ws) {
+				return
+			}
 		}
-		sh.RUnlock()
 	}
+}
+
+// Watches are the watches that have a verdict, by module and target.
+func (d *Daemon) Watches() []WatchState {
+	var out []WatchState
+	d.EachWatch(func(ws *WatchState) bool {
+		w := *ws
+		w.History = slices.Clone(ws.History)
+		out = append(out, w)
+		return true
+	})
 	slices.SortFunc(out, func(a, b WatchState) int {
 		if c := strings.Compare(a.Module, b.Module); c != 0 {
 			return c

@@ -15,6 +15,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/checks"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/target"
 )
 
 // fakeClock is the watch's time in tests: it moves only when told.
@@ -45,6 +46,9 @@ type backend struct {
 	mu    sync.Mutex
 	state map[uint16]exitcode.State
 	hold  chan struct{} // nil: answer at once
+	// during, if set, runs within each probe: e.g. moves a fake clock,
+	// for a probe that takes that long.
+	during func()
 }
 
 func newBackend() *backend { return &backend{state: map[uint16]exitcode.State{}} }
@@ -59,8 +63,11 @@ func (b *backend) registry() checks.Registry {
 	f := checktest.New(func(ctx context.Context, t probe.Target) probe.Result {
 		b.calls.Add(1)
 		b.mu.Lock()
-		s, hold := b.state[t.Addr.Port()], b.hold
+		s, hold, during := b.state[t.Addr.Port()], b.hold, b.during
 		b.mu.Unlock()
+		if during != nil {
+			during()
+		}
 		if hold != nil {
 			select {
 			case <-hold:
@@ -402,6 +409,14 @@ func TestFallRise(t *testing.T) {
 	ok := Result{State: exitcode.OK}
 	bad := Result{State: exitcode.Critical}
 	unk := Result{State: exitcode.Unknown}
+	withErr := func(s exitcode.State, err error) Result {
+		r := Result{State: s}
+		r.Err = err
+		return r
+	}
+	srvfail := withErr(exitcode.Critical, fmt.Errorf("%w: SERVFAIL", errResolverFailed))
+	slow := withErr(exitcode.Critical, fmt.Errorf("%w: timeout", errResolverTimeout))
+	out := withErr(exitcode.Unknown, errNotAllowed)
 	for _, tt := range []struct {
 		name    string
 		verdict []Result
@@ -411,12 +426,25 @@ func TestFallRise(t *testing.T) {
 		{"fall 2", []Result{ok, bad, ok, bad, bad, ok}, "OOOOCC"},
 		{"rise 3", []Result{ok, bad, bad, ok, ok, bad, ok, ok, ok}, "OOCCCCCCO"},
 		{"unknown counts for neither", []Result{ok, bad, unk, bad}, "OOUC"},
+		// The first verdict that counts decides, not the first verdict:
+		// after a first UNKNOWN there was once no answer at all (nil).
+		{"unknown first, then ok", []Result{unk, ok, bad, ok}, "UOOO"},
+		{"unknown first, then critical", []Result{unk, bad, ok, ok}, "UCCC"},
+		{"unknowns first", []Result{unk, unk, ok}, "UUO"},
+		// The daemon's resolver failing says nothing of the backend: it
+		// is answered as could-not-check and counts for neither side.
+		{"resolver failure counts for neither", []Result{ok, srvfail, bad, srvfail, bad}, "OUOUC"},
+		{"resolver timeout counts for neither", []Result{bad, bad, ok, slow, ok, slow, ok}, "CCCUCUO"},
+		{"outside allow counts for neither", []Result{ok, out, bad, bad}, "OUOC"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var s *snapshot
 			got := ""
-			for _, v := range tt.verdict {
+			for i, v := range tt.verdict {
 				s = s.next(v, time.Time{}, spec)
+				if s.answer == nil {
+					t.Fatalf("after verdict %d (%s): no answer", i, v.State)
+				}
 				got += s.answer.State.String()[:1]
 			}
 			if got != tt.answers {
@@ -557,5 +585,239 @@ func BenchmarkWatchMemory(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n, "heap-bytes/watch")
 		runtime.KeepAlive(d)
+	}
+}
+
+// TestWatchMaxInFlight: the probes first asks start take a slot of
+// max_in_flight (refused as overloaded past it), and the scheduled
+// probes of the pool count in the same counter.
+func TestWatchMaxInFlight(t *testing.T) {
+	b := newBackend()
+	b.hold = make(chan struct{})
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), `allow: [192.0.2.0/24]
+max_in_flight: 1
+modules:
+  w: {check: [check_fake, -t, "1"], every: 10s}
+`, clock)
+	const asks = 5
+	errs := make(chan error, asks)
+	for i := range asks {
+		go func() {
+			_, err := ask(t, d, "w", fmt.Sprintf("192.0.2.5:%d", i+1))
+			errs <- err
+		}()
+	}
+	overloaded := 0
+	for range asks - 1 { // all but the one whose probe is held
+		var r *Refused
+		if err := <-errs; errors.As(err, &r) && r.Reason == Overloaded {
+			overloaded++
+		}
+	}
+	waitFor(t, "the first probe", func() bool { return b.calls.Load() >= 1 })
+	if overloaded != asks-1 || b.calls.Load() != 1 || d.InFlight() != 1 {
+		t.Errorf("max_in_flight 1, %d first asks: %d overloaded, %d probes run, %d in flight; want %d, 1, 1",
+			asks, overloaded, b.calls.Load(), d.InFlight(), asks-1)
+	}
+	close(b.hold)
+	<-errs
+	settle(t, d)
+	if d.InFlight() != 0 {
+		t.Errorf("%d in flight after the probes ended", d.InFlight())
+	}
+
+	// The scheduler's probes: counted while they run.
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	// One worker (max_in_flight 1): due waits to hand it the next job.
+	go d.watches.due(clock.add(10 * time.Second))
+	waitFor(t, "the scheduled probes", func() bool { return b.calls.Load() > 1 })
+	if n := d.InFlight(); n < 1 {
+		t.Errorf("scheduled probes running, %d in flight counted", n)
+	}
+	close(b.hold)
+	settle(t, d)
+}
+
+// TestWatchFirstAskTimesOut: the first ask about a silent target gets the
+// probe's timeout verdict (CRITICAL), as a per-ask probe does, not "no
+// verdict": its wait must not end just before the probe's deadline.
+func TestWatchFirstAskTimesOut(t *testing.T) {
+	b := newBackend()
+	b.hold = make(chan struct{}) // silent: each probe ends by its deadline
+	t.Cleanup(func() { close(b.hold) })
+	d := watchDaemon(t, b.registry(), `allow: [192.0.2.0/24]
+modules:
+  w: {check: [check_fake, -t, "0.2"], every: 10s}
+`, newClock())
+	for port := 1; port <= 5; port++ {
+		res, err := ask(t, d, "w", fmt.Sprintf("192.0.2.5:%d", port))
+		if err != nil || res.State != exitcode.Critical {
+			t.Errorf("first ask, port %d: %v %v; want the probe's CRITICAL", port, res.State, err)
+		}
+	}
+}
+
+// TestWatchResolverFailure: on a daemon, a resolver's failure is refused
+// on every front, takes the backend no step toward down (fall 2), and
+// /watches' state says why there is no verdict.
+func TestWatchResolverFailure(t *testing.T) {
+	r := fakeResolver{"svc.example": {netip.MustParseAddr("192.0.2.7")}}
+	useResolver(t, r)
+	b := newBackend()
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	probeAndAsk := func() (Result, error) {
+		clock.add(12 * time.Second) // stale: the ask probes
+		res, err := ask(t, d, "fr", "svc.example:1")
+		settle(t, d)
+		return res, err
+	}
+	b.set(1, exitcode.OK)
+	if res, err := probeAndAsk(); err != nil || res.State != exitcode.OK {
+		t.Fatalf("first ask: %v %v", res.State, err)
+	}
+	delete(r, "svc.example") // the fake resolver fails for names it lacks
+	_, err := probeAndAsk()
+	var ref *Refused
+	if !errors.As(err, &ref) || ref.Reason != ResolverFailed {
+		t.Errorf("resolver failing: %v, want refused as resolver_failed", err)
+	}
+	if ws := d.Watches(); len(ws) != 1 || ws[0].Refused != string(ResolverFailed) || ws[0].Last.State != exitcode.Unknown {
+		t.Errorf("Watches after a resolver failure: %+v", ws)
+	}
+	r["svc.example"] = []netip.Addr{netip.MustParseAddr("192.0.2.7")}
+	b.set(1, exitcode.Critical)
+	if res, err := probeAndAsk(); err != nil || res.State != exitcode.OK {
+		t.Errorf("one CRITICAL after a resolver failure, fall 2: %v %v; want still OK", res.State, err)
+	}
+	if ws := d.Watches(); len(ws) != 1 || ws[0].Refused != "" {
+		t.Errorf("Watches after a verdict: %+v", ws)
+	}
+}
+
+// TestWatchSlowProbeEverySlot: a probe that takes longer than half the
+// interval (6 s of 10 s) still runs at every slot: the "no second probe
+// within every/2" rule counts from the last probe's start, not its end.
+func TestWatchSlowProbeEverySlot(t *testing.T) {
+	b := newBackend()
+	clock := newClock()
+	b.during = func() { clock.add(6 * time.Second) }
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	if _, err := ask(t, d, "w", "192.0.2.5:1"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, d)
+	w := d.watches.lookup(watchKey{"w", "192.0.2.5", 1})
+	slot := func() time.Time {
+		d.watches.mu.Lock()
+		defer d.watches.mu.Unlock()
+		return w.slot
+	}
+	run := func() {
+		s := slot()
+		if now := clock.now(); s.After(now) {
+			clock.add(s.Sub(now))
+		}
+		d.watches.due(clock.now())
+		settle(t, d)
+	}
+	run() // this slot may come within every/2 of the ask's probe
+	before := b.calls.Load()
+	const slots = 4
+	for range slots {
+		run()
+	}
+	if got := b.calls.Load() - before; got != slots {
+		t.Errorf("%d slots of a 6 s probe every 10 s: %d probes, want %d", slots, got, slots)
+	}
+}
+
+// TestWatchAddDuringReload: an ask that read its module before a reload
+// and inserts its watch after reconfigure's scan gets the module in force,
+// or no watch when the reload changed the command line or allow.
+func TestWatchAddDuringReload(t *testing.T) {
+	const before = `allow: [192.0.2.0/24]
+modules:
+  w: {check: [check_fake, -t, "1"], every: 10s}
+`
+	for _, tt := range []struct {
+		name, after string
+		kept        bool
+	}{
+		{"argv changed", "allow: [192.0.2.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"2\"], every: 10s}\n", false},
+		{"every changed", "allow: [192.0.2.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"1\"], every: 20s}\n", false},
+		{"module gone", "allow: [192.0.2.0/24]\nmodules:\n  x: {check: [check_fake, -t, \"1\"], every: 10s}\n", false},
+		{"outside allow now", "allow: [198.51.100.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"1\"], every: 10s}\n", false},
+		{"fall changed", "allow: [192.0.2.0/24]\nmodules:\n  w: {check: [check_fake, -t, \"1\"], every: 10s, fall: 3}\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackend()
+			clock := newClock()
+			d := watchDaemon(t, b.registry(), before, clock)
+			old := d.Config().Modules["w"]
+			d.Swap(mustConfig(t, b.registry(), tt.after))
+			k := watchKey{"w", "192.0.2.5", 1}
+			tg := target.Spec{Host: "192.0.2.5", IP: netip.MustParseAddr("192.0.2.5"), Port: 1}
+			d.watches.add(k, old, tg, false, clock.now(), 100) // the ask's insert, late
+			w := d.watches.lookup(k)
+			switch {
+			case tt.kept && (w == nil || w.mod.Load() != d.Config().Modules["w"]):
+				t.Errorf("watch %v: want it on the module in force", w)
+			case !tt.kept && w != nil:
+				t.Errorf("watch kept on the old module (argv %q)", w.mod.Load().Argv)
+			case !tt.kept && d.watches.counts()["w"] != 0:
+				t.Errorf("watch ended but scheduled: %v", d.watches.counts())
+			}
+		})
+	}
+}
+
+// TestWatchCloseStale: an ask waiting on the probe of a stale watch gets
+// no verdict when Close cancels that probe, not the stale verdict.
+func TestWatchCloseStale(t *testing.T) {
+	b := newBackend()
+	b.set(1, exitcode.OK)
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	if _, err := ask(t, d, "w", "192.0.2.5:1"); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, d)
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	clock.add(12 * time.Second) // stale
+	errc := make(chan error, 1)
+	go func() { _, err := ask(t, d, "w", "192.0.2.5:1"); errc <- err }()
+	waitFor(t, "the stale ask's probe", func() bool { return b.calls.Load() == 2 })
+	d.Close()
+	var r *Refused
+	if err := <-errc; !errors.As(err, &r) || r.Reason != NoVerdict {
+		t.Errorf("ask whose probe Close cancelled: %v, want no verdict (not the stale one)", err)
+	}
+}
+
+// TestWatchUnknownFirstFronts: the reviewer's case on a daemon: rise 3,
+// the first verdict UNKNOWN, the next OK. The ask once read a nil answer
+// (a panic in every front); now the OK decides at once.
+func TestWatchUnknownFirstFronts(t *testing.T) {
+	b := newBackend()
+	clock := newClock()
+	d := watchDaemon(t, b.registry(), watchConfig, clock)
+	b.set(1, exitcode.Unknown)
+	if res, err := ask(t, d, "fr", "192.0.2.5:1"); err != nil || res.State != exitcode.Unknown {
+		t.Fatalf("first ask: %v %v, want UNKNOWN", res.State, err)
+	}
+	settle(t, d)
+	b.set(1, exitcode.OK)
+	for range 2 {
+		clock.add(12 * time.Second) // stale: the ask probes
+		if res, err := ask(t, d, "fr", "192.0.2.5:1"); err != nil || res.State != exitcode.OK {
+			t.Errorf("after the UNKNOWN, OK: %v %v, want OK", res.State, err)
+		}
+		settle(t, d)
 	}
 }

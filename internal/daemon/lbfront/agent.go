@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +130,19 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 
 func (a *Agent) serveConn(c net.Conn) {
 	defer c.Close()
+	// A panic answering one ask must not end the daemon (net/http's
+	// fronts recover on their own; this one would not): the connection is
+	// closed without a line, which HAProxy ignores, and the stack logged.
+	defer func() {
+		if p := recover(); p != nil {
+			msg := fmt.Sprintf("agent: panic answering %s: %v\n%s", c.RemoteAddr(), p, debug.Stack())
+			if a.Log != nil {
+				a.Log.Error(msg)
+			} else {
+				fmt.Fprintln(os.Stderr, "lbcheckd:", msg)
+			}
+		}
+	}()
 	c.SetReadDeadline(time.Now().Add(readWait))
 	line, err := readLine(c)
 	if err != nil {

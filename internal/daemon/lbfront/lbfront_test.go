@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -200,4 +202,41 @@ func TestAgentShutdownBeforeServe(t *testing.T) {
 		ln.Close()
 		t.Fatal("Serve still accepting 2 s after Shutdown")
 	}
+}
+
+// TestAgentPanic: a panic while answering an ask closes that connection
+// without a line and logs the stack; the process lives on. (A daemon
+// that is nil panics in Check, as a nil verdict once did.)
+func TestAgentPanic(t *testing.T) {
+	var log strings.Builder
+	a := &Agent{Log: slog.New(slog.NewTextHandler(&syncWriter{w: &log}, nil))}
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.serveConn(server)
+	}()
+	client.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(client, "m 192.0.2.5 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(client)
+	if err != nil || len(got) != 0 {
+		t.Errorf("answer %q, %v; want the connection closed without a line", got, err)
+	}
+	<-done
+	if !strings.Contains(log.String(), "panic") || !strings.Contains(log.String(), "goroutine") {
+		t.Errorf("log %q: want the panic and its stack", log.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

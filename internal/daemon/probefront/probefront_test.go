@@ -3,11 +3,14 @@ package probefront
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,6 +130,9 @@ func TestWatched(t *testing.T) {
 		t.Errorf("a module without every reports an age:\n%s", body)
 	}
 	get(t, h, "/probe?module=watched&target=192.0.2.6:2")
+	if code, _ := get(t, h, "/probe?module=watched&target=192.0.2.7:3"); code != 500 {
+		t.Errorf("watched UNKNOWN /probe: %d, want 500", code)
+	}
 	wh := WatchesHandler(d)
 	code, body := get(t, wh, "/watches")
 	for _, want := range []string{
@@ -137,21 +143,139 @@ func TestWatched(t *testing.T) {
 		`probe_answered_nagios_state{module="watched",target="192.0.2.6:2"} 2` + "\n",
 		`probe_verdict_timestamp_seconds{module="watched",target="192.0.2.5:1"} `,
 		`probe_last_change_timestamp_seconds{module="watched",target="192.0.2.5:1"} `,
+		`probe_nagios_state{module="watched",target="192.0.2.7:3"} 3` + "\n",
+		"# TYPE probe_refused gauge\n",
+		`probe_refused{module="watched",target="192.0.2.7:3",reason="unknown"} 1` + "\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/watches lacks %q: %d\n%s", want, code, body)
 		}
 	}
+	// Could not check: /probe refuses, so /watches has no probe_success
+	// (alerts on probe_success == 0 must not fire) and no duration.
+	for _, not := range []string{`probe_success{module="watched",target="192.0.2.7:3"}`, `probe_duration_seconds{module="watched",target="192.0.2.7:3"}`} {
+		if strings.Contains(body, not) {
+			t.Errorf("/watches has %q for a verdict /probe refuses:\n%s", not, body)
+		}
+	}
 	code, body = get(t, wh, "/watches", "Accept", "application/json")
 	var got []struct {
-		Module, Target, State, Answered string
-		Success                         bool
-		History                         []string
+		Module, Target, State, Answered, Reason string
+		Success                                 *bool
+		History                                 []string
 	}
-	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 || len(got) != 2 {
+	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 || len(got) != 3 {
 		t.Fatalf("/watches JSON: %d %v\n%s", code, err, body)
 	}
-	if g := got[1]; g.Module != "watched" || g.Target != "192.0.2.6:2" || g.State != "CRITICAL" || g.Answered != "CRITICAL" || g.Success || len(g.History) != 1 {
+	// Streamed a shard at a time: in no particular order.
+	slices.SortFunc(got, func(a, b struct {
+		Module, Target, State, Answered, Reason string
+		Success                                 *bool
+		History                                 []string
+	}) int {
+		return strings.Compare(a.Target, b.Target)
+	})
+	if g := got[1]; g.Module != "watched" || g.Target != "192.0.2.6:2" || g.State != "CRITICAL" || g.Answered != "CRITICAL" || g.Success == nil || *g.Success || g.Reason != "" || len(g.History) != 1 {
 		t.Errorf("/watches JSON: %+v", g)
+	}
+	if g := got[2]; g.Target != "192.0.2.7:3" || g.State != "UNKNOWN" || g.Success != nil || g.Reason != "unknown" {
+		t.Errorf("/watches JSON, could not check: %+v", g)
+	}
+}
+
+// writes records what a handler writes: the largest single write, and
+// the total; gate, if set, holds every write until it is closed.
+type writes struct {
+	httptest.ResponseRecorder
+	mu       sync.Mutex
+	max, all int
+	started  chan struct{} // closed at the first write
+	gate     chan struct{}
+}
+
+func newWrites(gate chan struct{}) *writes {
+	return &writes{ResponseRecorder: *httptest.NewRecorder(), started: make(chan struct{}), gate: gate}
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if w.all == 0 {
+		close(w.started)
+	}
+	w.max, w.all = max(w.max, len(p)), w.all+len(p)
+	w.mu.Unlock()
+	if w.gate != nil {
+		<-w.gate
+	}
+	return w.ResponseRecorder.Write(p)
+}
+
+func (w *writes) total() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all
+}
+
+// TestWatchesStreamed: /watches writes its body a bounded piece at a
+// time (it once built the whole body in memory: 70 MB for 100,000
+// watches), and one scrape runs at a time: a second waits for the first,
+// and one whose client left while waiting writes nothing.
+func TestWatchesStreamed(t *testing.T) {
+	d := fakeDaemon(t)
+	defer d.Close()
+	const hosts, ports = 200, 5
+	for h := 1; h <= hosts; h++ {
+		for p := 5; p < 5+ports; p++ {
+			if _, err := d.Check(context.Background(), daemon.Request{Module: "watched", Target: fmt.Sprintf("192.0.2.%d:%d", h, p)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wh := WatchesHandler(d)
+	for _, accept := range []string{"", "application/json"} {
+		w := newWrites(nil)
+		req := httptest.NewRequest("GET", "/watches", nil)
+		req.Header.Set("Accept", accept)
+		wh.ServeHTTP(w, req)
+		body := w.Body.String()
+		if n := strings.Count(body, `"192.0.2.`); n < hosts*ports {
+			t.Errorf("Accept %q: %d watches in the body, want %d", accept, n, hosts*ports)
+		}
+		if w.max > watchesBuffer || w.all <= watchesBuffer {
+			t.Errorf("Accept %q: %d bytes, the largest write %d: want it streamed in writes of at most %d", accept, w.all, w.max, watchesBuffer)
+		}
+		if accept != "" {
+			var got []map[string]any
+			if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != hosts*ports {
+				t.Errorf("JSON: %d watches, %v", len(got), err)
+			}
+		}
+	}
+
+	// One at a time: the first scrape is held in its first write.
+	gate := make(chan struct{})
+	first := newWrites(gate)
+	done1 := make(chan struct{})
+	go func() { wh.ServeHTTP(first, httptest.NewRequest("GET", "/watches", nil)); close(done1) }()
+	<-first.started
+	second := newWrites(nil)
+	done2 := make(chan struct{})
+	go func() { wh.ServeHTTP(second, httptest.NewRequest("GET", "/watches", nil)); close(done2) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	left := newWrites(nil)
+	wh.ServeHTTP(left, httptest.NewRequest("GET", "/watches", nil).WithContext(ctx))
+	if left.total() != 0 {
+		t.Errorf("a scrape whose client left while waiting wrote %d bytes", left.total())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := second.total(); n != 0 {
+		t.Errorf("a second scrape wrote %d bytes while the first ran", n)
+	}
+	close(gate)
+	<-done1
+	<-done2
+	if second.total() == 0 || second.total() != first.total() {
+		t.Errorf("after the first scrape: the second wrote %d bytes, the first %d", second.total(), first.total())
 	}
 }
