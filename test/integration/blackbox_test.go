@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // bbListen is where the test's blackbox_exporter listens, in lbc-cli.
@@ -87,35 +86,8 @@ func startBlackbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--config.file="+conf, "--web.listen-address="+bbListen)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := nsStart(cmd, nsClient); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("blackbox_exporter's log:\n%s", lastLines(string(b), 30))
-		}
-	})
-	for i := 0; ; i++ {
-		if _, err := nsGet("http://" + bbListen + "/metrics"); err == nil {
-			return
-		}
-		if i == 50 {
-			t.Fatal("blackbox_exporter does not answer on " + bbListen)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	keepRunning(t, "blackbox_exporter", cmd, func() error { return nsStart(cmd, nsClient) }, logf, 30)
+	waitAnswers(t, "blackbox_exporter", "http://"+bbListen+"/metrics")
 }
 
 // family is one metric family of an exposition: its type and samples,

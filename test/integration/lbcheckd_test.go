@@ -97,35 +97,9 @@ func startLbcheckdWith(t *testing.T, more, level string) *exec.Cmd {
 	// Through ip netns exec (which execs, keeping the pid), so that the
 	// daemon reads lbc-cli's own /etc/hosts and /etc/resolv.conf.
 	cmd := exec.Command("ip", "netns", "exec", nsClient, lbcheckdBin(t), "--config", conf, "--log-level", level)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("lbcheckd's log:\n%s", lastLines(string(b), 40))
-		}
-	})
-	for i := 0; ; i++ {
-		if _, err := nsGet("http://" + lbdHTTP + "/metrics"); err == nil {
-			return cmd
-		}
-		if i == 50 {
-			t.Fatal("lbcheckd does not answer on " + lbdHTTP)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	keepRunning(t, "lbcheckd", cmd, cmd.Start, logf, 40)
+	waitAnswers(t, "lbcheckd", "http://"+lbdHTTP+"/metrics")
+	return cmd
 }
 
 func lastLines(s string, n int) string {
@@ -196,50 +170,17 @@ func TestLbcheckdPrometheus(t *testing.T) {
 	}
 	confPath := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(confPath, []byte(cfg.String()), 0o644)
-	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	defer logf.Close()
-	prom := exec.Command("prometheus", "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:9090")
-	prom.Stdout, prom.Stderr = logf, logf
-	if err := nsStart(prom, nsClient); err != nil {
-		t.Fatalf("prometheus: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { prom.Wait(); close(done) }()
-	defer func() {
-		prom.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			prom.Process.Kill()
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("prometheus' log:\n%s", lastLines(string(b), 30))
-		}
-	}()
+	startPrometheus(t, dir, confPath)
 
 	// query returns Prometheus' view of a metric, by job.
 	query := func(q string) (map[string]string, error) {
-		body, err := nsGet("http://127.0.0.1:9090/api/v1/query?query=" + url.QueryEscape(q))
+		series, err := promQuery(q)
 		if err != nil {
 			return nil, err
 		}
-		var r struct {
-			Status string
-			Data   struct {
-				Result []struct {
-					Metric map[string]string
-					Value  [2]any
-				}
-			}
-		}
-		if err := json.Unmarshal([]byte(body), &r); err != nil {
-			return nil, fmt.Errorf("%v: %s", err, body)
-		}
 		out := map[string]string{}
-		for _, s := range r.Data.Result {
-			out[s.Metric["job"]] = fmt.Sprint(s.Value[1])
+		for _, s := range series {
+			out[s.Metric["job"]] = s.Value
 		}
 		return out, nil
 	}
@@ -464,4 +405,88 @@ func agentStatus(t *testing.T, sock, backend, server string) string {
 		}
 	}
 	return ""
+}
+
+// keepRunning starts cmd (start: nsStart into a namespace, or cmd.Start),
+// its output to logf, and ends it when the test ends: SIGINT, SIGKILL 10 s
+// later. When the test failed, the last lines of its log are shown.
+func keepRunning(t *testing.T, name string, cmd *exec.Cmd, start func() error, logf *os.File, lines int) {
+	t.Helper()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s's log:\n%s", name, lastLines(string(b), lines))
+		}
+	})
+}
+
+// waitAnswers waits, at most 5 s, until what name serves at url answers.
+func waitAnswers(t *testing.T, name, url string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if _, err := nsGet(url); err == nil {
+			return
+		}
+		if i == 50 {
+			t.Fatalf("%s does not answer on %s", name, url)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startPrometheus runs Debian's Prometheus on conf in lbc-cli, on
+// 127.0.0.1:9090, until the test ends.
+func startPrometheus(t *testing.T, dir, conf string) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := exec.Command("prometheus", "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:9090")
+	keepRunning(t, "prometheus", prom, func() error { return nsStart(prom, nsClient) }, logf, 30)
+}
+
+// promSeries is one series of an instant query's answer.
+type promSeries struct {
+	Metric map[string]string
+	Value  string
+}
+
+// promQuery asks the test's Prometheus an instant query.
+func promQuery(q string) ([]promSeries, error) {
+	body, err := nsGet("http://127.0.0.1:9090/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string
+				Value  [2]any
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return nil, fmt.Errorf("%v: %s", err, body)
+	}
+	out := make([]promSeries, len(r.Data.Result))
+	for i, s := range r.Data.Result {
+		out[i] = promSeries{s.Metric, fmt.Sprint(s.Value[1])}
+	}
+	return out, nil
 }

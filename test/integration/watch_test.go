@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,53 +305,21 @@ scrape_configs:
     static_configs:
       - targets: ['%s']
 `, lbdHTTP)), 0o644)
-	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	defer logf.Close()
-	prom := exec.Command("prometheus", "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:9090")
-	prom.Stdout, prom.Stderr = logf, logf
-	if err := nsStart(prom, nsClient); err != nil {
-		t.Fatalf("prometheus: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { prom.Wait(); close(done) }()
-	defer func() {
-		prom.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			prom.Process.Kill()
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("prometheus' log:\n%s", lastLines(string(b), 30))
-		}
-	}()
+	startPrometheus(t, dir, confPath)
 
 	// query returns Prometheus' view of a metric of the watches job, by
 	// its target label.
 	query := func(q string) (map[string]string, error) {
-		body, err := nsGet("http://127.0.0.1:9090/api/v1/query?query=" + url.QueryEscape(q))
+		series, err := promQuery(q)
 		if err != nil {
 			return nil, err
 		}
-		var r struct {
-			Data struct {
-				Result []struct {
-					Metric map[string]string
-					Value  [2]any
-				}
-			}
-		}
-		if err := json.Unmarshal([]byte(body), &r); err != nil {
-			return nil, fmt.Errorf("%v: %s", err, body)
-		}
 		out := map[string]string{}
-		for _, s := range r.Data.Result {
+		for _, s := range series {
 			if s.Metric["module"] != "web" && s.Metric["job"] == "watches" && s.Metric["target"] != "" {
 				return nil, fmt.Errorf("series without module web: %v", s.Metric)
 			}
-			out[s.Metric["target"]] = fmt.Sprint(s.Value[1])
+			out[s.Metric["target"]] = s.Value
 		}
 		return out, nil
 	}
