@@ -37,36 +37,48 @@ import (
 	"time"
 )
 
+// goBinary is a main package of the module built once for the tests, as
+// released (CGO_ENABLED=0), into the state directory.
+type goBinary struct {
+	pkg  string // ./cmd/lbcheckd
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	lbcheckdOnce sync.Once
-	lbcheckdPath string
-	lbcheckdErr  error
+	lbcheckdBinary = &goBinary{pkg: "./cmd/lbcheckd"}
+	delaydBinary   = &goBinary{pkg: "./internal/lab/delayd"}
 )
 
-// lbcheckdBin builds lbcheckd as released (CGO_ENABLED=0).
-func lbcheckdBin(t *testing.T) string {
+// Path builds the binary the first time it is asked for.
+func (b *goBinary) Path(t *testing.T) string {
 	t.Helper()
-	lbcheckdOnce.Do(func() {
+	b.once.Do(func() {
 		root, err := moduleRoot()
 		if err != nil {
-			lbcheckdErr = err
+			b.err = err
 			return
 		}
-		dir := filepath.Join(stateDir, "lbcheckd-bin")
-		build := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "./cmd/lbcheckd")
+		name := filepath.Base(b.pkg)
+		dir := filepath.Join(stateDir, name+"-bin")
+		build := exec.Command("go", "build", "-trimpath", "-o", dir+"/", b.pkg)
 		build.Dir = root
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			lbcheckdErr = fmt.Errorf("go build ./cmd/lbcheckd: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
 			return
 		}
-		lbcheckdPath = filepath.Join(dir, "lbcheckd")
+		b.path = filepath.Join(dir, name)
 	})
-	if lbcheckdErr != nil {
-		t.Fatal(lbcheckdErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return lbcheckdPath
+	return b.path
 }
+
+// lbcheckdBin builds lbcheckd as released.
+func lbcheckdBin(t *testing.T) string { return lbcheckdBinary.Path(t) }
 
 const (
 	lbdHTTP  = "127.0.0.1:9707"

@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -32,36 +31,11 @@ import (
 // The slow backend's port in lbc-srv (beside the backend set's 91xx).
 const bePortSlow = 9181
 
-var (
-	delaydOnce sync.Once
-	delaydPath string
-	delaydErr  error
-)
-
 // startDelayd runs the lab's slow backend in lbc-srv on srv4:bePortSlow
 // until the test ends; its delay is set with setDelay.
 func startDelayd(t *testing.T) {
 	t.Helper()
-	delaydOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			delaydErr = err
-			return
-		}
-		dir := filepath.Join(stateDir, "delayd-bin")
-		build := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "./internal/lab/delayd")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			delaydErr = fmt.Errorf("go build ./internal/lab/delayd: %v\n%s", err, out)
-			return
-		}
-		delaydPath = filepath.Join(dir, "delayd")
-	})
-	if delaydErr != nil {
-		t.Fatal(delaydErr)
-	}
-	cmd := exec.Command(delaydPath, "-listen", net.JoinHostPort(srv4, strconv.Itoa(bePortSlow)))
+	cmd := exec.Command(delaydBinary.Path(t), "-listen", net.JoinHostPort(srv4, strconv.Itoa(bePortSlow)))
 	if err := nsStart(cmd, nsServer); err != nil {
 		t.Fatal(err)
 	}
