@@ -25,19 +25,7 @@ func TestMulticastTarget(t *testing.T) {
 	} {
 		addr := netip.AddrPortFrom(netip.MustParseAddr(tc.addr), 80)
 		tg := probe.Target{Host: tc.addr, Addr: addr, Log: probe.NewLog(0)}
-		for _, p := range []struct {
-			name  string
-			probe func(context.Context, probe.Target) probe.Result
-		}{{"Prober", (&Prober{}).Probe}, {"Mux", m.Probe}} {
-			t.Run(tc.name+"/"+p.name, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				r := p.probe(ctx, tg)
-				if r.State != exitcode.Unknown || !errors.Is(r.Err, sockopt.ErrSetup) || !strings.Contains(r.Summary, "is a multicast address") {
-					t.Errorf("%s: %s (%v)", exitcode.State(r.State), r.Summary, r.Err)
-				}
-			})
-		}
+		refusedByBoth(t, m, tc.name, tg, "is a multicast address")
 	}
 	for _, a := range []string{"127.0.0.1", "::1", "0.0.0.0", "192.0.2.255"} {
 		if err := unicast(netip.MustParseAddr(a)); err != nil {
@@ -62,23 +50,30 @@ func TestSourceNoSYNComesFrom(t *testing.T) {
 		addr := netip.AddrPortFrom(netip.MustParseAddr(tc.target), 80)
 		tg := probe.Target{Host: tc.target, Addr: addr, Log: probe.NewLog(0)}
 		tg.Socket.Bind = netip.MustParseAddr(tc.bind)
-		for _, p := range []struct {
-			name  string
-			probe func(context.Context, probe.Target) probe.Result
-		}{{"Prober", (&Prober{}).Probe}, {"Mux", m.Probe}} {
-			t.Run(tc.name+"/"+p.name, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				r := p.probe(ctx, tg)
-				if r.State != exitcode.Unknown || !errors.Is(r.Err, sockopt.ErrSetup) || !strings.Contains(r.Summary, "not an address a SYN can come from") {
-					t.Errorf("%s: %s (%v)", exitcode.State(r.State), r.Summary, r.Err)
-				}
-			})
-		}
+		refusedByBoth(t, m, tc.name, tg, "not an address a SYN can come from")
 	}
 	for _, a := range []string{"127.0.0.1", "::1", "192.0.2.255"} {
 		if err := source(netip.MustParseAddr(a)); err != nil {
 			t.Errorf("source(%s): %v", a, err)
 		}
+	}
+}
+
+// refusedByBoth runs tg through the single probe and the Mux: each must be
+// UNKNOWN, a setup fault saying says, before any packet.
+func refusedByBoth(t *testing.T, m *Mux, name string, tg probe.Target, says string) {
+	t.Helper()
+	for _, p := range []struct {
+		name  string
+		probe func(context.Context, probe.Target) probe.Result
+	}{{"Prober", (&Prober{}).Probe}, {"Mux", m.Probe}} {
+		t.Run(name+"/"+p.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			r := p.probe(ctx, tg)
+			if r.State != exitcode.Unknown || !errors.Is(r.Err, sockopt.ErrSetup) || !strings.Contains(r.Summary, says) {
+				t.Errorf("%s: %s (%v)", exitcode.State(r.State), r.Summary, r.Err)
+			}
+		})
 	}
 }
