@@ -64,6 +64,7 @@ const (
 	hvPortReset  = 7004
 	hvPortICMP4  = 7100 // + the code
 	hvPortICMP6  = 7200 // + the code
+	hvPortICMPX  = 7300 // + the index in hvICMPX
 )
 
 var (
@@ -115,6 +116,17 @@ var (
 		{7, "7", "destination unreachable"}, // error in source routing header (RFC 6550)
 		{8, "8", "destination unreachable"}, // headers too long (RFC 8883)
 	}
+	// hvICMPX are an inet table's family-neutral codes (reject with
+	// icmpx) and the code each family's error then carries.
+	hvICMPX = []struct {
+		nft          string
+		code4, code6 int
+	}{
+		{"port-unreachable", 3, 4},
+		{"admin-prohibited", 13, 1},
+		{"no-route", 0, 0},
+		{"host-unreachable", 1, 3},
+	}
 )
 
 // hvCase is one port of one family and the verdict every path must give.
@@ -156,6 +168,14 @@ func hvCases() []hvCase {
 	for _, c := range hvICMP6 {
 		cs = append(cs, hvCase{name: "icmpv6 " + c.nft, addr: netip.AddrPortFrom(hvSrv6, uint16(hvPortICMP6+c.code)),
 			summary: fmt.Sprintf("TARGET rejected: %s (ICMPv6 type 1 code %d) from SERVER, N after the SYN", c.words, c.code)})
+	}
+	for i, c := range hvICMPX {
+		port := uint16(hvPortICMPX + i)
+		cs = append(cs,
+			hvCase{name: "icmpx " + c.nft + " ipv4", addr: netip.AddrPortFrom(hvSrv4, port),
+				summary: fmt.Sprintf("TARGET rejected: %s (ICMP type 3 code %d) from SERVER, N after the SYN", hvICMP4[c.code4].words, c.code4)},
+			hvCase{name: "icmpx " + c.nft + " ipv6", addr: netip.AddrPortFrom(hvSrv6, port),
+				summary: fmt.Sprintf("TARGET rejected: %s (ICMPv6 type 1 code %d) from SERVER, N after the SYN", hvICMP6[c.code6].words, c.code6)})
 	}
 	return cs
 }
@@ -405,6 +425,9 @@ func hvNamespaces(t *testing.T) {
 	}
 	for _, c := range hvICMP6 {
 		fmt.Fprintf(&rules, "\t\tmeta nfproto ipv6 tcp dport %d reject with icmpv6 type %s\n", hvPortICMP6+c.code, c.nft)
+	}
+	for i, c := range hvICMPX {
+		fmt.Fprintf(&rules, "\t\ttcp dport %d reject with icmpx type %s\n", hvPortICMPX+i, c.nft)
 	}
 	rules.WriteString("\t}\n}\n")
 	nftIn(t, hvSrv, rules.String())
