@@ -6,12 +6,14 @@ package integration
 // (check_tcp_half_open; an lbcheckd half-open module without `every`) and
 // the watched path (a module with `every`, probed on the daemon's
 // schedule) give the same verdicts, in the same words, on the same ports:
-// open (nginx), open with the kernel's own RST dropped, SYN cookies
-// (tcp_syncookies=2), closed, dropped by nft, reset by nft, and rejected by
-// nft with every ICMP and ICMPv6 destination-unreachable code, IPv4 and
-// IPv6. Each is asked through every front (/check, the agent, /probe) and
-// compared, masked of its address and times, with the binary's line and
-// with the wording expected here (README's table of ICMP codes).
+// open (nginx), open with the kernel's own RST dropped (without and with
+// --mark), SYN cookies (tcp_syncookies=2), closed, dropped by nft, reset by
+// nft, and rejected by nft with every ICMP and ICMPv6 destination
+// unreachable code (and icmpx's), IPv4 and IPv6. Each is asked through
+// every front (/check, the agent, /probe) and compared, masked of its
+// address and times, with the wording expected here (README's table of
+// ICMP codes): the binary, the module and the watch agree when all three
+// match it. Afterwards no server may keep a half-made connection.
 //
 // The namespaces are the test's own (lbc-hv-*): the SYN-cookie server
 // needs a namespace whose tcp_syncookies is 2, and ICMP rate limits are
