@@ -367,7 +367,7 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 	}
 	w, err := m.acquire(src, remote)
 	if err != nil {
-		return probe.Fail("source port", fmt.Errorf("%w: %v", sockopt.ErrSetup, err))
+		return probe.Fail("source port", fmt.Errorf("%w: %w", sockopt.ErrSetup, err))
 	}
 	defer m.flows.remove(w)
 	local := w.local

@@ -493,7 +493,7 @@ func (d *sweepDone) result() probe.Result {
 	case doneFailed:
 		return d.res
 	case doneSilence:
-		return noAnswer(t.Addr, d.syns, context.DeadlineExceeded)
+		r = noAnswer(t.Addr, d.syns, context.DeadlineExceeded)
 	case doneICMP:
 		r = rejected(t.Addr, d.icmp, d.at.Sub(d.sent))
 	default:
