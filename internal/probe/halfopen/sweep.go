@@ -325,10 +325,11 @@ func (m *Mux) Sweep(ts []*SweepTarget) {
 		it.t.s.sent = sent // taken before the send: on loopback the answer can come first
 	}
 	sw.mu.Unlock()
-	fails := sw.fails[:0]
-	m.sendItems(items, &fails)
-	failed = m.sendFailed(fails, failed)
-	sw.items, sw.fails = items[:0], fails[:0]
+	sw.fails = sw.fails[:0]
+	m.sendItems(items, &sw.fails) // a field: a local's address would escape
+	failed = m.sendFailed(sw.fails, failed)
+	clear(items)
+	sw.items, sw.fails = items[:0], sw.fails[:0]
 	if len(failed) > 0 {
 		sw.mu.Lock()
 		if !sw.closed {
@@ -465,15 +466,20 @@ func (m *Mux) receiveErr(oob, payload []byte, dst netip.Addr, at time.Time, rd *
 // finishReads sends the RSTs a read batch queued, in one sendmmsg per
 // path, and reports the probes it ended.
 func (m *Mux) finishReads(rd *readerState) {
-	if len(rd.rsts) > 0 {
-		m.sendItems(rd.rsts, &rd.fails) // a lost RST is counted, and the kernel sends its own
-		clear(rd.rsts)
-		rd.rsts, rd.fails = rd.rsts[:0], rd.fails[:0]
-	}
+	m.sendRSTs(rd)
 	if len(rd.dones) > 0 {
 		m.complete(rd.dones)
 		clear(rd.dones)
 		rd.dones = rd.dones[:0]
+	}
+}
+
+// sendRSTs sends the RSTs a read batch queued.
+func (m *Mux) sendRSTs(rd *readerState) {
+	if len(rd.rsts) > 0 {
+		m.sendItems(rd.rsts, &rd.fails) // a lost RST is counted, and the kernel sends its own
+		clear(rd.rsts)
+		rd.rsts, rd.fails = rd.rsts[:0], rd.fails[:0]
 	}
 }
 
