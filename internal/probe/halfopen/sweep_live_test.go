@@ -197,11 +197,14 @@ func TestSweepThousands(t *testing.T) {
 	}
 	s := m.Stats()
 	t.Logf("%+v", s)
-	if s.Late != before.Late || s.Unmatched != before.Unmatched || s.SweepInFlight != 0 {
-		t.Errorf("late %d, unmatched %d, in flight %d: want none", s.Late-before.Late, s.Unmatched-before.Unmatched, s.SweepInFlight)
+	// A SYN sent again (a slow machine: no answer within 250 ms) gets a
+	// second answer, which is late; nothing else may be.
+	sent := s.SentBatch.Sum - before.SentBatch.Sum
+	if sent < 2*2*n {
+		t.Errorf("%d packets sent, want at least a SYN and an RST per probe (%d)", sent, 4*n)
 	}
-	if syns := s.SentBatch.Sum - before.SentBatch.Sum; syns < 2*2*n {
-		t.Errorf("%d packets sent, want at least a SYN and an RST per probe (%d)", syns, 4*n)
+	if late := s.Late - before.Late; s.Unmatched != before.Unmatched || late > sent-4*n || s.SweepInFlight != 0 {
+		t.Errorf("late %d (SYNs sent again: %d), unmatched %d, in flight %d: want none", late, sent-4*n, s.Unmatched-before.Unmatched, s.SweepInFlight)
 	}
 	if calls := s.SentBatch.Count - before.SentBatch.Count; calls > uint64(4*n/8) {
 		t.Errorf("%d sendmmsg calls for %d packets: the batches are small", calls, 4*n)

@@ -232,7 +232,7 @@ func TestSweepAllocatesNothing(t *testing.T) {
 	}
 
 	// A batch of SYN+ACKs for the IPv4 targets.
-	f := m.fams[0]
+	f := &muxFamily{rd: newReaderState()} // IPv4, with buffers of its own: the Mux's reader runs too
 	b := newBatch(false)
 	var v4 []*SweepTarget
 	for _, st := range ts {
