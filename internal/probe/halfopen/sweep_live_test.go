@@ -518,3 +518,52 @@ func TestSinglePathPorts(t *testing.T) {
 		t.Errorf("a port free again: %v %q", r.State, r.Summary)
 	}
 }
+
+// Two watches of one target (two modules): each probe gets its own port,
+// so each gets its own answer, and a single-path probe beside them a third.
+func TestSweepTwoWatchesOneTarget(t *testing.T) {
+	m, err := OpenMuxPorts(PortRange{First: 50200, Last: 50202})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c := newCollector()
+	addr := listen(t, "127.0.0.1:0", false).addrPort()
+	a, b := sweepTarget(c, addr, time.Second, sockopt.Options{}), sweepTarget(c, addr, time.Second, sockopt.Options{})
+	for _, st := range []*SweepTarget{a, b} {
+		if err := m.Register(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same rotation for both, and the single path's round-robin at
+	// the same port: only the busy checks keep them apart.
+	m.sw.mu.Lock()
+	a.s.rot, b.s.rot = 0, 0
+	m.sw.mu.Unlock()
+	for round := 1; round <= 5; round++ {
+		m.flows.mu.Lock()
+		m.flows.rr = uint32(round - 1)
+		m.flows.mu.Unlock()
+		m.Sweep([]*SweepTarget{a, b})
+		m.sw.mu.Lock()
+		pa, pb := a.s.local.Port(), b.s.local.Port()
+		m.sw.mu.Unlock()
+		if pa == pb {
+			t.Fatalf("round %d: both watches probe from port %d", round, pa)
+		}
+		w, err := m.acquire(netip.MustParseAddr("127.0.0.1"), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := w.local.Port(); p == pa || p == pb {
+			t.Fatalf("round %d: a single probe got port %d, in flight for a sweep", round, p)
+		}
+		m.flows.remove(w)
+		c.wait(t, 2, 2*time.Second)
+		for _, st := range []*SweepTarget{a, b} {
+			if r, n := c.last(st); n != round || r.State != exitcode.OK {
+				t.Fatalf("round %d: %d Done calls, %v %q", round, n, r.State, r.Summary)
+			}
+		}
+	}
+}
