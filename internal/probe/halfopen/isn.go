@@ -18,12 +18,13 @@ import (
 // checked by recomputing the hash from its own addresses and ports and
 // comparing ack-1, with no table lookup for what is not ours, and nobody
 // without the secret can forge an answer (the hash's output is a PRF of
-// the key). The secret rotates every isnRotate; the one before is
-// accepted until the next rotation, so a probe whose SYN left under the
-// old secret is still answered for at least isnRotate: more than any
-// probe's deadline (a module's timeout is seconds; a probe without a
-// deadline is given an hour, and its table entry, not the hash, then
-// decides).
+// the key). The secret rotates every isnRotate (10 minutes); the one
+// before is accepted until the next rotation, so a probe whose SYN left
+// under the old secret is still answered for at least 10 minutes more,
+// and at most 20: far more than a probe's deadline (seconds; the
+// daemon's default is 5). A probe given a deadline past 10 minutes keeps
+// the ISN it started with, so an answer that comes only after two
+// rotations is not recognised, and the probe ends as "no answer".
 const isnRotate = 10 * time.Minute
 
 // sipKey is a 128-bit SipHash key.
