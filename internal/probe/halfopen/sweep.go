@@ -293,7 +293,10 @@ func (m *Mux) Sweep(ts []*SweepTarget) {
 		if !t.Socket.Bind.IsValid() && (t.s.srcStale || !t.s.src.IsValid() || now.Sub(t.s.srcAt) >= routeRefresh) {
 			src, err := t.s.path.source(t.s.remote)
 			if err != nil {
-				r := probe.Fail("raw socket", err)
+				// No route: the SYN cannot leave, so could not check
+				// (the single path has said CRITICAL since before sweeps).
+				r := probe.Result{State: exitcode.Unknown, Err: fmt.Errorf("%w: %w", ErrSendFailed, err),
+					Summary: fmt.Sprintf("send SYN to %s: %v", t.Addr, err)}
 				if errors.Is(err, ErrMuxClosed) {
 					r = closedResult()
 				}

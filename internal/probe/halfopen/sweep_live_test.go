@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/sockopt"
@@ -108,9 +110,13 @@ func TestSweepVerdicts(t *testing.T) {
 		}
 		ts = append(ts, st)
 	}
-	replies := m.Stats().Replies
+	replies, synDrop := m.Stats().Replies, counter(t, "syn_drop")
 	m.Sweep(ts)
 	c.wait(t, len(ts), 5*time.Second)
+	// The dropped ports' SYNs went twice each (at 0 and 250 ms of 600).
+	if n := counter(t, "syn_drop") - synDrop; n != 4 {
+		t.Errorf("%d SYNs reached the drop rule, want 2 for each of 2 targets", n)
+	}
 	for i, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			got, n := c.last(ts[i])
@@ -566,4 +572,46 @@ func TestSweepTwoWatchesOneTarget(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A target with no route, and one whose source address the kernel stops
+// accepting (EADDRNOTAVAIL: the address went away): could not check,
+// UNKNOWN, and the second looks its route up again at the next sweep.
+func TestSweepNoRoute(t *testing.T) {
+	m := testMux(t)
+	c := newCollector()
+	noRoute := sweepTarget(c, netip.MustParseAddrPort("198.18.0.1:80"), time.Second, sockopt.Options{})
+	gone := sweepTarget(c, netip.MustParseAddrPort("127.0.0.1:9"), 200*time.Millisecond, sockopt.Options{})
+	for _, st := range []*SweepTarget{noRoute, gone} {
+		if err := m.Register(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.sendmmsg = refuseAll(unix.EADDRNOTAVAIL)
+	m.Sweep([]*SweepTarget{noRoute, gone})
+	c.wait(t, 2, 2*time.Second)
+	for _, st := range []*SweepTarget{noRoute, gone} {
+		if r, _ := c.last(st); r.State != exitcode.Unknown || !errors.Is(r.Err, ErrSendFailed) {
+			t.Errorf("%s: %v %q (%v), want UNKNOWN, could not send", st.Addr, r.State, r.Summary, r.Err)
+		}
+	}
+	m.sw.mu.Lock()
+	stale, at := gone.s.srcStale, gone.s.srcAt
+	m.sw.mu.Unlock()
+	if !stale {
+		t.Fatal("EADDRNOTAVAIL did not mark the source for a new lookup")
+	}
+	m.sendmmsg = sendmmsg
+	m.Sweep([]*SweepTarget{gone})
+	c.wait(t, 1, 2*time.Second)
+	m.sw.mu.Lock()
+	defer m.sw.mu.Unlock()
+	if gone.s.srcStale || !gone.s.srcAt.After(at) {
+		t.Error("the next sweep did not look the route up again")
+	}
+}
+
+// refuseAll is a sendmmsg that refuses every packet with err.
+func refuseAll(err error) func(int, []unix.Mmsghdr) (int, error) {
+	return func(int, []unix.Mmsghdr) (int, error) { return 0, err }
 }
