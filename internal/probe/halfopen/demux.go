@@ -2,6 +2,8 @@ package halfopen
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -10,17 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// flowKey names one probe in flight on the Mux: the target, our source
-// port and our ISN. A reply carries all three (its source, its destination
-// port, its ack - 1), and so does the SYN an ICMP error quotes (its
-// destination, its source port, its sequence number), so both find their
-// probe with one map lookup, and nothing else can: a reply for another
-// probe or with the wrong ack has another key. Addresses carry no zone:
-// what the socket reads back has none.
-type flowKey struct {
+// flowID names one single-path probe in flight on the Mux: the target and
+// our source port. Two probes never share one (acquire picks another
+// port), and the ISN is a hash of the 4-tuple, so a reply (its source,
+// its destination port) or an ICMP error's quoted SYN (its destination,
+// its source port) finds its probe with one map lookup, and then must
+// carry the probe's ISN: ack-1, or the quoted sequence number.
+// Addresses carry no zone: what the socket reads back has none.
+type flowID struct {
 	remote netip.AddrPort
 	lport  uint16
-	isn    uint32
 }
 
 // reply is what the reader hands a waiting probe.
@@ -33,7 +34,8 @@ type reply struct {
 
 // waiter is one probe in flight.
 type waiter struct {
-	key           flowKey
+	id            flowID
+	isn           uint32
 	local, remote netip.AddrPort // without zones
 	ch            chan reply     // one slot: the first answer wins
 }
@@ -49,48 +51,92 @@ func (w *waiter) post(r reply) bool {
 	}
 }
 
-// flowTable holds the probes in flight. It grows only with them: a packet
-// is looked up, never stored.
+// flowTable holds the single-path probes in flight, and when each (target,
+// port) last ended, for sameTargetAfter. It grows only with them: a
+// packet is looked up, never stored.
 type flowTable struct {
-	mu    sync.Mutex
-	flows map[flowKey]*waiter
+	mu     sync.Mutex
+	flows  map[flowID]*waiter
+	recent map[flowID]time.Time
+	prune  int // len(recent) at which old entries are swept out
+	rr     uint32
 }
 
-func newFlowTable() *flowTable { return &flowTable{flows: make(map[flowKey]*waiter)} }
+func newFlowTable() *flowTable {
+	return &flowTable{flows: make(map[flowID]*waiter), recent: make(map[flowID]time.Time), prune: 1024}
+}
 
-// add registers a probe from local to remote with a fresh ISN. The port
-// is reserved, so two probes in flight share a key only if they drew the
-// same ISN too: then another is drawn.
-func (t *flowTable) add(local, remote netip.AddrPort) (*waiter, error) {
-	local = netip.AddrPortFrom(local.Addr().WithZone(""), local.Port())
+// errNoPort is a probe for which every port of the range is in flight to
+// its target.
+var errNoPort = errors.New("every source port of the range is in flight to this target")
+
+// acquire registers a probe from local's address to remote with a port
+// of r, round-robin, skipping a port in flight to remote here or in a
+// sweep (busy), and one that probed remote within sameTargetAfter; if
+// every free port did, the one that rested longest. isn gives the ISN of
+// the 4-tuple.
+func (t *flowTable) acquire(r PortRange, src netip.Addr, remote netip.AddrPort, now time.Time,
+	busy func(netip.AddrPort, uint16) bool, isn func(local, remote netip.AddrPort) uint32) (*waiter, error) {
+	src = src.WithZone("")
 	remote = netip.AddrPortFrom(remote.Addr().WithZone(""), remote.Port())
-	for {
-		isn, err := randomISN()
-		if err != nil {
-			return nil, err
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	start := t.rr
+	t.rr++
+	best, bestAt := -1, now
+	for i := range uint32(r.Len()) {
+		id := flowID{remote: remote, lport: r.port(start + i)}
+		if t.flows[id] != nil || (busy != nil && busy(remote, id.lport)) {
+			continue
 		}
-		w := &waiter{key: flowKey{remote: remote, lport: local.Port(), isn: isn}, local: local, remote: remote, ch: make(chan reply, 1)}
-		t.mu.Lock()
-		if _, taken := t.flows[w.key]; !taken {
-			t.flows[w.key] = w
-			t.mu.Unlock()
-			return w, nil
+		at, used := t.recent[id]
+		if !used || now.Sub(at) >= sameTargetAfter {
+			best = int(id.lport)
+			break
 		}
-		t.mu.Unlock()
+		if best < 0 || at.Before(bestAt) {
+			best, bestAt = int(id.lport), at
+		}
 	}
+	if best < 0 {
+		return nil, fmt.Errorf("%w: %s, range %s", errNoPort, remote, r)
+	}
+	local := netip.AddrPortFrom(src, uint16(best))
+	w := &waiter{id: flowID{remote: remote, lport: local.Port()}, local: local, remote: remote, ch: make(chan reply, 1)}
+	w.isn = isn(local, remote)
+	t.flows[w.id] = w
+	return w, nil
 }
 
+// busy says whether a probe to remote from port is in flight.
+func (t *flowTable) busy(remote netip.AddrPort, port uint16) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.flows[flowID{remote: remote, lport: port}] != nil
+}
+
+// remove ends a probe; its port rests from remote for sameTargetAfter.
 func (t *flowTable) remove(w *waiter) {
+	now := time.Now()
 	t.mu.Lock()
-	if t.flows[w.key] == w {
-		delete(t.flows, w.key)
+	defer t.mu.Unlock()
+	if t.flows[w.id] == w {
+		delete(t.flows, w.id)
 	}
-	t.mu.Unlock()
+	t.recent[w.id] = now
+	if len(t.recent) >= t.prune {
+		for id, at := range t.recent {
+			if now.Sub(at) >= sameTargetAfter {
+				delete(t.recent, id)
+			}
+		}
+		t.prune = 2*len(t.recent) + 1024
+	}
 }
 
-func (t *flowTable) lookup(k flowKey) *waiter {
+func (t *flowTable) lookup(id flowID) *waiter {
 	t.mu.Lock()
-	w := t.flows[k]
+	w := t.flows[id]
 	t.mu.Unlock()
 	return w
 }
@@ -110,11 +156,11 @@ func (t *flowTable) deliver(s segment, at time.Time) bool {
 	if !s.ACK || (!s.SYN && !s.RST) {
 		return false
 	}
-	w := t.lookup(flowKey{remote: s.Src, lport: s.Dst.Port(), isn: s.Ack - 1})
+	w := t.lookup(flowID{remote: s.Src, lport: s.Dst.Port()})
 	if w == nil {
 		return false
 	}
-	a := judge(s, w.local, w.remote, w.key.isn)
+	a := judge(s, w.local, w.remote, w.isn)
 	if a == unrelated {
 		return false
 	}
@@ -149,8 +195,14 @@ func (t *flowTable) receiveErr(oob, payload []byte, dst netip.Addr, at time.Time
 	if err != nil {
 		return false
 	}
-	w := t.lookup(flowKey{remote: netip.AddrPortFrom(dst.WithZone(""), dport), lport: sport, isn: seq})
-	if w == nil {
+	return t.deliverErr(ie, sport, dport, seq, dst, at)
+}
+
+// deliverErr hands an ICMP error to the probe whose SYN it quotes: sent
+// from sport to dst:dport with sequence number seq, the probe's ISN.
+func (t *flowTable) deliverErr(ie *icmpError, sport, dport uint16, seq uint32, dst netip.Addr, at time.Time) bool {
+	w := t.lookup(flowID{remote: netip.AddrPortFrom(dst.WithZone(""), dport), lport: sport})
+	if w == nil || w.isn != seq {
 		return false
 	}
 	return w.post(reply{icmp: ie, at: at})

@@ -13,9 +13,9 @@ import (
 // register puts a probe with a known ISN in the table, as add does with a
 // random one.
 func (t *flowTable) register(local, remote netip.AddrPort, isn uint32) *waiter {
-	w := &waiter{key: flowKey{remote: remote, lport: local.Port(), isn: isn}, local: local, remote: remote, ch: make(chan reply, 1)}
+	w := &waiter{id: flowID{remote: remote, lport: local.Port()}, isn: isn, local: local, remote: remote, ch: make(chan reply, 1)}
 	t.mu.Lock()
-	t.flows[w.key] = w
+	t.flows[w.id] = w
 	t.mu.Unlock()
 	return w
 }
@@ -190,8 +190,13 @@ func TestDemuxICMP(t *testing.T) {
 	}
 }
 
+// testPorts is the source port range of the unit tests: me's port is its
+// first.
+var testPorts = PortRange{First: 40000, Last: 40255}
+
 // The shared filter lets through what could answer any probe, in the VM
-// the kernel's would run, and nothing a probe never waits for.
+// the kernel's would run, and nothing a probe never waits for: no segment
+// to a port outside the Mux's range (every real connection's SYN+ACK).
 func TestSharedFilter(t *testing.T) {
 	frag := func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 0x0010); return b }  // offset 16 bytes
 	first := func(b []byte) []byte { binary.BigEndian.PutUint16(b[6:], 0x2000); return b } // more fragments, offset 0
@@ -212,6 +217,11 @@ func TestSharedFilter(t *testing.T) {
 		{"the kernel's rst", segment{Src: me, Dst: peer, Seq: 1, RST: true}, 6, nil, false},
 		{"plain ack", segment{Src: peer, Dst: me, Ack: 1, ACK: true}, 5, nil, false},
 		{"fin+ack", segment{Src: peer, Dst: me, Ack: 1, ACK: true, FIN: true}, 5, nil, false},
+		{"syn+ack to the last port", segment{Src: peer, Dst: netip.AddrPortFrom(me.Addr(), testPorts.Last), Ack: 1, SYN: true, ACK: true}, 5, nil, true},
+		{"syn+ack below the range", segment{Src: peer, Dst: netip.AddrPortFrom(me.Addr(), testPorts.First-1), Ack: 1, SYN: true, ACK: true}, 5, nil, false},
+		{"rst+ack above the range", segment{Src: peer, Dst: netip.AddrPortFrom(me.Addr(), testPorts.Last+1), Ack: 1, RST: true, ACK: true}, 5, nil, false},
+		{"syn+ack above the range, ip options", segment{Src: peer, Dst: netip.AddrPortFrom(me.Addr(), testPorts.Last+1), Ack: 1, SYN: true, ACK: true}, 15, nil, false},
+		{"a real connection's syn+ack", segment{Src: peer, Dst: netip.AddrPortFrom(me.Addr(), 45678), Ack: 1, SYN: true, ACK: true}, 5, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, v4 := range []bool{true, false} {
@@ -230,7 +240,7 @@ func TestSharedFilter(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				vm, err := bpf.NewVM(sharedFilter(v4))
+				vm, err := bpf.NewVM(sharedFilter(v4, testPorts))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -281,17 +291,21 @@ func TestPktinfoDst(t *testing.T) {
 // allocates nothing (the reader's buffers are its own, allocated once),
 // and the table grows only with the probes in flight.
 func TestDemuxAllocatesNothing(t *testing.T) {
-	m := &Mux{flows: newFlowTable()}
-	w := m.flows.register(me6, netip.MustParseAddrPort("[fd00::2]:443"), isn)
+	m := newTestMux(t)
+	remote := netip.MustParseAddrPort("[fd00::2]:443")
+	x := m.keys.isn(me6, remote, time.Now())
+	w := m.flows.register(me6, remote, x)
 	for _, tc := range []struct {
 		name string
 		s    segment
 	}{
 		{"unrelated", segment{Src: netip.MustParseAddrPort("[fd00::7]:1"), Dst: me6, Ack: 99, SYN: true, ACK: true}},
-		{"ours", segment{Src: netip.MustParseAddrPort("[fd00::2]:443"), Dst: me6, Ack: isn + 1, SYN: true, ACK: true}},
+		{"ours", segment{Src: remote, Dst: me6, Ack: x + 1, SYN: true, ACK: true}},
+		{"validates, no probe: late", segment{Src: remote, Dst: netip.AddrPortFrom(me6.Addr(), me6.Port()+1),
+			Ack: m.keys.isn(netip.AddrPortFrom(me6.Addr(), me6.Port()+1), remote, time.Now()) + 1, SYN: true, ACK: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &muxFamily{v6: true}
+			f := &muxFamily{v6: true, rd: newReaderState()}
 			b := newBatch(true)
 			b.reset(true)
 			seg, err := tc.s.encode()
@@ -301,7 +315,7 @@ func TestDemuxAllocatesNothing(t *testing.T) {
 			b.msgs[0].Len = uint32(copy(b.bufs[0][:], seg))
 			b.names[0] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: tc.s.Src.Addr().As16()}
 			putCmsgHeader(b.oob[0][:], unix.SOL_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)
-			dst := me6.Addr().As16()
+			dst := tc.s.Dst.Addr().As16()
 			copy(b.oob[0][unix.CmsgLen(0):], dst[:])
 			b.msgs[0].Hdr.SetControllen(unix.CmsgSpace(unix.SizeofInet6Pktinfo))
 			at := time.Now()
@@ -317,4 +331,18 @@ func TestDemuxAllocatesNothing(t *testing.T) {
 	if m.flows.len() != 1 {
 		t.Errorf("table holds %d probes, want the 1 registered", m.flows.len())
 	}
+	if s := m.Stats(); s.Unmatched == 0 || s.Late == 0 {
+		t.Errorf("unmatched %d, late %d: want both counted", s.Unmatched, s.Late)
+	}
+}
+
+// newTestMux is a Mux without sockets, for what needs none.
+func newTestMux(t testing.TB) *Mux {
+	keys, err := newISNSecret(getrandom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Mux{flows: newFlowTable(), keys: keys, ports: testPorts, done: make(chan struct{}), sendmmsg: sendmmsg}
+	m.sw.init()
+	return m
 }

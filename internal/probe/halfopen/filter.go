@@ -50,29 +50,53 @@ func attachFilter(fd int, prog []bpf.Instruction) error {
 }
 
 // sharedFilter is the classic BPF program of the Mux's receiving socket,
-// which serves every probe in flight and so cannot name one's ports or
-// ISN: it lets through only what could answer some SYN, a segment with ACK
-// and SYN or RST (what judge can call an answer), and drops the rest of
-// the host's TCP traffic in the kernel. Our own SYNs and RSTs and the
-// kernel's RST (no ACK) never pass. An IPv4 fragment past the first is
-// dropped: it holds no TCP header.
-func sharedFilter(ipv4 bool) []bpf.Instruction {
-	flags := []bpf.Instruction{
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: flagACK, SkipFalse: 2},
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: flagSYN | flagRST, SkipFalse: 1},
+// which serves every probe in flight and so cannot name one's ISN: it
+// lets through only a segment to a port of the Mux's range (ports, the
+// reply's destination) with ACK and SYN or RST (what judge can call an
+// answer), and drops the rest of the host's TCP traffic in the kernel:
+// the SYN+ACKs of every real connection the host opens never wake the
+// reader. Our own SYNs and RSTs and the kernel's RST (no ACK) never pass.
+// An IPv4 fragment past the first is dropped: it holds no TCP header.
+func sharedFilter(ipv4 bool, ports PortRange) []bpf.Instruction {
+	const drop = 255 // placeholder, resolved below
+	var prog []bpf.Instruction
+	load := func(off, size uint32) bpf.Instruction {
+		if ipv4 {
+			return bpf.LoadIndirect{Off: off, Size: int(size)}
+		}
+		// An AF_INET6 raw socket hands the filter the TCP header.
+		return bpf.LoadAbsolute{Off: off, Size: int(size)}
+	}
+	if ipv4 {
+		prog = append(prog,
+			bpf.LoadAbsolute{Off: 6, Size: 2}, // flags and fragment offset
+			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: drop},
+			bpf.LoadMemShift{Off: 0}, // X = 4 * (IHL)
+		)
+	}
+	prog = append(prog,
+		load(2, 2), // destination port: ours?
+		bpf.JumpIf{Cond: bpf.JumpLessThan, Val: uint32(ports.First), SkipTrue: drop},
+		bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(ports.Last), SkipTrue: drop},
+		load(13, 1), // TCP flags
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: flagACK, SkipFalse: drop},
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: flagSYN | flagRST, SkipFalse: drop},
 		bpf.RetConstant{Val: 256}, // headers are all we read
 		bpf.RetConstant{Val: 0},
+	)
+	last := len(prog) - 1
+	for i, ins := range prog {
+		if j, ok := ins.(bpf.JumpIf); ok {
+			if j.SkipTrue == drop {
+				j.SkipTrue = uint8(last - i - 1)
+			}
+			if j.SkipFalse == drop {
+				j.SkipFalse = uint8(last - i - 1)
+			}
+			prog[i] = j
+		}
 	}
-	if !ipv4 {
-		// An AF_INET6 raw socket hands the filter the TCP header.
-		return append([]bpf.Instruction{bpf.LoadAbsolute{Off: 13, Size: 1}}, flags...)
-	}
-	return append([]bpf.Instruction{
-		bpf.LoadAbsolute{Off: 6, Size: 2},                                               // flags and fragment offset
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipTrue: uint8(len(flags) + 1)}, // to the final drop
-		bpf.LoadMemShift{Off: 0},                                                        // X = 4 * (IHL)
-		bpf.LoadIndirect{Off: 13, Size: 1},                                              // TCP flags
-	}, flags...)
+	return prog
 }
 
 // dropAll is the filter of a socket we only send on: nothing is queued.

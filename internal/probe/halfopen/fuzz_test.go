@@ -82,7 +82,7 @@ func FuzzDemux4(f *testing.F) {
 	f.Add(ipv4Packet(f, segment{Src: me, Dst: peer, Seq: isn, SYN: true}, 5))
 	f.Add(ipv4Packet(f, segment{Src: peer, Dst: me, Ack: isn, SYN: true, ACK: true}, 5))
 	f.Add([]byte{0x45, 0, 0, 20})
-	vm, err := bpf.NewVM(sharedFilter(true))
+	vm, err := bpf.NewVM(sharedFilter(true, testPorts))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func FuzzDemux6(f *testing.F) {
 		b, _ := s.encode()
 		f.Add(b)
 	}
-	vm, err := bpf.NewVM(sharedFilter(false))
+	vm, err := bpf.NewVM(sharedFilter(false, testPorts))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -366,12 +367,14 @@ func (x *exchange) judge(b []byte, from unix.Sockaddr) *probe.Result {
 // verdict is the result of an answer to the SYN: the Prober and the Mux
 // word it alike, so the binary and the daemon say the same.
 func verdict(a answer, remote netip.AddrPort, rtt time.Duration, syns int) probe.Result {
+	// Summary set, not formatted with probe.OK("%s", ...): a sweep words
+	// thousands of these a second.
 	if a == open {
-		r := probe.OK("%s", answered("port open (SYN+ACK)", remote, rtt, syns))
+		r := probe.Result{State: exitcode.OK, Summary: answered("port open (SYN+ACK)", remote, rtt, syns)}
 		r.Phases = []probe.Phase{{Name: "syn-ack", Duration: rtt}}
 		return r
 	}
-	r := probe.Critical("%s", answered("port closed (RST)", remote, rtt, syns))
+	r := probe.Result{State: exitcode.Critical, Summary: answered("port closed (RST)", remote, rtt, syns)}
 	r.Err = ErrClosed
 	r.Phases = []probe.Phase{{Name: "rst", Duration: rtt}}
 	return r
@@ -400,9 +403,9 @@ func noAnswer(remote netip.AddrPort, syns int, err error) probe.Result {
 func answered(what string, remote netip.AddrPort, rtt time.Duration, syns int) string {
 	syn := "the SYN"
 	if syns > 1 {
-		syn = fmt.Sprintf("the first of %d SYNs", syns)
+		syn = "the first of " + strconv.Itoa(syns) + " SYNs"
 	}
-	return fmt.Sprintf("%s on %s, %s after %s", what, remote, probe.Millis(rtt), syn)
+	return what + " on " + remote.String() + ", " + probe.Millis(rtt) + " after " + syn
 }
 
 // reset answers a SYN+ACK with our own RST. The kernel sends one too (it

@@ -30,11 +30,12 @@ const sendRetry = 5 * time.Millisecond
 // Mux sends half-open probes for a long-running process (lbcheckd), any
 // number at once, without a socket per probe: one raw socket per address
 // family receives every probe's replies, and one reader goroutine per
-// socket hands each reply to its probe by the target's address and port,
-// our source port and ack == ISN+1 (ICMP errors by the SYN they quote).
-// Packets are sent from raw IPPROTO_RAW sockets, one per family and
-// firewall mark, with the IP header written here. Source ports are
-// reserved per probe, as the Prober does.
+// socket checks each reply's ack against the keyed hash of its 4-tuple
+// (isn.go) and hands it to its probe by the target's address and port and
+// our source port (ICMP errors by the SYN they quote). Packets are sent
+// from raw IPPROTO_RAW sockets, one per family and firewall mark, with the
+// IP header written here; a sweep's in sendmmsg(2) batches. Every source
+// port comes from one reserved range (PortRange).
 //
 // Every socket that needs CAP_NET_RAW (or CAP_NET_ADMIN for a mark) is
 // opened by OpenMux and Prepare, so that the process can drop every
@@ -45,15 +46,24 @@ type Mux struct {
 	famErr  [2]error      // why
 	missing error         // both, for Missing
 
+	ports PortRange
+	res   *reservation
+	keys  *isnSecret
 	flows *flowTable
-	ports *portPool
+	sw    sweepState
+
+	// sendmmsg is sendmmsg(2); a test replaces it to make partial sends
+	// and errors.
+	sendmmsg func(fd int, msgs []unix.Mmsghdr) (int, error)
 
 	done      chan struct{}
 	closed    atomic.Bool
 	closeOnce sync.Once
 	fdMu      sync.RWMutex // Stats reads the receiving sockets, Close closes them
 
-	replies, unmatched atomic.Uint64
+	replies, unmatched, late atomic.Uint64
+	sendErrs                 [numSendErrs]atomic.Uint64
+	sentBatch, readBatch     batchCounter
 }
 
 // muxFamily is one address family: its receiving socket and reader, and
@@ -64,30 +74,53 @@ type muxFamily struct {
 	done  chan struct{}
 	mu    sync.RWMutex
 	paths map[uint32]*muxPath
+	rd    *readerState // the reader's own buffers
 }
 
 // MuxStats are the Mux's counters, for the daemon's /metrics.
 type MuxStats struct {
-	InFlight  int    // probes waiting for an answer
+	InFlight  int    // single-path probes (Mux.Probe) waiting for an answer
 	Replies   uint64 // answers handed to a probe (SYN+ACK, RST, ICMP)
-	Unmatched uint64 // packets read that answered no probe in flight
+	Unmatched uint64 // packets read that answer no probe: their ack is not our hash of their 4-tuple
 	// Dropped counts the packets the kernel dropped because the receive
 	// queue was full (the reader fell behind a burst); their probes
 	// retransmit.
 	Dropped uint64
+	// Late counts replies that validate (the keyed-hash ISN) but whose
+	// probe had already ended: answered, or past its deadline.
+	Late uint64
+	// SendErrors counts packets that could not be sent, by reason:
+	// "enobufs" (the send queue stayed full, ENOBUFS or EAGAIN), "eperm"
+	// (a local firewall), "other". Each such SYN's probe is UNKNOWN.
+	SendErrors map[string]uint64
+	SentBatch  BatchHistogram // packets per sendmmsg(2) call (SYNs and RSTs)
+	ReadBatch  BatchHistogram // packets per recvmmsg(2) call
+	// SweepInFlight counts sweep probes waiting for an answer.
+	SweepInFlight int
 }
 
 // OpenMux opens the receiving socket of each address family, starts their
-// readers, and prepares sending without a mark. A family the host lacks
-// (no IPv6) is left out, and probes to it are UNKNOWN: the error is then
-// nil and Missing says why. Without CAP_NET_RAW the error wraps
-// ErrNoPrivilege. Call it, and Prepare for every mark, before DropCaps.
-func OpenMux() (*Mux, error) { return openMux(openReceiver) }
+// readers, reserves DefaultPorts (or the next free block) and prepares
+// sending without a mark. A family the host lacks (no IPv6) is left out,
+// and probes to it are UNKNOWN: the error is then nil and Missing says
+// why. Without CAP_NET_RAW the error wraps ErrNoPrivilege. Call it, and
+// Prepare for every mark, before DropCaps.
+func OpenMux() (*Mux, error) { return OpenMuxPorts(PortRange{}) }
 
-// openMux is OpenMux with the receiving sockets from open, so that a test
-// can make a family fail.
-func openMux(open func(v6 bool) (int, error)) (*Mux, error) {
-	m := &Mux{flows: newFlowTable(), ports: newPortPool(), done: make(chan struct{})}
+// OpenMuxPorts is OpenMux with the range of source ports r (the zero
+// PortRange: the default). An explicit range that cannot be reserved
+// whole is an error naming the port.
+func OpenMuxPorts(r PortRange) (*Mux, error) { return openMux(openReceiver, r) }
+
+// openMux is OpenMuxPorts with the receiving sockets from open, so that a
+// test can make a family fail.
+func openMux(open func(v6 bool) (int, error), r PortRange) (*Mux, error) {
+	keys, err := newISNSecret(getrandom)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", sockopt.ErrSetup, err)
+	}
+	m := &Mux{flows: newFlowTable(), keys: keys, done: make(chan struct{}), sendmmsg: sendmmsg}
+	m.sw.init()
 	var errs []error
 	for i, v6 := range []bool{false, true} {
 		recv, err := open(v6)
@@ -102,6 +135,26 @@ func openMux(open func(v6 bool) (int, error)) (*Mux, error) {
 	if m.fams[0] == nil && m.fams[1] == nil {
 		return nil, m.missing
 	}
+	have := [2]bool{m.fams[0] != nil, m.fams[1] != nil}
+	if r == (PortRange{}) {
+		m.res, err = reserveDefault(have)
+	} else {
+		m.res, err = reservePorts(r, have)
+	}
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("%w: %v", sockopt.ErrSetup, err)
+	}
+	m.ports = m.res.r
+	for _, f := range m.fams {
+		if f == nil {
+			continue
+		}
+		if err := attachFilter(f.recv, sharedFilter(!f.v6, m.ports)); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("%w: %s BPF filter: %v", sockopt.ErrSetup, famName(f.v6), err)
+		}
+	}
 	if err := m.Prepare(sockopt.Options{}); err != nil {
 		m.Close()
 		return nil, err
@@ -109,11 +162,17 @@ func openMux(open func(v6 bool) (int, error)) (*Mux, error) {
 	for _, f := range m.fams {
 		if f != nil {
 			f.done = make(chan struct{})
+			f.rd = newReaderState()
 			go m.read(f)
 		}
 	}
+	m.sw.stopped = make(chan struct{})
+	go m.sweepLoop()
 	return m, nil
 }
+
+// Ports is the range of source ports the Mux reserved.
+func (m *Mux) Ports() PortRange { return m.ports }
 
 func famName(v6 bool) string {
 	if v6 {
@@ -148,6 +207,9 @@ func (m *Mux) Prepare(o sockopt.Options) error {
 		}
 		if _, ok := f.paths[o.Mark]; !ok {
 			p, err := openPath(f.v6, o.Mark)
+			if err == nil {
+				p.snd, err = newSender(m, p, f.v6)
+			}
 			if err != nil {
 				f.mu.Unlock()
 				return fmt.Errorf("half-open %s sockets with mark %#x: %w", famName(f.v6), o.Mark, err)
@@ -161,7 +223,14 @@ func (m *Mux) Prepare(o sockopt.Options) error {
 
 // Stats reads the counters.
 func (m *Mux) Stats() MuxStats {
-	s := MuxStats{InFlight: m.flows.len(), Replies: m.replies.Load(), Unmatched: m.unmatched.Load()}
+	s := MuxStats{InFlight: m.flows.len(), Replies: m.replies.Load(), Unmatched: m.unmatched.Load(),
+		Late: m.late.Load(), SendErrors: map[string]uint64{}, SentBatch: m.sentBatch.snapshot(), ReadBatch: m.readBatch.snapshot()}
+	for i, name := range sendErrNames {
+		s.SendErrors[name] = m.sendErrs[i].Load()
+	}
+	m.sw.mu.Lock()
+	s.SweepInFlight = len(m.sw.heap)
+	m.sw.mu.Unlock()
 	m.fdMu.RLock()
 	defer m.fdMu.RUnlock()
 	for _, f := range m.fams {
@@ -173,8 +242,9 @@ func (m *Mux) Stats() MuxStats {
 }
 
 // Close ends the readers and closes every socket. Probes waiting for an
-// answer return at once, UNKNOWN with ErrMuxClosed, and so does any probe
-// started later. Close returns once the readers have stopped.
+// answer return at once, UNKNOWN with ErrMuxClosed (a sweep's get their
+// Done so), and so does any probe started later. Close returns once the
+// readers have stopped and every sweep probe in flight has had its Done.
 func (m *Mux) Close() error {
 	m.closeOnce.Do(func() {
 		m.closed.Store(true)
@@ -192,7 +262,12 @@ func (m *Mux) Close() error {
 			}
 			f.mu.Unlock()
 		}
-		m.ports.close()
+		if m.sw.stopped != nil {
+			<-m.sw.stopped
+		}
+		if m.res != nil {
+			m.res.close()
+		}
 		m.fdMu.Lock()
 		defer m.fdMu.Unlock()
 		for _, f := range m.fams {
@@ -285,22 +360,22 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 	if src.Is4() != remote.Addr().Is4() {
 		return probe.Fail("raw socket", fmt.Errorf("%w: source %s and target %s are not of one address family", sockopt.ErrSetup, src, remote.Addr()))
 	}
-	res, err := m.ports.get(src, remote)
-	if err != nil {
-		return probe.Fail("source port", err)
+	if t.Socket.Bind.IsValid() {
+		if err := localSource(src); err != nil {
+			return probe.Fail("source address", err)
+		}
 	}
-	defer m.ports.put(src, res, remote)
-	local := netip.AddrPortFrom(src, res.port)
-	w, err := m.flows.add(local, remote)
+	w, err := m.acquire(src, remote)
 	if err != nil {
-		return probe.Fail("ISN", fmt.Errorf("%w: %v", sockopt.ErrSetup, err))
+		return probe.Fail("source port", fmt.Errorf("%w: %w", sockopt.ErrSetup, err))
 	}
 	defer m.flows.remove(w)
+	local := w.local
 	x := muxExchange{m: m, path: path, t: t, local: local, remote: remote, w: w}
 	if x.dg, err = newDatagram(src.WithZone(""), remote.Addr()); err != nil {
 		return probe.Fail("raw socket", err)
 	}
-	tcp, err := segment{Src: local, Dst: remote, Seq: w.key.isn, SYN: true}.encode()
+	tcp, err := segment{Src: local, Dst: remote, Seq: w.isn, SYN: true}.encode()
 	if err != nil {
 		return probe.Fail("build SYN", err)
 	}
@@ -341,7 +416,7 @@ func (x *muxExchange) run(ctx context.Context, syn []byte) probe.Result {
 			if x.syns++; x.syns == 1 {
 				x.sent = now
 			}
-			x.t.Log.Printf(1, "SYN %s -> %s seq=%d (#%d)", x.local, x.t.Addr, x.w.key.isn, x.syns)
+			x.t.Log.Printf(1, "SYN %s -> %s seq=%d (#%d)", x.local, x.t.Addr, x.w.isn, x.syns)
 			next, wait = wait, min(2*wait, maxRetransmit)
 		case errors.Is(err, ErrMuxClosed):
 			return closedResult()
@@ -411,7 +486,7 @@ func (x *muxExchange) answer(r reply) probe.Result {
 
 // reset answers a SYN+ACK with our own RST, as the Prober does.
 func (x *muxExchange) reset() {
-	tcp, err := segment{Src: x.local, Dst: x.remote, Seq: x.w.key.isn + 1, RST: true}.encode()
+	tcp, err := segment{Src: x.local, Dst: x.remote, Seq: x.w.isn + 1, RST: true}.encode()
 	if err == nil {
 		err = x.path.sendOn(withIPHeader(tcp, x.local.Addr(), x.remote.Addr()), x.dg)
 	}
@@ -419,7 +494,7 @@ func (x *muxExchange) reset() {
 		x.t.Log.Printf(1, "RST not sent: %v", err)
 		return
 	}
-	x.t.Log.Printf(1, "RST %s -> %s seq=%d", x.local, x.t.Addr, x.w.key.isn+1)
+	x.t.Log.Printf(1, "RST %s -> %s seq=%d", x.local, x.t.Addr, x.w.isn+1)
 }
 
 // muxBatch is how many packets the reader takes per recvmmsg(2), and
@@ -480,9 +555,11 @@ func (m *Mux) read(f *muxFamily) {
 		switch {
 		case err == nil:
 			at := time.Now()
+			m.readBatch.observe(n)
 			for i := range n {
 				m.handle(f, b, i, at)
 			}
+			m.finishReads(f.rd)
 		case errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN):
 			// A signal, or the receive timeout: look at closed again.
 		case errors.Is(err, unix.EBADF) || errors.Is(err, unix.ENOTSOCK) || errors.Is(err, unix.EFAULT) || errors.Is(err, unix.EINVAL):
@@ -490,28 +567,69 @@ func (m *Mux) read(f *muxFamily) {
 		default:
 			// An ICMP error sets the socket's pending error, which the
 			// read reports once; the error queue says whose SYN it was.
-			m.drainErrQueue(f.recv)
+			m.drainErrQueue(f.recv, f.rd)
+			m.finishReads(f.rd)
 		}
 	}
 }
 
+// handle reads one packet of a batch and hands it on (dispatch).
 func (m *Mux) handle(f *muxFamily, b *batch, i int, at time.Time) {
 	n := min(int(b.msgs[i].Len), muxSnap)
 	pkt := b.bufs[i][:n]
-	var ok bool
+	var s segment
+	var err error
 	if f.v6 {
 		oob := b.oob[i][:min(int(b.msgs[i].Hdr.Controllen), len(b.oob[i]))]
-		ok = m.flows.receive6(pkt, addr6(&b.names[i]), pktinfoDst(oob), at)
+		s, err = parseTCP(pkt, addr6(&b.names[i]), pktinfoDst(oob))
 	} else {
-		ok = m.flows.receive4(pkt, at)
+		s, err = parseIPv4(pkt)
 	}
-	if !ok {
+	if err != nil {
+		m.unmatched.Add(1)
+		return
+	}
+	m.dispatch(s, at, f.rd)
+}
+
+// dispatch validates a reply by recomputing our ISN from its own
+// addresses and ports (ack-1 must be the keyed hash of the 4-tuple, under
+// the current or the previous secret): what fails is not ours, Unmatched,
+// and costs no lookup. What passes goes to the sweep target or the
+// single-path probe in flight on that 4-tuple, or counts as Late. An IPv6
+// reply without its destination address (no IPV6_PKTINFO, which the
+// socket always asks for) cannot be hashed: only the exact ISN the probe
+// in flight holds then matches.
+func (m *Mux) dispatch(s segment, at time.Time, rd *readerState) {
+	if !s.ACK || (!s.SYN && !s.RST) {
+		m.unmatched.Add(1)
+		return
+	}
+	isn := s.Ack - 1
+	validated := false
+	if s.Dst.Addr().IsValid() {
+		if !m.keys.valid(s.Dst, s.Src, isn) {
+			m.unmatched.Add(1)
+			return
+		}
+		validated = true
+	}
+	if m.sweepReply(s, isn, at, rd) {
+		m.replies.Add(1)
+		return
+	}
+	if m.flows.deliver(s, at) {
+		return // counted in Replies by the probe
+	}
+	if validated {
+		m.late.Add(1)
+	} else {
 		m.unmatched.Add(1)
 	}
 }
 
 // drainErrQueue reads the ICMP errors queued on the socket.
-func (m *Mux) drainErrQueue(fd int) {
+func (m *Mux) drainErrQueue(fd int, rd *readerState) {
 	var buf [muxSnap]byte
 	var oob [256]byte
 	for range 1024 {
@@ -526,8 +644,6 @@ func (m *Mux) drainErrQueue(fd int) {
 		if ap, ok := addrOf(from); ok {
 			dst = ap.Addr()
 		}
-		if !m.flows.receiveErr(oob[:oobn], buf[:n], dst, time.Now()) {
-			m.unmatched.Add(1)
-		}
+		m.receiveErr(oob[:oobn], buf[:n], dst, time.Now(), rd)
 	}
 }

@@ -372,9 +372,10 @@ func TestMuxFlood(t *testing.T) {
 				default:
 				}
 				// From the open port (as a real answer would be) to
-				// every port, with every ack: none answers a probe,
-				// short of guessing its ISN.
-				s := segment{Src: peer, Dst: netip.AddrPortFrom(lo, uint16(1024+i%60000)), Seq: i, Ack: i * 2654435761, ACK: true, SYN: i%2 == 0, RST: i%2 == 1}
+				// every port of the Mux's range (the filter drops the
+				// rest), with every ack: none answers a probe, short of
+				// guessing its ISN.
+				s := segment{Src: peer, Dst: netip.AddrPortFrom(lo, m.Ports().port(i)), Seq: i, Ack: i * 2654435761, ACK: true, SYN: i%2 == 0, RST: i%2 == 1}
 				tcp, _ := s.encode()
 				if unix.Sendto(fd, withIPHeader(tcp, lo, lo), 0, sa) == nil {
 					sent.Add(1)
@@ -627,7 +628,7 @@ func TestMuxMissingFamily(t *testing.T) {
 		}
 		return openReceiver(v6)
 	}
-	m, err := openMux(noV6)
+	m, err := openMux(noV6, PortRange{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,7 +649,7 @@ func TestMuxMissingFamily(t *testing.T) {
 	}
 
 	none := func(bool) (int, error) { return -1, fmt.Errorf("%w: %v", ErrNoPrivilege, unix.EPERM) }
-	if m, err := openMux(none); !errors.Is(err, ErrNoPrivilege) || m != nil {
+	if m, err := openMux(none, PortRange{}); !errors.Is(err, ErrNoPrivilege) || m != nil {
 		t.Errorf("no family: %v, %v; want ErrNoPrivilege", m, err)
 	}
 }

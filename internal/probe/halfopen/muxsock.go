@@ -83,7 +83,8 @@ func openReceiver(v6 bool) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("%w: %s: %v", sockopt.ErrSetup, what, err)
 	}
-	if err := attachFilter(fd, sharedFilter(!v6)); err != nil {
+	// Nothing until the Mux has its ports and attaches the shared filter.
+	if err := attachFilter(fd, dropAll()); err != nil {
 		return fail("BPF filter", err)
 	}
 	if v6 {
@@ -114,6 +115,7 @@ func openReceiver(v6 bool) (int, error) {
 // capabilities are dropped.
 type muxPath struct {
 	send *os.File
+	snd  *sender // the path's sweep batches
 
 	mu    sync.Mutex // serialises route lookups on the one socket
 	route int        // -1 once closed

@@ -35,30 +35,80 @@ func (s segment) encode() ([]byte, error) {
 	}
 	n := 20
 	if s.SYN {
+		n = 24
+	}
+	b := make([]byte, n)
+	s.encodeTo(b)
+	return b, nil
+}
+
+// encodeTo writes the TCP header into b (24 bytes for a SYN, else 20),
+// allocating nothing; it returns its length. Both ends must be of one
+// family.
+func (s segment) encodeTo(b []byte) int {
+	n := 20
+	if s.SYN {
 		// A SYN without options is rare enough that some middleboxes
 		// treat it as a scan: ours carries MSS 1460.
 		n = 24
 	}
-	b := make([]byte, n)
+	b = b[:n]
 	binary.BigEndian.PutUint16(b[0:], s.Src.Port())
 	binary.BigEndian.PutUint16(b[2:], s.Dst.Port())
 	binary.BigEndian.PutUint32(b[4:], s.Seq)
 	binary.BigEndian.PutUint32(b[8:], s.Ack)
 	b[12] = byte(n/4) << 4 // data offset in 32-bit words
-	for _, f := range []struct {
-		on  bool
-		bit byte
-	}{{s.FIN, flagFIN}, {s.SYN, flagSYN}, {s.RST, flagRST}, {s.ACK, flagACK}} {
-		if f.on {
-			b[13] |= f.bit
-		}
+	var f byte
+	if s.FIN {
+		f |= flagFIN
 	}
-	binary.BigEndian.PutUint16(b[14:], 1024) // window
 	if s.SYN {
-		copy(b[20:], []byte{2, 4, 0x05, 0xb4}) // kind MSS, length 4, 1460
+		f |= flagSYN
+	}
+	if s.RST {
+		f |= flagRST
+	}
+	if s.ACK {
+		f |= flagACK
+	}
+	b[13] = f
+	binary.BigEndian.PutUint16(b[14:], 1024) // window
+	b[16], b[17], b[18], b[19] = 0, 0, 0, 0  // checksum, urgent pointer
+	if s.SYN {
+		b[20], b[21], b[22], b[23] = 2, 4, 0x05, 0xb4 // kind MSS, length 4, 1460
 	}
 	binary.BigEndian.PutUint16(b[16:], checksum(s.Src.Addr(), s.Dst.Addr(), b))
-	return b, nil
+	return n
+}
+
+// put writes the whole packet, IP header and TCP header, into b for an
+// IPPROTO_RAW socket, allocating nothing (withIPHeader's rule); it returns
+// its length.
+func (s segment) put(b []byte) int {
+	src, dst := s.Src.Addr(), s.Dst.Addr()
+	if src.Is4() {
+		n := 20 + s.encodeTo(b[20:])
+		clear(b[:20])
+		b[0] = 0x45 // version 4, IHL 5
+		binary.BigEndian.PutUint16(b[2:], uint16(n))
+		binary.BigEndian.PutUint16(b[6:], 0x4000) // DF
+		b[8] = muxTTL
+		b[9] = 6 // TCP
+		sa, da := src.As4(), dst.As4()
+		copy(b[12:], sa[:])
+		copy(b[16:], da[:])
+		return n
+	}
+	tcp := s.encodeTo(b[40:])
+	clear(b[:40])
+	b[0] = 0x60 // version 6
+	binary.BigEndian.PutUint16(b[4:], uint16(tcp))
+	b[6] = 6 // TCP
+	b[7] = muxTTL
+	sa, da := src.As16(), dst.As16()
+	copy(b[8:], sa[:])
+	copy(b[24:], da[:])
+	return 40 + tcp
 }
 
 // checksum is the TCP checksum of seg (its checksum field zero) under the

@@ -147,3 +147,24 @@ func reserve(src netip.Addr) (int, uint16, error) {
 	}
 	return fd, ap.Port(), nil
 }
+
+// localSource refuses a --bind address that is not this host's: a raw
+// socket would send from it all the same (we write the IP header), and the
+// answer could never come back, a "filtered" for what is could-not-check.
+// Binding a UDP socket to it asks the kernel, as bind(2) of the Prober's
+// port does.
+func localSource(src netip.Addr) error {
+	fd, err := unix.Socket(family(src), unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%w: socket: %v", sockopt.ErrSetup, err)
+	}
+	defer unix.Close(fd)
+	sa, err := sockaddr(netip.AddrPortFrom(src, 0))
+	if err != nil {
+		return err
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("%w: bind %s: %v", sockopt.ErrSetup, src, err)
+	}
+	return nil
+}
