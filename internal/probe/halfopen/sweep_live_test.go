@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -526,7 +527,7 @@ func TestSinglePathPorts(t *testing.T) {
 }
 
 // Two watches of one target (two modules): each probe gets its own port,
-// so each gets its own answer, and a single-path probe beside them a third.
+// and a single-path probe beside them a third, while both are in flight.
 func TestSweepTwoWatchesOneTarget(t *testing.T) {
 	m, err := OpenMuxPorts(PortRange{First: 50200, Last: 50202})
 	if err != nil {
@@ -534,8 +535,12 @@ func TestSweepTwoWatchesOneTarget(t *testing.T) {
 	}
 	defer m.Close()
 	c := newCollector()
-	addr := listen(t, "127.0.0.1:0", false).addrPort()
-	a, b := sweepTarget(c, addr, time.Second, sockopt.Options{}), sweepTarget(c, addr, time.Second, sockopt.Options{})
+	// A dropped port: the sweep's probes stay in flight until their
+	// deadline, so the single probe below meets them in flight (an open
+	// port on loopback may answer before it asks, and free the port).
+	rules(t)
+	addr := netip.MustParseAddrPort("127.0.0.1:" + strconv.Itoa(portDrop))
+	a, b := sweepTarget(c, addr, 400*time.Millisecond, sockopt.Options{}), sweepTarget(c, addr, 400*time.Millisecond, sockopt.Options{})
 	for _, st := range []*SweepTarget{a, b} {
 		if err := m.Register(st); err != nil {
 			t.Fatal(err)
@@ -567,7 +572,7 @@ func TestSweepTwoWatchesOneTarget(t *testing.T) {
 		m.flows.remove(w)
 		c.wait(t, 2, 2*time.Second)
 		for _, st := range []*SweepTarget{a, b} {
-			if r, n := c.last(st); n != round || r.State != exitcode.OK {
+			if r, n := c.last(st); n != round || r.State != exitcode.Critical || !r.Timeout {
 				t.Fatalf("round %d: %d Done calls, %v %q", round, n, r.State, r.Summary)
 			}
 		}
