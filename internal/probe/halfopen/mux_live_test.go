@@ -609,9 +609,32 @@ func TestMuxAfterLostRST(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1", "[::1]"} {
 		t.Run(addr, func(t *testing.T) {
 			l := listen(t, fmt.Sprintf("%s:%d", addr, portLostRST), false)
+			// Another target between two probes of l: a port that probed
+			// it must still rest from l (the pool once remembered only a
+			// port's last target, reused the port for l at once, and met
+			// the SYN-RECV its lost RST had left: "filtered").
+			// Two ports, so that the round-robin alone would reuse one.
+			other := listen(t, fmt.Sprintf("%s:0", addr), false)
+			small, err := OpenMuxPorts(PortRange{First: 50210, Last: 50211})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer small.Close()
 			for i := range 3 {
 				if r := muxRun(t, m, l.addrPort(), sockopt.Options{}, time.Second); r.State != exitcode.OK {
 					t.Fatalf("probe %d: %v %s", i+1, r.State, r.Summary)
+				}
+			}
+			for i, a := range []netip.AddrPort{l.addrPort(), other.addrPort(), l.addrPort()} {
+				if i == 2 {
+					// The secret rotates: a reused 4-tuple's SYN would no
+					// longer be the one its SYN-RECV entry knows (with the
+					// same secret it is, and the server just answers it
+					// again).
+					rotateNow(t, small)
+				}
+				if r := muxRun(t, small, a, sockopt.Options{}, time.Second); r.State != exitcode.OK {
+					t.Fatalf("probe %d of %s from two ports: %v %s", i+1, a, r.State, r.Summary)
 				}
 			}
 		})
@@ -651,5 +674,16 @@ func TestMuxMissingFamily(t *testing.T) {
 	none := func(bool) (int, error) { return -1, fmt.Errorf("%w: %v", ErrNoPrivilege, unix.EPERM) }
 	if m, err := openMux(none, PortRange{}); !errors.Is(err, ErrNoPrivilege) || m != nil {
 		t.Errorf("no family: %v, %v; want ErrNoPrivilege", m, err)
+	}
+}
+
+// rotateNow makes m's ISN secret rotate at once, as it does every
+// isnRotate.
+func rotateNow(t *testing.T, m *Mux) {
+	t.Helper()
+	k := m.keys.keys.Load()
+	m.keys.keys.Store(&isnKeys{cur: k.cur, prev: k.prev, at: k.at.Add(-isnRotate)})
+	if m.keys.current(time.Now()).cur == k.cur {
+		t.Fatal("the ISN secret did not rotate")
 	}
 }
