@@ -75,6 +75,13 @@ type MuxStats struct {
 	// queue was full (the reader fell behind a burst); their probes
 	// retransmit.
 	Dropped uint64
+	// The sweep API's (h9-sweep fills them; added here only so that the
+	// daemon compiles before it lands: Go cannot add fields from the stub).
+	Late          uint64
+	SendErrors    map[string]uint64
+	SentBatch     BatchHistogram
+	ReadBatch     BatchHistogram
+	SweepInFlight int
 }
 
 // OpenMux opens the receiving socket of each address family, starts their
