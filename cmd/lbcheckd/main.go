@@ -83,9 +83,10 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	// daemon still runs: half-open probes are then UNKNOWN, could not
 	// check.
 	var hmux *halfopen.Mux
+	ports := daemon.SourcePortsOf(*configPath)
 	if !*checkOnly {
 		var err error
-		if hmux, err = halfopen.OpenMux(); err != nil {
+		if hmux, err = halfopen.OpenMuxPorts(ports); err != nil {
 			logger.Warn("half-open modules cannot probe: "+oneLine(err.Error()), "fix", "run lbcheckd with CAP_NET_RAW (the packaged unit grants it) or as root")
 		} else if miss := hmux.Missing(); miss != nil {
 			logger.Warn("half-open probes to one address family cannot run: " + oneLine(miss.Error()))
@@ -94,6 +95,11 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	reg := checks.New(hmux.Spec())
 
 	cfg, err := daemon.Load(*configPath, reg)
+	if err == nil && cfg.SourcePorts != ports {
+		// The file changed between the two reads: the modules were
+		// checked against a range the sockets did not reserve.
+		err = fmt.Errorf("%s: halfopen_source_ports changed while lbcheckd started: start it again", *configPath)
+	}
 	if err == nil && hmux != nil {
 		err = prepareHalfOpen(hmux, cfg)
 	}
@@ -130,7 +136,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	for _, n := range notes {
 		logger.Warn(oneLine(n))
 	}
-	d = daemon.New(context.Background(), cfg, metrics)
+	opts := []daemon.Option{daemon.WithLogger(logger)}
+	if hmux != nil {
+		// Watched half-open modules of literal targets are swept: their
+		// SYNs leave in batches, a tick at a time (see README).
+		opts = append(opts, daemon.WithSweeper(hmux))
+	}
+	d = daemon.New(context.Background(), cfg, metrics, opts...)
 	filesCtx, stopFiles := context.WithCancel(context.Background())
 	defer stopFiles()
 	go d.WatchTargetsFiles(filesCtx, func(s string) { logger.Warn(oneLine(s)) })
@@ -203,8 +215,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 			}
 		}()
 	}
-	logger.Info("lbcheckd started", "version", version.Version, "listen", ln.Addr().String(), "agent_listen", agentAddr,
-		"modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight)
+	started := []any{"version", version.Version, "listen", ln.Addr().String(), "agent_listen", agentAddr,
+		"modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight}
+	if hmux != nil {
+		// What to tell a firewall: replies to these ports are the probes'.
+		started = append(started, "halfopen_source_ports", hmux.Ports().String())
+	}
+	logger.Info("lbcheckd started", started...)
 	if ready != nil {
 		ready(ln.Addr().String(), agentAddr)
 	}
@@ -331,14 +348,11 @@ func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.M
 		err = prepareHalfOpen(hmux, cfg)
 	}
 	if err == nil {
-		switch {
-		case cfg.Listen != old.Listen:
-			err = fmt.Errorf("listen %s: changing it needs a restart (in force: %s)", cfg.Listen, old.Listen)
-		case cfg.AgentListen != old.AgentListen:
-			err = fmt.Errorf("agent_listen %q: changing it needs a restart (in force: %q)", cfg.AgentListen, old.AgentListen)
-		case cfg.WebConfigFile != old.WebConfigFile:
-			err = fmt.Errorf("web_config_file %q: changing it needs a restart (in force: %q)", cfg.WebConfigFile, old.WebConfigFile)
-		}
+		// Refused whole, the old configuration kept, as for listen: the
+		// new file's modules were checked against a range not in force,
+		// and the failed reload's metric (ExporterReloadFailed) tells the
+		// operator a restart is due.
+		err = cfg.NeedsRestart(old)
 	}
 	if err != nil {
 		d.Metrics.ReloadFailed()
