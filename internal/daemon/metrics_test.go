@@ -1,0 +1,84 @@
+package daemon
+
+import (
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
+)
+
+// TestHalfOpenMetrics: the sweeps' families are there with their types,
+// their values read from the Mux's stats, one read a scrape for all five,
+// and every send error reason exported before it first counts.
+func TestHalfOpenMetrics(t *testing.T) {
+	stats := halfopen.MuxStats{
+		Late:          7,
+		SendErrors:    map[string]uint64{"eperm": 3, "enetunreach": 1},
+		SentBatch:     halfopen.BatchHistogram{Bounds: []float64{1, 2, 4, 8, 16, 32, 64}, Counts: []uint64{1, 1, 2, 2, 2, 2, 5}, Count: 5, Sum: 200},
+		ReadBatch:     halfopen.BatchHistogram{Bounds: []float64{1, 2, 4, 8, 16, 32, 64}, Counts: []uint64{4, 6, 6, 6, 6, 6, 6}, Count: 6, Sum: 8},
+		SweepInFlight: 42,
+	}
+	reads := 0
+	m := NewMetrics(func() float64 { return 0 })
+	m.HalfOpen(func() halfopen.MuxStats { reads++; return stats })
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		got[f.GetName()] = f
+	}
+	for _, tt := range []struct {
+		name string
+		typ  dto.MetricType
+	}{
+		{"lbcheckd_halfopen_sent_batch_packets", dto.MetricType_HISTOGRAM},
+		{"lbcheckd_halfopen_read_batch_packets", dto.MetricType_HISTOGRAM},
+		{"lbcheckd_halfopen_late_replies_total", dto.MetricType_COUNTER},
+		{"lbcheckd_halfopen_send_errors_total", dto.MetricType_COUNTER},
+		{"lbcheckd_halfopen_sweep_in_flight", dto.MetricType_GAUGE},
+	} {
+		if f := got[tt.name]; f == nil || f.GetType() != tt.typ || f.GetHelp() == "" {
+			t.Errorf("%s: %v, want a %v with help", tt.name, f, tt.typ)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	sent := got["lbcheckd_halfopen_sent_batch_packets"].Metric[0].GetHistogram()
+	if sent.GetSampleCount() != 5 || sent.GetSampleSum() != 200 || len(sent.Bucket) != 7 ||
+		sent.Bucket[0].GetUpperBound() != 1 || sent.Bucket[0].GetCumulativeCount() != 1 ||
+		sent.Bucket[6].GetUpperBound() != 64 || sent.Bucket[6].GetCumulativeCount() != 5 {
+		t.Errorf("sent batch histogram: %v", sent)
+	}
+	read := got["lbcheckd_halfopen_read_batch_packets"].Metric[0].GetHistogram()
+	if read.GetSampleCount() != 6 || read.GetSampleSum() != 8 || read.Bucket[1].GetCumulativeCount() != 6 {
+		t.Errorf("read batch histogram: %v", read)
+	}
+	if v := got["lbcheckd_halfopen_late_replies_total"].Metric[0].GetCounter().GetValue(); v != 7 {
+		t.Errorf("late replies %v, want 7", v)
+	}
+	if v := got["lbcheckd_halfopen_sweep_in_flight"].Metric[0].GetGauge().GetValue(); v != 42 {
+		t.Errorf("sweep in flight %v, want 42", v)
+	}
+	errs := map[string]float64{}
+	for _, mt := range got["lbcheckd_halfopen_send_errors_total"].Metric {
+		errs[mt.Label[0].GetValue()] = mt.GetCounter().GetValue()
+	}
+	want := map[string]float64{"enobufs": 0, "eperm": 3, "other": 0, "enetunreach": 1}
+	if len(errs) != len(want) {
+		t.Errorf("send errors %v, want %v", errs, want)
+	}
+	for r, v := range want {
+		if errs[r] != v {
+			t.Errorf("send errors{reason=%q} %v, want %v", r, errs[r], v)
+		}
+	}
+	// The four older families read the stats once each; the sweeps' five
+	// read them once together.
+	if reads != 5 {
+		t.Errorf("the stats were read %d times for one scrape, want 5", reads)
+	}
+}
