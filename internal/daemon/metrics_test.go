@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"sync/atomic"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -19,9 +20,9 @@ func TestHalfOpenMetrics(t *testing.T) {
 		ReadBatch:     halfopen.BatchHistogram{Bounds: []float64{1, 2, 4, 8, 16, 32, 64}, Counts: []uint64{4, 6, 6, 6, 6, 6, 6}, Count: 6, Sum: 8},
 		SweepInFlight: 42,
 	}
-	reads := 0
+	var reads atomic.Int32 // Gather collects at once
 	m := NewMetrics(func() float64 { return 0 })
-	m.HalfOpen(func() halfopen.MuxStats { reads++; return stats })
+	m.HalfOpen(func() halfopen.MuxStats { reads.Add(1); return stats })
 	fams, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestHalfOpenMetrics(t *testing.T) {
 	}
 	// The four older families read the stats once each; the sweeps' five
 	// read them once together.
-	if reads != 5 {
-		t.Errorf("the stats were read %d times for one scrape, want 5", reads)
+	if n := reads.Load(); n != 5 {
+		t.Errorf("the stats were read %d times for one scrape, want 5", n)
 	}
 }

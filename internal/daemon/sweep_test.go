@@ -276,7 +276,7 @@ func TestSweepUnregister(t *testing.T) {
 	if _, err := ask(t, d, "fr", "192.0.2.5:1"); err != nil {
 		t.Fatal(err)
 	}
-	if w := d.watches.lookup(watchKey{"fr", "192.0.2.5", 1}); w == nil || w.sweep == nil || w.sweep.Timeout != 500*time.Millisecond {
+	if w := d.watches.lookup(watchKey{"fr", "192.0.2.5", 1}); w == nil || w.sweep == nil || w.sweep.target.Timeout != 500*time.Millisecond {
 		t.Errorf("fr's new watch: %+v", w)
 	}
 	d.Swap(mustConfig(t, reg, "allow: [192.0.2.0/24]\nmodules:\n  other: {check: [check_tcp_half_open, -t, \"1\"], every: 10s}\n"))
@@ -359,7 +359,7 @@ func TestSweepAsk(t *testing.T) {
 	sw.hold, sw.async = true, true
 	d, _ := sweepDaemon(t, b.halfOpenRegistry(), strings.Replace(sweepConfig, "modules:", "max_in_flight: 1\nmodules:", 1), clock, sw)
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 6)
 	for range 5 {
 		wg.Add(1)
 		go func() {
@@ -371,7 +371,9 @@ func TestSweepAsk(t *testing.T) {
 	}
 	waitFor(t, "the first ask's sweep", func() bool { return len(sw.calls()) == 1 })
 	// Another target's first ask: max_in_flight 1 does not refuse it.
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		if _, err := ask(t, d, "ho", "192.0.2.6:1"); err != nil {
 			errs <- err
 		}

@@ -95,13 +95,9 @@ type watch struct {
 	index  int // in the heap; -1 when out of it
 	static bool
 
-	// sweep is the watch's target at the sweeper when its probes are
-	// swept (set before the watch is published, never changed; nil for
-	// the ordinary path); sweep1 is {sweep}, an ask's one-target Sweep;
-	// probed is what their verdicts name as the probe's target.
-	sweep  *halfopen.SweepTarget
-	sweep1 []*halfopen.SweepTarget
-	probed probe.Target
+	// sweep is set when the watch's probes are swept (before the watch
+	// is published, never changed); nil for the ordinary path.
+	sweep *swept
 
 	mu   sync.Mutex
 	busy bool // a probe is in flight
@@ -110,9 +106,18 @@ type watch struct {
 	// costs no channel.
 	running chan struct{}
 	ended   bool
-	// When the sweep probe in flight was handed over: by the watch's
-	// clock (its snapshot's start), and by the real one (its duration).
-	sweepAt, sweepReal time.Time
+}
+
+// swept is a swept watch's part: apart, so that the watches on the
+// ordinary path do not carry it.
+type swept struct {
+	target halfopen.SweepTarget
+	one    [1]*halfopen.SweepTarget // {&target}: an ask's one-target Sweep
+	probed probe.Target             // what the verdicts name as the probe's target
+	// Under the watch's mu: when the probe in flight was handed over, by
+	// the watch's clock (its snapshot's start) and by the real one (its
+	// duration).
+	at, real time.Time
 }
 
 // snapshot is a watch's state after a probe, never changed once stored.
@@ -276,7 +281,7 @@ func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now 
 		// Another ask added it (or the last room) meanwhile.
 		sh.Unlock()
 		if w.sweep != nil {
-			s.sw.Unregister(w.sweep)
+			s.sw.Unregister(&w.sweep.target)
 		}
 		return other, other != nil
 	}
@@ -338,7 +343,7 @@ func (s *watches) endLocked(w *watch) {
 	w.mu.Unlock()
 	if !was && w.sweep != nil {
 		// A probe in flight still gets its Done, by its deadline.
-		s.sw.Unregister(w.sweep)
+		s.sw.Unregister(&w.sweep.target)
 	}
 }
 
@@ -362,13 +367,14 @@ func (s *watches) register(w *watch, mod *Module) {
 		return
 	}
 	addr := netip.AddrPortFrom(w.tg.IP, w.tg.Port)
-	st := &halfopen.SweepTarget{Addr: addr, Socket: mod.Cmd.Socket, Timeout: mod.Cmd.Deadline, Done: s.sweepDone, Owner: w}
-	if err := s.sw.Register(st); err != nil {
+	sw := &swept{target: halfopen.SweepTarget{Addr: addr, Socket: mod.Cmd.Socket, Timeout: mod.Cmd.Deadline, Done: s.sweepDone, Owner: w},
+		probed: probe.Target{Host: w.tg.Host, Addr: addr, Socket: mod.Cmd.Socket}}
+	sw.one[0] = &sw.target
+	if err := s.sw.Register(&sw.target); err != nil {
 		s.log.Debug("half-open watch probes on its own, not in sweeps", "module", mod.Name, "target", w.name, "why", oneLine(err.Error()))
 		return
 	}
-	w.sweep, w.sweep1 = st, []*halfopen.SweepTarget{st}
-	w.probed = probe.Target{Host: w.tg.Host, Addr: addr, Socket: mod.Cmd.Socket}
+	w.sweep = sw
 }
 
 func (s *watches) kick() {
@@ -384,7 +390,7 @@ func (s *watches) kick() {
 func (s *watches) begin(w *watch, now, real time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.busy && w.sweep != nil && now.Sub(w.sweepAt) > w.sweep.Timeout+sweepLost {
+	if w.busy && w.sweep != nil && now.Sub(w.sweep.at) > w.sweep.target.Timeout+sweepLost {
 		s.log.Warn("a half-open sweep probe never ended: probing again", "module", w.key.module, "target", w.name)
 		w.endFlightLocked()
 	}
@@ -393,7 +399,7 @@ func (s *watches) begin(w *watch, now, real time.Time) bool {
 	}
 	w.busy = true
 	if w.sweep != nil {
-		w.sweepAt, w.sweepReal = now, real
+		w.sweep.at, w.sweep.real = now, real
 	}
 	return true
 }
@@ -474,7 +480,7 @@ func (s *watches) due(now time.Time) time.Time {
 			if now.Sub(j.slot) > lateAfter {
 				s.late.Add(1)
 			}
-			batch = append(batch, j.w.sweep)
+			batch = append(batch, &j.w.sweep.target)
 		}
 	}
 	if len(batch) > 0 {
@@ -583,7 +589,7 @@ func (s *watches) finish(w *watch, res *Result, start time.Time) {
 func (s *watches) sweepDone(t *halfopen.SweepTarget, r probe.Result, _ time.Time) {
 	w := t.Owner.(*watch)
 	w.mu.Lock()
-	start, real := w.sweepAt, w.sweepReal
+	start, real := w.sweep.at, w.sweep.real
 	w.mu.Unlock()
 	if s.ctx.Err() != nil {
 		s.finish(w, nil, start) // closed: as a cancelled probe, no verdict
@@ -591,7 +597,7 @@ func (s *watches) sweepDone(t *halfopen.SweepTarget, r probe.Result, _ time.Time
 	}
 	mod := w.mod.Load()
 	ran := time.Since(real)
-	v := check.Verdict{Command: mod.Cmd, Target: &w.probed}
+	v := check.Verdict{Command: mod.Cmd, Target: &w.sweep.probed}
 	v.Attempted(r, ran, 1)
 	res := graded(v, mod, ran, mod.Cmd.Deadline)
 	if s.d != nil && s.d.Metrics != nil {
@@ -752,7 +758,7 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 		// Through the sweeper, as the scheduled probes: the target's
 		// source ports rotate in one sequence. No worker, no slot of
 		// max_in_flight: a swept probe costs no goroutine.
-		s.sw.Sweep(w.sweep1)
+		s.sw.Sweep(w.sweep.one[:])
 	case started:
 		// An ask's probe takes a slot of max_in_flight like a per-ask
 		// probe: a flood of first asks must not run past it.
