@@ -563,3 +563,38 @@ func TestSchedulerTicks(t *testing.T) {
 	}
 	t.Logf("%d wake-ups, %d Sweep calls, %d probes in %v", wakes, len(sw.calls()), swept, run)
 }
+
+// BenchmarkSweepTick is the scheduler's share of a swept probe: taking
+// a tick's due watches off the heap, marking them in flight and handing
+// them over in one Sweep (the sweeper itself is a counter here).
+func BenchmarkSweepTick(b *testing.B) {
+	const n = 10_000
+	be := newBackend()
+	clock := newClock()
+	sw := &countingSweeper{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := &Daemon{base: ctx, flights: map[flightKey]*flight{}}
+	d.watches = newWatches(d, ctx, clock.now, []byte("bench"))
+	WithSweeper(sw)(d)
+	var tgs strings.Builder
+	for i := range n {
+		fmt.Fprintf(&tgs, "10.%d.%d.%d:25, ", i>>16, (i>>8)&255, i&255)
+	}
+	c, err := Parse([]byte("allow: [10.0.0.0/8]\nmodules:\n  ho: {check: [check_tcp_half_open, -t, \"1\"], every: 10s, targets: ["+strings.TrimSuffix(tgs.String(), ", ")+"]}\n"), be.halfOpenRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.Swap(c)
+	d.watches.due(clock.add(10 * time.Second))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		d.watches.due(clock.add(10 * time.Second))
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/probe")
+	if sw.swept != (b.N+1)*n {
+		b.Fatalf("%d swept, want %d", sw.swept, (b.N+1)*n)
+	}
+}
