@@ -87,9 +87,22 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	if !*checkOnly {
 		var err error
 		if hmux, err = halfopen.OpenMuxPorts(ports); err != nil {
-			logger.Warn("half-open modules cannot probe: "+oneLine(err.Error()), "fix", "run lbcheckd with CAP_NET_RAW (the packaged unit grants it) or as root")
+			if hmux != nil {
+				hmux.Close()
+				hmux = nil
+			}
+			fix := "free the ports, or set halfopen_source_ports to a free range"
+			if errors.Is(err, halfopen.ErrNoPrivilege) {
+				fix = "run lbcheckd with CAP_NET_RAW (the packaged unit grants it) or as root"
+			}
+			logger.Warn("half-open modules cannot probe: "+oneLine(err.Error()), "fix", fix)
 		} else if miss := hmux.Missing(); miss != nil {
 			logger.Warn("half-open probes to one address family cannot run: " + oneLine(miss.Error()))
+		}
+		if hmux != nil {
+			// On every way out, a refused configuration's too: the
+			// reserved source ports are the host's again.
+			defer hmux.Close()
 		}
 	}
 	reg := checks.New(hmux.Spec())
@@ -122,7 +135,6 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 		return 0
 	}
 	if hmux != nil {
-		defer hmux.Close()
 		if err := halfopen.DropCaps(); err != nil {
 			logger.Warn("capabilities kept: " + oneLine(err.Error()))
 		}

@@ -181,7 +181,7 @@ func TestSweepBatchesATick(t *testing.T) {
 	b.set(1, exitcode.OK)
 	clock := newClock()
 	sw := newFakeSweeper()
-	d, _ := sweepDaemon(t, b.halfOpenRegistry(), strings.Replace(sweepConfig, "idle: 1m}", "idle: 1m, targets: ["+listed(n)+"]}", 1)+
+	d, logs := sweepDaemon(t, b.halfOpenRegistry(), strings.Replace(sweepConfig, "idle: 1m}", "idle: 1m, targets: ["+listed(n)+"]}", 1)+
 		"  names: {check: [check_tcp_half_open, -t, \"1\"], every: 10s, targets: [\"svc.example:1\"]}\n"+
 		"  tries: {check: [check_tcp_half_open, -t, \"1\", --attempts, \"2\"], every: 10s, targets: [192.0.2.8:1]}\n"+
 		"  fam: {check: [check_tcp_half_open, -t, \"1\", \"-4\"], every: 10s, targets: [\"[2001:db8::1]:1\"]}\n", clock, sw)
@@ -196,6 +196,15 @@ func TestSweepBatchesATick(t *testing.T) {
 	}
 	if c := b.calls.Load(); c != 2 {
 		t.Errorf("%d probes on the ordinary path, want 2 (a name, --attempts 2)", c)
+	}
+	for _, why := range []string{
+		`module=names target=svc.example:1 why="a name: resolved at each probe"`,
+		`module=tries target=192.0.2.8:1 why="--attempts 2: sweeps make one attempt"`,
+		`module=fam target=[2001:db8::1]:1 why="not an IPv4 address"`,
+	} {
+		if !strings.Contains(logs.String(), why) {
+			t.Errorf("the debug log does not say %s:\n%s", why, logs)
+		}
 	}
 	swept := 0
 	for _, ws := range d.Watches() {

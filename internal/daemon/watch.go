@@ -347,23 +347,33 @@ func (s *watches) endLocked(w *watch) {
 	}
 }
 
-// sweepable says whether the watch of tg by mod may be swept: a half-open
-// module with one attempt (the sweeper retransmits within the deadline,
-// but makes no attempts), and a literal address of the family -4/-6 allow
-// (else the ordinary path's UNKNOWN says why). A name is resolved at each
-// probe, which the ordinary path does.
-func sweepable(mod *Module, tg target.Spec) bool {
-	c := mod.Cmd
-	ip := tg.IP
-	return c.Spec.Command == halfopen.Spec.Command && c.Attempts == 1 && ip.IsValid() &&
-		!(c.Family == target.IPv4 && !ip.Is4()) && !(c.Family == target.IPv6 && !ip.Is6())
+// notSwept says why the half-open watch of tg by mod is not swept, ""
+// when it is: it needs one attempt (the sweeper retransmits within the
+// deadline, but makes no attempts), and a literal address of the family
+// -4/-6 allow (else the ordinary path's UNKNOWN says why). A name is
+// resolved at each probe, which the ordinary path does.
+func notSwept(mod *Module, tg target.Spec) string {
+	c, ip := mod.Cmd, tg.IP
+	switch {
+	case c.Attempts != 1:
+		return "--attempts " + strconv.Itoa(c.Attempts) + ": sweeps make one attempt"
+	case !ip.IsValid():
+		return "a name: resolved at each probe"
+	case (c.Family == target.IPv4 && !ip.Is4()) || (c.Family == target.IPv6 && !ip.Is6()):
+		return "not an " + c.Family.String() + " address"
+	}
+	return ""
 }
 
 // register gives a new watch its target at the sweeper, if it may be
 // swept; if the sweeper refuses it (a family without a socket, a mark not
 // prepared), its probes take the ordinary path, whose verdict says why.
 func (s *watches) register(w *watch, mod *Module) {
-	if s.sw == nil || !sweepable(mod, w.tg) {
+	if s.sw == nil || mod.Cmd.Spec.Command != halfopen.Spec.Command {
+		return
+	}
+	if why := notSwept(mod, w.tg); why != "" {
+		s.log.Debug("half-open watch probes on its own, not in sweeps", "module", mod.Name, "target", w.name, "why", why)
 		return
 	}
 	addr := netip.AddrPortFrom(w.tg.IP, w.tg.Port)
