@@ -6,6 +6,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 )
 
@@ -81,5 +82,38 @@ func TestHalfOpenMetrics(t *testing.T) {
 	// read them once together.
 	if n := reads.Load(); n != 5 {
 		t.Errorf("the stats were read %d times for one scrape, want 5", n)
+	}
+}
+
+// TestProbedLabels: a probe counts under its state's name, lower case.
+func TestProbedLabels(t *testing.T) {
+	m := NewMetrics(func() float64 { return 0 })
+	for _, s := range []exitcode.State{exitcode.OK, exitcode.Warning, exitcode.Critical, exitcode.Critical, exitcode.Unknown} {
+		m.probed("m", Result{State: s})
+	}
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() == "lbcheckd_probes_total" {
+			for _, mt := range f.Metric {
+				for _, l := range mt.Label {
+					if l.GetName() == "result" {
+						got[l.GetValue()] = mt.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+	}
+	want := map[string]float64{"ok": 1, "warning": 1, "critical": 2, "unknown": 1}
+	if len(got) != len(want) {
+		t.Errorf("results %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("result=%q: %v, want %v", k, got[k], v)
+		}
 	}
 }
