@@ -91,11 +91,11 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 				hmux.Close()
 				hmux = nil
 			}
-			fix := "free the ports, or set halfopen_source_ports to a free range"
-			if errors.Is(err, halfopen.ErrNoPrivilege) {
-				fix = "run lbcheckd with CAP_NET_RAW (the packaged unit grants it) or as root"
+			if muxFatal(err, ports) {
+				fmt.Fprintf(stderr, "lbcheckd: %s: halfopen_source_ports %s: %s\n", *configPath, ports, oneLine(err.Error()))
+				return 1
 			}
-			logger.Warn("half-open modules cannot probe: "+oneLine(err.Error()), "fix", fix)
+			logger.Warn("half-open modules cannot probe: "+oneLine(err.Error()), "fix", "run lbcheckd with CAP_NET_RAW (the packaged unit grants it) or as root")
 		} else if miss := hmux.Missing(); miss != nil {
 			logger.Warn("half-open probes to one address family cannot run: " + oneLine(miss.Error()))
 		}
@@ -376,6 +376,15 @@ func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.M
 	}
 	d.Swap(cfg)
 	logger.Info("configuration reloaded", "modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight, "in_flight", d.InFlight())
+}
+
+// muxFatal says whether the half-open sockets' failure to open stops the
+// start: a range the configuration names that cannot be reserved is the
+// operator's to fix now (as a bad value is), where a daemon without
+// CAP_NET_RAW runs on and its half-open probes are UNKNOWN. The default
+// range moves to a free block by itself.
+func muxFatal(err error, ports halfopen.PortRange) bool {
+	return ports != (halfopen.PortRange{}) && !errors.Is(err, halfopen.ErrNoPrivilege)
 }
 
 // prepareHalfOpen opens what the half-open modules' socket options need

@@ -495,3 +495,29 @@ func TestWatchedFronts(t *testing.T) {
 		t.Errorf("exit %v after SIGTERM with a watch", took)
 	}
 }
+
+// TestMuxFatal: a named source port range that cannot be reserved stops
+// the start; missing privilege, or trouble with the default range, does
+// not (half-open probes are then UNKNOWN).
+func TestMuxFatal(t *testing.T) {
+	named := halfopen.PortRange{First: 62000, Last: 62255}
+	taken := fmt.Errorf("reserve source port 62000: %w", syscall.EADDRINUSE)
+	noCap := fmt.Errorf("IPv4 raw socket: %w", halfopen.ErrNoPrivilege)
+	for _, tt := range []struct {
+		name  string
+		err   error
+		ports halfopen.PortRange
+		fatal bool
+	}{
+		{"named range taken", taken, named, true},
+		{"named range, no privilege", noCap, named, false},
+		{"default range taken", taken, halfopen.PortRange{}, false},
+		{"default range, no privilege", noCap, halfopen.PortRange{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := muxFatal(tt.err, tt.ports); got != tt.fatal {
+				t.Errorf("muxFatal = %v, want %v", got, tt.fatal)
+			}
+		})
+	}
+}
