@@ -83,17 +83,36 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	// daemon still runs: half-open probes are then UNKNOWN, could not
 	// check.
 	var hmux *halfopen.Mux
+	ports := daemon.SourcePortsOf(*configPath)
 	if !*checkOnly {
 		var err error
-		if hmux, err = halfopen.OpenMux(); err != nil {
+		if hmux, err = halfopen.OpenMuxPorts(ports); err != nil {
+			if hmux != nil {
+				hmux.Close()
+				hmux = nil
+			}
+			if muxFatal(err, ports) {
+				fmt.Fprintf(stderr, "lbcheckd: %s: halfopen_source_ports %s: %s\n", *configPath, ports, oneLine(err.Error()))
+				return 1
+			}
 			logger.Warn("half-open modules cannot probe: "+oneLine(err.Error()), "fix", "run lbcheckd with CAP_NET_RAW (the packaged unit grants it) or as root")
 		} else if miss := hmux.Missing(); miss != nil {
 			logger.Warn("half-open probes to one address family cannot run: " + oneLine(miss.Error()))
+		}
+		if hmux != nil {
+			// On every way out, a refused configuration's too: the
+			// reserved source ports are the host's again.
+			defer hmux.Close()
 		}
 	}
 	reg := checks.New(hmux.Spec())
 
 	cfg, err := daemon.Load(*configPath, reg)
+	if err == nil && cfg.SourcePorts != ports {
+		// The file changed between the two reads: the modules were
+		// checked against a range the sockets did not reserve.
+		err = fmt.Errorf("%s: halfopen_source_ports changed while lbcheckd started: start it again", *configPath)
+	}
 	if err == nil && hmux != nil {
 		err = prepareHalfOpen(hmux, cfg)
 	}
@@ -116,7 +135,6 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 		return 0
 	}
 	if hmux != nil {
-		defer hmux.Close()
 		if err := halfopen.DropCaps(); err != nil {
 			logger.Warn("capabilities kept: " + oneLine(err.Error()))
 		}
@@ -130,7 +148,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	for _, n := range notes {
 		logger.Warn(oneLine(n))
 	}
-	d = daemon.New(context.Background(), cfg, metrics)
+	opts := []daemon.Option{daemon.WithLogger(logger)}
+	if hmux != nil {
+		// Watched half-open modules of literal targets are swept: their
+		// SYNs leave in batches, a tick at a time (see README).
+		opts = append(opts, daemon.WithSweeper(hmux))
+	}
+	d = daemon.New(context.Background(), cfg, metrics, opts...)
 	filesCtx, stopFiles := context.WithCancel(context.Background())
 	defer stopFiles()
 	go d.WatchTargetsFiles(filesCtx, func(s string) { logger.Warn(oneLine(s)) })
@@ -203,8 +227,13 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 			}
 		}()
 	}
-	logger.Info("lbcheckd started", "version", version.Version, "listen", ln.Addr().String(), "agent_listen", agentAddr,
-		"modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight)
+	started := []any{"version", version.Version, "listen", ln.Addr().String(), "agent_listen", agentAddr,
+		"modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight}
+	if hmux != nil {
+		// What to tell a firewall: replies to these ports are the probes'.
+		started = append(started, "halfopen_source_ports", hmux.Ports().String())
+	}
+	logger.Info("lbcheckd started", started...)
 	if ready != nil {
 		ready(ln.Addr().String(), agentAddr)
 	}
@@ -331,14 +360,11 @@ func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.M
 		err = prepareHalfOpen(hmux, cfg)
 	}
 	if err == nil {
-		switch {
-		case cfg.Listen != old.Listen:
-			err = fmt.Errorf("listen %s: changing it needs a restart (in force: %s)", cfg.Listen, old.Listen)
-		case cfg.AgentListen != old.AgentListen:
-			err = fmt.Errorf("agent_listen %q: changing it needs a restart (in force: %q)", cfg.AgentListen, old.AgentListen)
-		case cfg.WebConfigFile != old.WebConfigFile:
-			err = fmt.Errorf("web_config_file %q: changing it needs a restart (in force: %q)", cfg.WebConfigFile, old.WebConfigFile)
-		}
+		// Refused whole, the old configuration kept, as for listen: the
+		// new file's modules were checked against a range not in force,
+		// and the failed reload's metric (ExporterReloadFailed) tells the
+		// operator a restart is due.
+		err = cfg.NeedsRestart(old)
 	}
 	if err != nil {
 		d.Metrics.ReloadFailed()
@@ -350,6 +376,15 @@ func reload(d *daemon.Daemon, path string, reg checks.Registry, hmux *halfopen.M
 	}
 	d.Swap(cfg)
 	logger.Info("configuration reloaded", "modules", len(cfg.Modules), "max_in_flight", cfg.MaxInFlight, "in_flight", d.InFlight())
+}
+
+// muxFatal says whether the half-open sockets' failure to open stops the
+// start: a range the configuration names that cannot be reserved is the
+// operator's to fix now (as a bad value is), where a daemon without
+// CAP_NET_RAW runs on and its half-open probes are UNKNOWN. The default
+// range moves to a free block by itself.
+func muxFatal(err error, ports halfopen.PortRange) bool {
+	return ports != (halfopen.PortRange{}) && !errors.Is(err, halfopen.ErrNoPrivilege)
 }
 
 // prepareHalfOpen opens what the half-open modules' socket options need

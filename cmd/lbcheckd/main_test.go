@@ -251,6 +251,19 @@ func TestLifecycle(t *testing.T) {
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r.waitMetric(t, "lbcheckd_config_last_reload_successful 1")
 
+	// The half-open sockets reserved their source ports at start.
+	writeConfig(t, path, "  up: [check_http_status]\n  slow: [check_http_status, -t, \"1\"]\n")
+	text, _ := os.ReadFile(path)
+	os.WriteFile(path, append([]byte("halfopen_source_ports: 62000-62255\n"), text...), 0o644)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	r.waitMetric(t, "lbcheckd_config_last_reload_successful 0")
+	if log := r.stderr.String(); !strings.Contains(log, "reload refused, the configuration in force is kept: halfopen_source_ports 62000-62255: changing it needs a restart") {
+		t.Errorf("the log does not say why the reload was refused:\n%s", log)
+	}
+	writeConfig(t, path, "  up: [check_http_status]\n  slow: [check_http_status, -t, \"1\"]\n")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	r.waitMetric(t, "lbcheckd_config_last_reload_successful 1")
+
 	writeConfig(t, path, "  up: [check_http_status, --expect, nonsense]\n")
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r.waitMetric(t, "lbcheckd_config_last_reload_successful 0")
@@ -316,6 +329,8 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		{"every 0", "allow: [10.0.0.0/8]\nmodules: {w: {check: [check_http_status, -t, \"1\"], every: 0}}\n", "module w: every 0: want a duration above zero"},
 		{"every negative", "allow: [10.0.0.0/8]\nmodules: {w: {check: [check_http_status, -t, \"1\"], every: -1s}}\n", "module w: every -1s: want a duration above zero"},
 		{"every under the deadline", "allow: [10.0.0.0/8]\nmodules: {w: {check: [check_http_status], every: 2s}}\n", "module w: every 2s: shorter than the module's deadline 5s (-t)"},
+		{"bad source ports", "allow: [10.0.0.0/8]\nhalfopen_source_ports: 62000\nmodules: {h: [check_tcp_half_open]}\n", `halfopen_source_ports "62000": `},
+		{"source port reused", "allow: [10.0.0.0/8]\nhalfopen_source_ports: 62000-62009\nmodules: {h: {check: [check_tcp_half_open, -t, \"1\"], every: 5s}}\n", "module h: every 5s with 10 source ports (halfopen_source_ports 62000-62009): a target would get a SYN from the same port every 50s, under 1m15s"},
 	} {
 		for _, args := range [][]string{{"--config", path}, {"--config", path, "--check-config"}} {
 			t.Run(tt.name+" "+strings.Join(args[2:], ""), func(t *testing.T) {
@@ -478,5 +493,31 @@ func TestWatchedFronts(t *testing.T) {
 	}
 	if took := time.Since(sent); took > time.Second {
 		t.Errorf("exit %v after SIGTERM with a watch", took)
+	}
+}
+
+// TestMuxFatal: a named source port range that cannot be reserved stops
+// the start; missing privilege, or trouble with the default range, does
+// not (half-open probes are then UNKNOWN).
+func TestMuxFatal(t *testing.T) {
+	named := halfopen.PortRange{First: 62000, Last: 62255}
+	taken := fmt.Errorf("reserve source port 62000: %w", syscall.EADDRINUSE)
+	noCap := fmt.Errorf("IPv4 raw socket: %w", halfopen.ErrNoPrivilege)
+	for _, tt := range []struct {
+		name  string
+		err   error
+		ports halfopen.PortRange
+		fatal bool
+	}{
+		{"named range taken", taken, named, true},
+		{"named range, no privilege", noCap, named, false},
+		{"default range taken", taken, halfopen.PortRange{}, false},
+		{"default range, no privilege", noCap, halfopen.PortRange{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := muxFatal(tt.err, tt.ports); got != tt.fatal {
+				t.Errorf("muxFatal = %v, want %v", got, tt.fatal)
+			}
+		})
 	}
 }

@@ -223,16 +223,8 @@ func (c *Command) run(ctx context.Context, tg target.Spec, log *probe.Log) Verdi
 		actx, cancel := context.WithTimeout(ctx, (remaining-reserve)/time.Duration(left))
 		start := time.Now()
 		r := c.Options.Probe(actx, t)
-		took := time.Since(start)
+		v.Attempted(r, time.Since(start), i)
 		cancel()
-		if r.Took > 0 && !r.Timeout {
-			took = r.Took // the time the summary states
-		}
-		v.Result, v.Took, v.Attempt = r, took, i
-		v.Measured = !r.Timeout && r.State != exitcode.Unknown
-		if r.Timeout {
-			v.Summary += " after " + probe.Millis(took)
-		}
 		if r.State != exitcode.Critical || i == c.Attempts || ctx.Err() != nil {
 			if i > 1 {
 				v.Summary += attemptText(i, c.Attempts)

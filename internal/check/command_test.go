@@ -10,6 +10,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/check/checktest"
+	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/target"
 )
@@ -106,5 +107,45 @@ func TestTimeIsTheSummarys(t *testing.T) {
 	v := cmd.Run(context.Background(), cmd.Target, nil)
 	if line := v.Line("FAKE"); !strings.HasPrefix(line, "FAKE OK - answered in 1.50 ms | time=0.001500s;0.01;;0;5") {
 		t.Errorf("line %q: want the summary's 1.5 ms as time, graded OK under -w 0.01", line)
+	}
+}
+
+// TestAttempted: a probe's result becomes the verdict one way, whether
+// Command.run ran the probe or lbcheckd's half-open sweep did: the stated
+// time or the caller's, measured or not, a timeout's "after", and
+// --timeout-state and the thresholds in Graded.
+func TestAttempted(t *testing.T) {
+	spec := checktest.New(func(context.Context, probe.Target) probe.Result { return probe.OK("") })
+	stated := probe.OK("open in 1.50 ms")
+	stated.Took = 1500 * time.Microsecond
+	silent := probe.Result{State: exitcode.Critical, Timeout: true, Summary: "no answer"}
+	silentTook := silent
+	silentTook.Took = time.Millisecond // a timeout's Took is not a response time
+	for _, tt := range []struct {
+		name string
+		args []string
+		r    probe.Result
+		ran  time.Duration
+		line string
+	}{
+		{"stated time", []string{"-w", "0.01"}, stated, 20 * time.Millisecond, "FAKE OK - open in 1.50 ms | time=0.001500s;0.01;;0;5"},
+		{"caller's time", nil, probe.OK("open"), 20 * time.Millisecond, "FAKE OK - open | time=0.020000s;;;0;5"},
+		{"over -w", []string{"-w", "0.001"}, stated, 20 * time.Millisecond, "FAKE WARNING - open in 1.50 ms; time outside warning range | time=0.001500s;0.001;;0;5"},
+		{"timeout", nil, silent, 250 * time.Millisecond, "FAKE CRITICAL - no answer after 250.0 ms"},
+		{"timeout, Took ignored", nil, silentTook, 250 * time.Millisecond, "FAKE CRITICAL - no answer after 250.0 ms"},
+		{"timeout state", []string{"--timeout-state", "unknown"}, silent, 250 * time.Millisecond, "FAKE UNKNOWN - no answer after 250.0 ms"},
+		{"unknown measures nothing", nil, probe.Result{State: exitcode.Unknown, Summary: "SYN not sent"}, time.Millisecond, "FAKE UNKNOWN - SYN not sent"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd, err := check.ParseModule(&spec.Spec, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := check.Verdict{Command: cmd}
+			v.Attempted(tt.r, tt.ran, 1)
+			if line := v.Line("FAKE"); line != tt.line || v.Attempt != 1 {
+				t.Errorf("line %q (attempt %d), want %q", line, v.Attempt, tt.line)
+			}
+		})
 	}
 }

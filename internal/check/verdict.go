@@ -25,6 +25,25 @@ type Verdict struct {
 	Lookup time.Duration
 }
 
+// Attempted makes r, the result of attempt number attempt, the verdict's.
+// ran is how long the attempt took by the caller's clock: the response
+// time, unless the probe states its own (r.Took, the time its summary
+// names); a timeout says after how long. Command.run and lbcheckd's
+// half-open sweeps (whose probes no Command runs) both record a probe's
+// result through it, and grade it with Graded (--timeout-state, the
+// thresholds), so a verdict reads the same whichever path probed.
+func (v *Verdict) Attempted(r probe.Result, ran time.Duration, attempt int) {
+	took := ran
+	if r.Took > 0 && !r.Timeout {
+		took = r.Took
+	}
+	v.Result, v.Took, v.Attempt = r, took, attempt
+	v.Measured = !r.Timeout && r.State != exitcode.Unknown
+	if r.Timeout {
+		v.Summary += " after " + probe.Millis(took)
+	}
+}
+
 // Graded is the verdict's final state and summary: a timeout reports
 // --timeout-state, and a working service's response time is graded by the
 // thresholds (a failure stays a failure).

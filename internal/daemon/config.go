@@ -9,12 +9,15 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v2"
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/checks"
+	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 )
 
 // Defaults for the keys a config may leave out.
@@ -48,6 +51,9 @@ type File struct {
 	// WebConfigFile is exporter-toolkit's web configuration (TLS and
 	// basic auth on Listen), read when the daemon starts.
 	WebConfigFile string `yaml:"web_config_file"`
+	// HalfOpenSourcePorts is the range of source ports the half-open
+	// sockets reserve, "FIRST-LAST"; empty for halfopen's default.
+	HalfOpenSourcePorts string `yaml:"halfopen_source_ports"`
 }
 
 // Config is a checked configuration, its modules parsed and ready to run.
@@ -55,6 +61,8 @@ type Config struct {
 	File
 	Allow   []netip.Prefix
 	Modules map[string]*Module
+	// SourcePorts is HalfOpenSourcePorts parsed; zero for the default.
+	SourcePorts halfopen.PortRange
 	// parse is the checks' parser the modules went through, for the
 	// commands URL targets derive from them.
 	parse func(argv []string) (*check.Command, error)
@@ -189,6 +197,13 @@ func parse(text []byte, reg checks.Registry) (*Config, error) {
 	case c.MaxWatches < 1 || c.MaxWatches > maxMaxWatches:
 		return nil, fmt.Errorf("max_watches %d: want 1 to %d", c.MaxWatches, maxMaxWatches)
 	}
+	if f.HalfOpenSourcePorts != "" {
+		r, err := halfopen.ParsePortRange(f.HalfOpenSourcePorts)
+		if err != nil {
+			return nil, fmt.Errorf("halfopen_source_ports %s: %s", strconv.Quote(clip(f.HalfOpenSourcePorts)), oneLine(err.Error()))
+		}
+		c.SourcePorts = r
+	}
 	if f.Allow == nil {
 		return nil, errors.New(`allow: missing: list the networks probes may reach, e.g. allow: [10.0.0.0/8] ("0.0.0.0/0" and "::/0" allow any)`)
 	}
@@ -224,12 +239,99 @@ func parse(text []byte, reg checks.Registry) (*Config, error) {
 		if m.Watch, err = e.watchSpec(cmd); err != nil {
 			return nil, fmt.Errorf("module %s: %s", name, oneLine(err.Error()))
 		}
+		if err := c.checkPortReuse(m); err != nil {
+			return nil, fmt.Errorf("module %s: %w", name, err)
+		}
 		c.Modules[name] = m
 	}
 	if err := c.checkStaticTargets(names); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// NeedsRestart says which change from old, the configuration in force,
+// a reload cannot apply (one line), or nil: the listeners, their TLS, and
+// the half-open source ports, which the sockets opened at start reserve
+// while privileged.
+func (c *Config) NeedsRestart(old *Config) error {
+	switch {
+	case c.Listen != old.Listen:
+		return fmt.Errorf("listen %s: changing it needs a restart (in force: %s)", c.Listen, old.Listen)
+	case c.AgentListen != old.AgentListen:
+		return fmt.Errorf("agent_listen %q: changing it needs a restart (in force: %q)", c.AgentListen, old.AgentListen)
+	case c.WebConfigFile != old.WebConfigFile:
+		return fmt.Errorf("web_config_file %q: changing it needs a restart (in force: %q)", c.WebConfigFile, old.WebConfigFile)
+	case c.SourcePorts != old.SourcePorts:
+		return fmt.Errorf("halfopen_source_ports %s: changing it needs a restart, which reserves the new ports while privileged (in force: %s)",
+			portsText(c.SourcePorts), portsText(old.SourcePorts))
+	}
+	return nil
+}
+
+func portsText(r halfopen.PortRange) string {
+	if r == (halfopen.PortRange{}) {
+		return "the default"
+	}
+	return r.String()
+}
+
+// SourcePortsOf reads only halfopen_source_ports from the file at path,
+// for opening the half-open sockets before the modules are parsed (they
+// are parsed with those sockets' check). A file it cannot read gives the
+// zero range (the default): Load then says what is wrong.
+func SourcePortsOf(path string) halfopen.PortRange {
+	f, err := os.Open(path)
+	if err != nil {
+		return halfopen.PortRange{}
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(&limitedReader{f, maxConfigBytes}); err != nil {
+		return halfopen.PortRange{}
+	}
+	var only struct {
+		Ports string `yaml:"halfopen_source_ports"`
+	}
+	if yaml.Unmarshal(buf.Bytes(), &only) != nil || only.Ports == "" {
+		return halfopen.PortRange{}
+	}
+	r, err := halfopen.ParsePortRange(only.Ports)
+	if err != nil {
+		return halfopen.PortRange{}
+	}
+	return r
+}
+
+// portReuse is how long a half-open target must not get a SYN from a
+// source port it got one from before: a lost RST leaves the server a
+// half-made connection on that 4-tuple (SYN-RECV, retried for about 63 s
+// by Linux' default tcp_synack_retries of 5, then some), which answers the
+// next SYN with a bare ACK instead of SYN+ACK or RST.
+const portReuse = 75 * time.Second
+
+// checkPortReuse refuses a watched half-open module whose targets would
+// reuse a source port within portReuse: each probe of a target takes the
+// next port of the range, so it comes back to one every × the range's
+// length.
+func (c *Config) checkPortReuse(m *Module) error {
+	if m.Watch == nil || m.Cmd.Spec.Command != halfopen.Spec.Command {
+		return nil
+	}
+	r, which := c.SourcePorts, "halfopen_source_ports "+c.SourcePorts.String()
+	if r == (halfopen.PortRange{}) {
+		r, which = halfopen.DefaultPorts, "the default halfopen_source_ports"
+	}
+	n := r.Len()
+	every := m.Watch.Every
+	if every*time.Duration(n) >= portReuse {
+		return nil
+	}
+	ports := int((portReuse + every - 1) / every)
+	need := (portReuse + time.Duration(n) - 1) / time.Duration(n)
+	need = (need + time.Millisecond - 1).Truncate(time.Millisecond)
+	return fmt.Errorf("every %s with %d source ports (%s): a target would get a SYN from the same port every %s, under %s: a lost RST leaves the server a half-made connection that answers our next SYN from that port with a bare ACK; give halfopen_source_ports at least %d ports or raise every to %s",
+		every, n, which, every*time.Duration(n), portReuse, ports, need)
 }
 
 func checkListen(key, addr string) error {

@@ -227,3 +227,100 @@ func TestParseWatchRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestSourcePorts: halfopen_source_ports parses with halfopen's own
+// parser, and a watched half-open module whose targets would come back
+// to a source port within 75 s is refused with the figures and the fix.
+func TestSourcePorts(t *testing.T) {
+	ho := func(ports, every, timeout string) string {
+		text := "allow: [10.0.0.0/8]\n"
+		if ports != "" {
+			text += "halfopen_source_ports: " + ports + "\n"
+		}
+		return text + "modules:\n  h: {check: [check_tcp_half_open, -t, \"" + timeout + "\"], every: " + every + "}\n"
+	}
+	for _, tt := range []struct {
+		name, text string
+		want       halfopen.PortRange
+		says       string // "" when accepted
+	}{
+		{"default", ho("", "10s", "1"), halfopen.PortRange{}, ""},
+		{"a range", ho("62000-62099", "1s", "1"), halfopen.PortRange{First: 62000, Last: 62099}, ""},
+		{"just enough", ho("62000-62074", "1s", "1"), halfopen.PortRange{First: 62000, Last: 62074}, ""},
+		{"not watched", "allow: [10.0.0.0/8]\nhalfopen_source_ports: 62000-62000\nmodules:\n  h: [check_tcp_half_open]\n", halfopen.PortRange{First: 62000, Last: 62000}, ""},
+		{"another check", "allow: [10.0.0.0/8]\nhalfopen_source_ports: 62000-62000\nmodules:\n  h: {check: [check_http_status], every: 5s}\n", halfopen.PortRange{First: 62000, Last: 62000}, ""},
+		{"junk", ho("lots", "10s", "1"), halfopen.PortRange{}, `halfopen_source_ports "lots": `},
+		{"backwards", ho("62099-62000", "10s", "1"), halfopen.PortRange{}, `halfopen_source_ports "62099-62000": `},
+		{"too high", ho("65535-65536", "10s", "1"), halfopen.PortRange{}, `halfopen_source_ports "65535-65536": `},
+		{"reused too soon", ho("62000-62003", "10s", "1"), halfopen.PortRange{},
+			"module h: every 10s with 4 source ports (halfopen_source_ports 62000-62003): a target would get a SYN from the same port every 40s, under 1m15s: a lost RST leaves the server a half-made connection that answers our next SYN from that port with a bare ACK; give halfopen_source_ports at least 8 ports or raise every to 18.75s"},
+		{"default too small", ho("", "200ms", "0.1"), halfopen.PortRange{},
+			"module h: every 200ms with 256 source ports (the default halfopen_source_ports): a target would get a SYN from the same port every 51.2s, under 1m15s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.text), registry())
+			switch {
+			case tt.says == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.says == "" && c.SourcePorts != tt.want:
+				t.Errorf("range %+v, want %+v", c.SourcePorts, tt.want)
+			case tt.says != "" && err == nil:
+				t.Fatalf("accepted")
+			case tt.says != "" && (!strings.Contains(err.Error(), tt.says) || strings.ContainsAny(err.Error(), "\r\n")):
+				t.Errorf("error %q; want one line containing %q", err, tt.says)
+			}
+		})
+	}
+}
+
+// TestNeedsRestart: what a reload cannot change is named in one line.
+func TestNeedsRestart(t *testing.T) {
+	base := "allow: [10.0.0.0/8]\nmodules: {h: [check_tcp_half_open]}\n"
+	old := mustConfig(t, registry(), base)
+	for _, tt := range []struct{ name, text, says string }{
+		{"same", base, ""},
+		{"allow", "allow: [10.0.0.0/9]\nmodules: {h: [check_tcp_half_open]}\n", ""},
+		{"listen", "listen: 127.0.0.1:9\n" + base, "listen 127.0.0.1:9: changing it needs a restart"},
+		{"agent_listen", "agent_listen: 127.0.0.1:9\n" + base, `agent_listen "127.0.0.1:9": changing it needs a restart`},
+		{"ports", "halfopen_source_ports: 62000-62255\n" + base, "halfopen_source_ports 62000-62255: changing it needs a restart, which reserves the new ports while privileged (in force: the default)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mustConfig(t, registry(), tt.text).NeedsRestart(old)
+			if (err == nil) != (tt.says == "") || err != nil && !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("NeedsRestart: %v; want %q", err, tt.says)
+			}
+		})
+	}
+	ranged := mustConfig(t, registry(), "halfopen_source_ports: 62000-62255\n"+base)
+	if err := mustConfig(t, registry(), base).NeedsRestart(ranged); err == nil || !strings.Contains(err.Error(), "halfopen_source_ports the default: changing it needs a restart, which reserves the new ports while privileged (in force: 62000-62255)") {
+		t.Errorf("back to the default: %v", err)
+	}
+}
+
+// TestSourcePortsOf: the range is read before the modules, for opening
+// the sockets; a file that does not say one (or cannot) gives the default.
+func TestSourcePortsOf(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, text string
+		want       halfopen.PortRange
+	}{
+		{"set", "halfopen_source_ports: 62000-62255\nmodules: {x: [check_nope]}\n", halfopen.PortRange{First: 62000, Last: 62255}},
+		{"unset", "allow: []\n", halfopen.PortRange{}},
+		{"junk", "halfopen_source_ports: [", halfopen.PortRange{}},
+		{"bad range", "halfopen_source_ports: 9-1\n", halfopen.PortRange{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name+".yml")
+			if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := SourcePortsOf(path); got != tt.want {
+				t.Errorf("SourcePortsOf = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if got := SourcePortsOf(filepath.Join(dir, "missing.yml")); got != (halfopen.PortRange{}) {
+		t.Errorf("missing file: %+v", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -226,11 +227,33 @@ type flight struct {
 	res  Result
 }
 
+// Option is an optional part of a daemon, given to New.
+type Option func(*Daemon)
+
+// WithSweeper has the watched half-open modules' probes of literal
+// targets sent in batches by sw: the Mux their modules probe through
+// (*halfopen.Mux). Without it every probe runs on its own.
+func WithSweeper(sw sweeper) Option {
+	return func(d *Daemon) { d.watches.sw = sw }
+}
+
+// WithLogger is where the daemon says what an operator may want to know
+// (at debug level: which watches are not swept, and why).
+func WithLogger(l *slog.Logger) Option {
+	return func(d *Daemon) { d.watches.log = l }
+}
+
+// discardLog is the logger of a daemon given none.
+var discardLog = slog.New(slog.DiscardHandler)
+
 // New is a daemon on cfg. Probes run in contexts derived from base: cancel
 // it only to abandon probes, which otherwise end by their own deadline.
-func New(base context.Context, cfg *Config, m *Metrics) *Daemon {
+func New(base context.Context, cfg *Config, m *Metrics, opts ...Option) *Daemon {
 	d := &Daemon{base: base, Metrics: m, flights: map[flightKey]*flight{}, filesKick: make(chan struct{}, 1)}
 	d.watches = newWatches(d, base, time.Now, phaseKey())
+	for _, o := range opts {
+		o(d)
+	}
 	if m != nil {
 		m.watching(d.watches)
 	}
@@ -390,8 +413,7 @@ func (d *Daemon) runIn(base context.Context, mod *Module, tg target.Spec, deadli
 			fmt.Fprintf(os.Stderr, "lbcheckd: panic in module %s, target %s: %v\n%s", mod.Name, tg.Host, p, debug.Stack())
 			v := check.Verdict{Command: mod.Cmd}
 			v.State, v.Summary = exitcode.Unknown, fmt.Sprintf("internal error: %v", p)
-			res = Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
-			res.State, res.Summary = v.Graded()
+			res = graded(v, mod, time.Since(start), deadline)
 		}
 	}()
 	var log *probe.Log
@@ -400,7 +422,13 @@ func (d *Daemon) runIn(base context.Context, mod *Module, tg target.Spec, deadli
 	}
 	v := mod.Cmd.Run(ctx, tg, log)
 	v.Trace = log.Lines()
-	res = Result{Verdict: v, Module: mod, Duration: time.Since(start), Deadline: deadline}
+	return graded(v, mod, time.Since(start), deadline)
+}
+
+// graded is the Result of a verdict of mod's, whose run took took within
+// deadline: a probe's, or a sweep's (sweepDone).
+func graded(v check.Verdict, mod *Module, took, deadline time.Duration) Result {
+	res := Result{Verdict: v, Module: mod, Duration: took, Deadline: deadline}
 	res.State, res.Summary = v.Graded()
 	return res
 }

@@ -2,7 +2,7 @@ package daemon
 
 import (
 	"errors"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -164,7 +164,11 @@ func (m *Metrics) observe(req Request, res Result, err error) {
 
 // probed counts one probe run.
 func (m *Metrics) probed(module string, res Result) {
-	m.probes.WithLabelValues(module, strings.ToLower(res.State.String())).Inc()
+	result := "unknown"
+	if res.State >= 0 && int(res.State) < len(States) {
+		result = States[res.State] // not ToLower: an allocation a probe, thousands a second when swept
+	}
+	m.probes.WithLabelValues(module, result).Inc()
 	m.durations.WithLabelValues(module).Observe(res.Duration.Seconds())
 }
 
@@ -217,7 +221,65 @@ func (m *Metrics) HalfOpen(stats func() halfopen.MuxStats) {
 			Name: "lbcheckd_halfopen_dropped_total",
 			Help: "Packets the kernel dropped because a shared raw socket's receive queue was full (their SYNs are sent again).",
 		}, func() float64 { return float64(stats().Dropped) }),
+		sweepCollector{stats},
 	)
+}
+
+// The sweeps' metrics: read from one MuxStats a scrape.
+var (
+	descSentBatch = prometheus.NewDesc("lbcheckd_halfopen_sent_batch_packets",
+		"Packets (SYNs and RSTs) per sendmmsg(2) call of the half-open sockets. With thousands of watched half-open targets most calls should carry many: mostly 1 means the probes go one by one (names, --attempts above 1, modules without every).",
+		nil, nil)
+	descReadBatch = prometheus.NewDesc("lbcheckd_halfopen_read_batch_packets",
+		"Packets per recvmmsg(2) call of the half-open sockets' readers. Calls at the top bucket mean the reader falls behind bursts of replies: watch lbcheckd_halfopen_dropped_total and raise net.core.rmem_max.",
+		nil, nil)
+	descLate = prometheus.NewDesc("lbcheckd_halfopen_late_replies_total",
+		"Replies that answered a half-open probe (its keyed-hash ISN checks out) after that probe had ended: the target answered, slower than the module's -t, and was reported as no answer. A steady rate: raise -t for those targets.",
+		nil, nil)
+	descSendErrors = prometheus.NewDesc("lbcheckd_halfopen_send_errors_total",
+		"SYNs and RSTs the half-open sockets could not send, by reason: enobufs (the send queue or the interface's queue was full: spread the targets with a longer every, or raise net.core.wmem_default), eperm (a firewall's output rule refused the packet: let the daemon's probes out), other. A probe whose SYN could not be sent is UNKNOWN, refused by the fronts: never down.",
+		[]string{"reason"}, nil)
+	descSweepInFlight = prometheus.NewDesc("lbcheckd_halfopen_sweep_in_flight",
+		"Half-open probes of watches sent in sweeps and waiting for their answer. They hold no worker and no slot of max_in_flight, so they are not in lbcheckd_probes_in_flight.",
+		nil, nil)
+)
+
+// sendErrorReasons are the reasons always exported, 0 until one counts:
+// a rate over a series that appears only at the first error misses it.
+var sendErrorReasons = []string{"enobufs", "eperm", "other"}
+
+type sweepCollector struct{ stats func() halfopen.MuxStats }
+
+func (c sweepCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSentBatch, descReadBatch, descLate, descSendErrors, descSweepInFlight} {
+		ch <- d
+	}
+}
+
+func (c sweepCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	ch <- batchHistogram(descSentBatch, s.SentBatch)
+	ch <- batchHistogram(descReadBatch, s.ReadBatch)
+	ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(s.Late))
+	for _, r := range sendErrorReasons {
+		ch <- prometheus.MustNewConstMetric(descSendErrors, prometheus.CounterValue, float64(s.SendErrors[r]), r)
+	}
+	for r, n := range s.SendErrors {
+		if !slices.Contains(sendErrorReasons, r) {
+			ch <- prometheus.MustNewConstMetric(descSendErrors, prometheus.CounterValue, float64(n), r)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descSweepInFlight, prometheus.GaugeValue, float64(s.SweepInFlight))
+}
+
+// batchHistogram is a BatchHistogram (cumulative counts per bound, as
+// Prometheus' buckets) as a const histogram.
+func batchHistogram(d *prometheus.Desc, h halfopen.BatchHistogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i := range min(len(h.Bounds), len(h.Counts)) {
+		buckets[h.Bounds[i]] = h.Counts[i]
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, float64(h.Sum), buckets)
 }
 
 // DropFunc is a conncap.Cap's OnDrop for a front's counter.

@@ -5,8 +5,10 @@ package daemon
 // latest verdict from memory.
 //
 // One scheduler goroutine keeps a heap of the watches' next slots and
-// sleeps until the earliest (no ticker: an idle daemon does not wake); due
-// probes go to a bounded pool of workers. A watch's state is an immutable
+// sleeps until the earliest, rounded up to the next tick (no ticker: an
+// idle daemon does not wake); due probes go to a bounded pool of workers,
+// or, for half-open watches of a literal address, to the sweeper in one
+// batch a tick (no goroutine per probe). A watch's state is an immutable
 // snapshot behind an atomic pointer, so an ask reads it without a lock and
 // without allocating; the lookup is a sharded map under read locks.
 
@@ -16,7 +18,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/fnv"
+	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -25,7 +29,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/probe"
+	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 	"github.com/lbcheck/lbcheck/internal/target"
 )
 
@@ -44,7 +51,28 @@ const (
 	askMargin = 250 * time.Millisecond
 	// workerIdle ends a pool worker that had nothing to do for this long.
 	workerIdle = 30 * time.Second
+	// tick is how often at most the scheduler wakes: it sleeps until the
+	// next slot rounded up to a multiple of tick and takes every probe due
+	// by then, so no probe starts later than its slot + tick. Sleeping to
+	// each slot instead woke it 6,554 times a second for 65,536 targets
+	// every 10 s; a tick of 10 ms batches them 66 at a time (one
+	// sendmmsg for half-open sweeps) and wakes it 100 times a second at
+	// most, while a health check's verdict is no worse for 10 ms.
+	tick = 10 * time.Millisecond
+	// sweepLost is how long past its deadline a sweep probe may go without
+	// its Done before the watch stops waiting for it (the sweeper owes one
+	// Done per probe by its deadline: this only keeps a lost one from
+	// stopping the watch for good).
+	sweepLost = time.Second
 )
+
+// sweeper is what sends the watch's half-open probes in batches: the
+// shared half-open Mux, or a test's fake.
+type sweeper interface {
+	Register(*halfopen.SweepTarget) error
+	Unregister(*halfopen.SweepTarget)
+	Sweep([]*halfopen.SweepTarget)
+}
 
 type watchKey struct {
 	module string
@@ -67,9 +95,29 @@ type watch struct {
 	index  int // in the heap; -1 when out of it
 	static bool
 
-	mu      sync.Mutex
-	running chan struct{} // closed when the probe in flight ends; nil when none
+	// sweep is set when the watch's probes are swept (before the watch
+	// is published, never changed); nil for the ordinary path.
+	sweep *swept
+
+	mu   sync.Mutex
+	busy bool // a probe is in flight
+	// running is made by the first asker that waits on the probe in
+	// flight and closed when it ends: a scheduled probe nobody waits on
+	// costs no channel.
+	running chan struct{}
 	ended   bool
+}
+
+// swept is a swept watch's part: apart, so that the watches on the
+// ordinary path do not carry it.
+type swept struct {
+	target halfopen.SweepTarget
+	one    [1]*halfopen.SweepTarget // {&target}: an ask's one-target Sweep
+	probed probe.Target             // what the verdicts name as the probe's target
+	// Under the watch's mu: when the probe in flight was handed over, by
+	// the watch's clock (its snapshot's start) and by the real one (its
+	// duration).
+	at, real time.Time
 }
 
 // snapshot is a watch's state after a probe, never changed once stored.
@@ -118,6 +166,18 @@ type watches struct {
 	late     atomic.Int64
 	refused  atomic.Int64
 	loopDone chan struct{}
+
+	// sw sweeps the half-open watches of literal targets; nil: every
+	// probe runs on its own.
+	sw  sweeper
+	log *slog.Logger
+
+	// due's slices, reused from tick to tick: collecting a tick's probes
+	// allocates nothing once they have grown.
+	dueMu sync.Mutex
+	todo  []job
+	batch []*halfopen.SweepTarget
+	wakes atomic.Int64 // times the scheduler woke, for tests
 }
 
 type job struct {
@@ -139,7 +199,7 @@ func phaseKey() []byte {
 func newWatches(d *Daemon, base context.Context, now func() time.Time, key []byte) *watches {
 	ctx, stop := context.WithCancel(base)
 	s := &watches{d: d, now: now, key: key, ctx: ctx, stop: stop, wake: make(chan struct{}, 1),
-		perMod: map[string]int{}, jobs: make(chan job), maxWork: DefaultMaxInFlight}
+		perMod: map[string]int{}, jobs: make(chan job), maxWork: DefaultMaxInFlight, log: discardLog}
 	for i := range s.shards {
 		s.shards[i].m = map[watchKey]*watch{}
 	}
@@ -205,18 +265,26 @@ func (s *watches) lookup(k watchKey) *watch {
 // add starts watching k, or finds its watch; ok is false past max_watches.
 func (s *watches) add(k watchKey, mod *Module, tg target.Spec, static bool, now time.Time, max int) (w *watch, ok bool) {
 	sh := s.shard(k)
-	sh.Lock()
-	if w := sh.m[k]; w != nil {
-		sh.Unlock()
+	if w := s.lookup(k); w != nil {
 		return w, true
 	}
 	if !static && s.count.Load() >= int64(max) {
-		sh.Unlock()
 		return nil, false
 	}
 	w = &watch{key: k, name: net.JoinHostPort(k.host, strconv.Itoa(int(k.port))), tg: tg, phase: s.phase(k, mod.Watch.Every), index: -1, static: static}
 	w.mod.Store(mod)
 	w.lastAsk.Store(now.UnixNano())
+	// Registered before it is published: its probes never change path.
+	s.register(w, mod)
+	sh.Lock()
+	if other := sh.m[k]; other != nil || (!static && s.count.Load() >= int64(max)) {
+		// Another ask added it (or the last room) meanwhile.
+		sh.Unlock()
+		if w.sweep != nil {
+			s.sw.Unregister(&w.sweep.target)
+		}
+		return other, other != nil
+	}
 	sh.m[k] = w
 	s.count.Add(1)
 	sh.Unlock()
@@ -270,8 +338,53 @@ func (s *watches) endLocked(w *watch) {
 		}
 	}
 	w.mu.Lock()
+	was := w.ended
 	w.ended = true
 	w.mu.Unlock()
+	if !was && w.sweep != nil {
+		// A probe in flight still gets its Done, by its deadline.
+		s.sw.Unregister(&w.sweep.target)
+	}
+}
+
+// notSwept says why the half-open watch of tg by mod is not swept, ""
+// when it is: it needs one attempt (the sweeper retransmits within the
+// deadline, but makes no attempts), and a literal address of the family
+// -4/-6 allow (else the ordinary path's UNKNOWN says why). A name is
+// resolved at each probe, which the ordinary path does.
+func notSwept(mod *Module, tg target.Spec) string {
+	c, ip := mod.Cmd, tg.IP
+	switch {
+	case c.Attempts != 1:
+		return "--attempts " + strconv.Itoa(c.Attempts) + ": sweeps make one attempt"
+	case !ip.IsValid():
+		return "a name: resolved at each probe"
+	case (c.Family == target.IPv4 && !ip.Is4()) || (c.Family == target.IPv6 && !ip.Is6()):
+		return "not an " + c.Family.String() + " address"
+	}
+	return ""
+}
+
+// register gives a new watch its target at the sweeper, if it may be
+// swept; if the sweeper refuses it (a family without a socket, a mark not
+// prepared), its probes take the ordinary path, whose verdict says why.
+func (s *watches) register(w *watch, mod *Module) {
+	if s.sw == nil || mod.Cmd.Spec.Command != halfopen.Spec.Command {
+		return
+	}
+	if why := notSwept(mod, w.tg); why != "" {
+		s.log.Debug("half-open watch probes on its own, not in sweeps", "module", mod.Name, "target", w.name, "why", why)
+		return
+	}
+	addr := netip.AddrPortFrom(w.tg.IP, w.tg.Port)
+	sw := &swept{target: halfopen.SweepTarget{Addr: addr, Socket: mod.Cmd.Socket, Timeout: mod.Cmd.Deadline, Done: s.sweepDone, Owner: w},
+		probed: probe.Target{Host: w.tg.Host, Addr: addr, Socket: mod.Cmd.Socket}}
+	sw.one[0] = &sw.target
+	if err := s.sw.Register(&sw.target); err != nil {
+		s.log.Debug("half-open watch probes on its own, not in sweeps", "module", mod.Name, "target", w.name, "why", oneLine(err.Error()))
+		return
+	}
+	w.sweep = sw
 }
 
 func (s *watches) kick() {
@@ -282,21 +395,62 @@ func (s *watches) kick() {
 }
 
 // begin marks a probe in flight, unless one is already (never two for a
-// target) or the watch ended.
-func (w *watch) begin() (done chan struct{}, started bool) {
+// target) or the watch ended. A sweep probe is handed over at now (the
+// watch's clock) and real.
+func (s *watches) begin(w *watch, now, real time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.running != nil || w.ended {
-		return w.running, false
+	if w.busy && w.sweep != nil && now.Sub(w.sweep.at) > w.sweep.target.Timeout+sweepLost {
+		s.log.Warn("a half-open sweep probe never ended: probing again", "module", w.key.module, "target", w.name)
+		w.endFlightLocked()
 	}
-	w.running = make(chan struct{})
-	return w.running, true
+	if w.busy || w.ended {
+		return false
+	}
+	w.busy = true
+	if w.sweep != nil {
+		w.sweep.at, w.sweep.real = now, real
+	}
+	return true
+}
+
+// closedChan is what a waiter gets when the probe it would wait on has
+// already ended.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// waiter is a channel closed when the probe in flight ends; ok is false
+// when none is and none will be (the watch ended).
+func (w *watch) waiter() (done chan struct{}, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.busy:
+		if w.running == nil {
+			w.running = make(chan struct{})
+		}
+		return w.running, true
+	case w.ended:
+		return nil, false
+	}
+	return closedChan, true
+}
+
+// endFlightLocked ends the flight: its waiters wake. Call with w.mu held.
+func (w *watch) endFlightLocked() {
+	if w.running != nil {
+		close(w.running)
+	}
+	w.running, w.busy = nil, false
 }
 
 // due starts the probes whose slot has come, ends idle watches, and says
-// when the next slot is (zero when there is none).
+// when the next slot is (zero when there is none). The tick's sweep
+// probes go to the sweeper in one Sweep, before the others are handed to
+// the pool (which may wait for a worker).
 func (s *watches) due(now time.Time) time.Time {
-	var todo []job
+	s.dueMu.Lock()
+	defer s.dueMu.Unlock()
+	todo := s.todo[:0]
 	s.mu.Lock()
 	for len(s.heap) > 0 && !s.heap[0].slot.After(now) {
 		w := s.heap[0]
@@ -323,11 +477,35 @@ func (s *watches) due(now time.Time) time.Time {
 		next = s.heap[0].slot
 	}
 	s.mu.Unlock()
+	batch := s.batch[:0]
+	var real time.Time
 	for _, j := range todo {
-		if _, started := j.w.begin(); started {
+		if j.w.sweep == nil {
+			continue
+		}
+		if real.IsZero() {
+			real = time.Now()
+		}
+		if s.begin(j.w, now, real) {
+			if now.Sub(j.slot) > lateAfter {
+				s.late.Add(1)
+			}
+			batch = append(batch, &j.w.sweep.target)
+		}
+	}
+	if len(batch) > 0 {
+		s.sw.Sweep(batch)
+	}
+	for _, j := range todo {
+		if j.w.sweep == nil && s.begin(j.w, now, time.Time{}) {
 			s.dispatch(j)
 		}
 	}
+	// Kept for the next tick, without the watches: an ended one must not
+	// stay reachable from here.
+	clear(todo)
+	clear(batch)
+	s.todo, s.batch = todo[:0], batch[:0]
 	return next
 }
 
@@ -409,12 +587,33 @@ func (s *watches) finish(w *watch, res *Result, start time.Time) {
 		w.snap.Store(snap)
 	}
 	w.mu.Lock()
-	done := w.running
-	w.running = nil
+	w.endFlightLocked()
 	w.mu.Unlock()
-	if done != nil {
-		close(done)
+}
+
+// sweepDone is a swept probe's end, called by the sweeper from a
+// goroutine of its own (or from Sweep, for a SYN it could not send): the
+// probe's result becomes the verdict the ordinary path would give for it
+// (check.Verdict.Attempted, then Graded), counted as probe counts one.
+// It must not block, and takes no lock but the watch's.
+func (s *watches) sweepDone(t *halfopen.SweepTarget, r probe.Result, _ time.Time) {
+	w := t.Owner.(*watch)
+	w.mu.Lock()
+	start, real := w.sweep.at, w.sweep.real
+	w.mu.Unlock()
+	if s.ctx.Err() != nil {
+		s.finish(w, nil, start) // closed: as a cancelled probe, no verdict
+		return
 	}
+	mod := w.mod.Load()
+	ran := time.Since(real)
+	v := check.Verdict{Command: mod.Cmd, Target: &w.sweep.probed}
+	v.Attempted(r, ran, 1)
+	res := graded(v, mod, ran, mod.Cmd.Deadline)
+	if s.d != nil && s.d.Metrics != nil {
+		s.d.Metrics.probed(mod.Name, res)
+	}
+	s.finish(w, &res, start)
 }
 
 // passes says whether a verdict counts as up: OK, or with agent_weight a
@@ -556,8 +755,21 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 	if r, ok := s.fresh(w, mod, now); ok {
 		return r, nil
 	}
-	done, started := w.begin()
-	if started {
+	var real time.Time
+	if w.sweep != nil {
+		real = time.Now()
+	}
+	started := s.begin(w, now, real)
+	done, ok := w.waiter()
+	switch {
+	case !ok:
+		return Result{}, refuse(NoVerdict, "the watch of %s ended (reload)", tg.Host)
+	case started && w.sweep != nil:
+		// Through the sweeper, as the scheduled probes: the target's
+		// source ports rotate in one sequence. No worker, no slot of
+		// max_in_flight: a swept probe costs no goroutine.
+		s.sw.Sweep(w.sweep.one[:])
+	case started:
 		// An ask's probe takes a slot of max_in_flight like a per-ask
 		// probe: a flood of first asks must not run past it.
 		if limit := s.d.cfg.Load().MaxInFlight; s.d.inFlight.Add(1) > int64(limit) {
@@ -566,8 +778,6 @@ func (s *watches) ask(ctx context.Context, mod *Module, tg target.Spec, wait tim
 			return Result{}, refuse(Overloaded, "%d probes in flight, the most max_in_flight allows", limit)
 		}
 		go s.probe(w, time.Time{})
-	} else if done == nil {
-		return Result{}, refuse(NoVerdict, "the watch of %s ended (reload)", tg.Host)
 	}
 	if started && wait >= mod.Cmd.Deadline {
 		// This ask's probe has the same deadline as the ask: without a
@@ -608,16 +818,27 @@ func (snap *snapshot) result(now time.Time) Result {
 	return r
 }
 
-// run is the scheduler: it sleeps until the next slot, or until a new
-// watch comes first.
+// wakeAt is when the scheduler wakes for a slot at next: the first tick
+// at or after it, so that the slots of one tick are taken at one wake-up.
+func wakeAt(next time.Time) time.Time {
+	w := next.Truncate(tick)
+	if w.Before(next) {
+		w = w.Add(tick)
+	}
+	return w
+}
+
+// run is the scheduler: it sleeps until the tick of the next slot, or
+// until a new watch comes first.
 func (s *watches) run() {
 	defer close(s.loopDone)
 	var t *time.Timer
 	for {
 		next := s.due(s.now())
+		s.wakes.Add(1)
 		var c <-chan time.Time
 		if !next.IsZero() {
-			d := next.Sub(s.now())
+			d := wakeAt(next).Sub(s.now())
 			if t == nil {
 				t = time.NewTimer(d)
 			} else {

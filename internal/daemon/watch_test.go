@@ -116,7 +116,7 @@ func settle(t *testing.T, d *Daemon) {
 			sh.RLock()
 			for _, w := range sh.m {
 				w.mu.Lock()
-				busy = busy || w.running != nil
+				busy = busy || w.busy
 				w.mu.Unlock()
 			}
 			sh.RUnlock()
