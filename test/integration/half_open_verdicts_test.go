@@ -229,6 +229,13 @@ func TestHalfOpenVerdictMatrix(t *testing.T) {
 		}
 	})
 
+	// The watched modules' answers came from sweeps (batched SYNs from the
+	// reserved port range), not from the single-probe path: a sweep's
+	// wording is what this matrix holds to the binary's.
+	if n := d.metric(t, "lbcheckd_halfopen_sent_batch_packets_sum"); n < float64(len(cases)) {
+		t.Errorf("lbcheckd sent %v packets in sweep batches for %d watched targets: the watched modules were not swept", n, len(cases))
+	}
+
 	// Every SYN+ACK got its RST: none of the servers' connections is left
 	// half-made. On hvPortOwnRST the kernel's RST was dropped (counted),
 	// so the probes' own RSTs did it. The watched modules keep probing:
@@ -642,6 +649,31 @@ modules:
 			t.Fatalf("lbcheckd's watches are not ready within 30 s: %s", last)
 		}
 	}
+}
+
+// metric reads one sample of lbcheckd's /metrics (a name without labels).
+func (d *hvDaemon) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	resp, err := d.http.Get("http://" + hvHTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == name {
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				t.Fatalf("/metrics: %q: %v", line, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }
 
 // watchesReady checks that /watches lists want watches, each with at
