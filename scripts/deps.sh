@@ -72,8 +72,6 @@ integration    util-linux         setpriv
 # make bench: lbcheckd next to blackbox_exporter, its arithmetic
 bench          prometheus-blackbox-exporter prometheus-blackbox-exporter
 bench          bc                 bc
-# make bench, sweep: foreign SYN+ACKs at the daemon (issue 22, item 4)
-bench          hping3             hping3
 bench          curl               curl
 bench          procps             pgrep
 package        lintian            lintian

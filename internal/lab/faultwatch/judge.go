@@ -21,6 +21,7 @@ type judge struct {
 
 	wrongDown, unknown map[netip.AddrPort]bool
 	watched            int
+	last               time.Duration // the latest poll, from start
 	notes              []string
 }
 
@@ -53,6 +54,7 @@ func isDown(state string) bool { return state == "CRITICAL" || state == "WARNING
 // observe grades one poll, made at at.
 func (j *judge) observe(at time.Time, snap []watchEntry) {
 	t := at.Sub(j.start)
+	j.last = max(j.last, t)
 	seen := 0
 	for _, e := range snap {
 		if e.Module != j.module {
@@ -128,19 +130,29 @@ func (j *judge) observe(at time.Time, snap []watchEntry) {
 
 type summary struct {
 	watched, wrongDown, missedDown, slowUp, unknown int
+	unjudged                                        int // changes due after the last poll
 	downMax, upMax                                  time.Duration
 }
 
 // summary counts the errors; a fault whose change no poll saw counts as
-// missed (or slow), unless the run ended before it was due.
+// missed (or slow), unless no poll came after it was due: then it is
+// unjudged.
 func (j *judge) summary() summary {
 	s := summary{watched: j.watched, wrongDown: len(j.wrongDown), unknown: len(j.unknown)}
 	for _, f := range j.faults {
-		if f.down < 0 && !f.missed {
+		switch {
+		case f.down >= 0 || f.missed:
+		case j.last < f.on+j.grace:
+			s.unjudged++
+		default:
 			f.missed = true
 			j.note("%s (%s at %s): never seen down", f.target, setNames[f.kind], f.on)
 		}
-		if f.up < 0 && !f.slow {
+		switch {
+		case f.up >= 0 || f.slow:
+		case j.last < f.off+j.grace:
+			s.unjudged++
+		default:
 			f.slow = true
 			j.note("%s (%s lifted at %s): never seen up again", f.target, setNames[f.kind], f.off)
 		}

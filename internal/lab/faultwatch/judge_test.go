@@ -67,6 +67,10 @@ func TestJudge(t *testing.T) {
 			right[0], right[1],
 			{110 * s, []watchEntry{ok(a, 1*s, "OK"), down(b, 38*s, "CRITICAL", "CRITICAL")}},
 		}, summary{watched: 2, slowUp: 1, downMax: 8 * s, upMax: 0}},
+		{"the run ends before the lift is due", []poll{
+			right[0], right[1],
+			{90 * s, []watchEntry{ok(a, 1*s, "OK"), down(b, 38*s, "CRITICAL", "CRITICAL")}},
+		}, summary{watched: 2, unjudged: 1, downMax: 8 * s}},
 		{"no poll saw the fault", []poll{right[0], right[2]}, summary{watched: 2, missedDown: 1, upMax: 5 * s, downMax: 0}},
 		{"a target not watched", []poll{
 			{20 * s, []watchEntry{ok(b, 2*s, "OK")}},

@@ -89,19 +89,25 @@ func main() {
 			snap, err := fetch(ctx, *url)
 			c1, w1 := cpuOf(*pid), time.Now()
 			if err != nil {
+				// Tried again a second later: a missed poll leaves
+				// verdicts unjudged.
 				failed++
 				j.note("poll at %s: %v", w0.Sub(start).Round(time.Second), err)
+				nextPoll = t.Add(time.Second)
 			} else {
 				pollCPU += c1 - c0
 				pollWall += w1.Sub(w0)
 				polls++
 				j.observe(w0, snap)
+				nextPoll = nextPoll.Add(*poll)
+				for !nextPoll.After(t) {
+					nextPoll = nextPoll.Add(*poll)
+				}
 			}
-			nextPoll = nextPoll.Add(*poll)
 		}
 		next := t.Add(time.Second)
-		if !next.Before(start.Add(*dur)) {
-			break
+		if next.After(start.Add(*dur)) {
+			break // the last second polled (at dur, when a poll is due then)
 		}
 		select {
 		case <-time.After(time.Until(next)):
@@ -117,8 +123,8 @@ func main() {
 	}
 	f.teardown()
 	s := j.summary()
-	fmt.Printf("seed=%d targets=%d faulted=%d polls=%d polls_failed=%d watched=%d wrong_down=%d missed_down=%d slow_up=%d unknown=%d down_delay_max=%.1f up_delay_max=%.1f poll_cpu=%.3f poll_wall=%.3f\n",
-		*seed, len(list), len(faults), polls, failed, s.watched, s.wrongDown, s.missedDown, s.slowUp, s.unknown,
+	fmt.Printf("seed=%d targets=%d faulted=%d polls=%d polls_failed=%d watched=%d wrong_down=%d missed_down=%d slow_up=%d unjudged=%d unknown=%d down_delay_max=%.1f up_delay_max=%.1f poll_cpu=%.3f poll_wall=%.3f\n",
+		*seed, len(list), len(faults), polls, failed, s.watched, s.wrongDown, s.missedDown, s.slowUp, s.unjudged, s.unknown,
 		s.downMax.Seconds(), s.upMax.Seconds(), pollCPU.Seconds(), pollWall.Seconds())
 	for i, n := range j.notes {
 		if i == 20 {
