@@ -500,6 +500,11 @@ unk=$(in_ns curl -s http://127.0.0.1:9717/metrics | awk '$1 ~ /^lbcheckd_probes_
 # the shared raw sockets' counters; the batch engine's (issue 22) read as 0 where missing
 unm=$(metric 9717 lbcheckd_halfopen_unmatched_total) kdrop=$(metric 9717 lbcheckd_halfopen_dropped_total)
 serr=$(metric 9717 lbcheckd_halfopen_send_errors_total) lrep=$(metric 9717 lbcheckd_halfopen_late_replies_total)
+# where the RSS is: the Go runtime's own account at the end
+mib() { bc -l <<<"$(metric 9717 "$1") / 1048576"; }
+goheap=$(printf 'heap in use %.1f MiB, heap released to the OS %.1f MiB, next GC at %.1f MiB, runtime total %.1f MiB, %d goroutines, %d threads' \
+	"$(mib go_memstats_heap_inuse_bytes)" "$(mib go_memstats_heap_released_bytes)" "$(mib go_memstats_next_gc_bytes)" \
+	"$(mib go_memstats_sys_bytes)" "$(metric 9717 go_goroutines)" "$(metric 9717 go_threads)")
 stop_watchd
 declare -A fwr
 for kv in $(cat "$tmp/faultwatch.out"); do fwr[${kv%%=*}]=${kv#*=}; done
@@ -527,13 +532,16 @@ read -r srmax srmean < <(awk '{ if ($1 > m) m = $1; s += $1 } END { printf "%d %
 	printf '| probes done (due) | %d (%d) | | |\n' "$np" "$((65536 * secs / 10))"
 	printf '| CPU per probe | %.4f ms | | |\n' "$perprobe"
 	printf '| watched | %d (/watches: %d) | 65536 | %s |\n' "$w" "${fwr[watched]}" "$(ok "$w == 65536 && ${fwr[watched]} == 65536")"
-	printf '| wrong down / missed down / slow up (unjudged: no poll after due) | %d / %d / %d (%d) | 0 / 0 / 0 | %s |\n' \
-		"${fwr[wrong_down]}" "${fwr[missed_down]}" "${fwr[slow_up]}" "${fwr[unjudged]}" \
-		"$(ok "${fwr[wrong_down]} + ${fwr[missed_down]} + ${fwr[slow_up]} == 0")"
+	printf '| wrong verdicts: down / up (from a probe that started under the rule it contradicts) | %d / %d | 0 / 0 | %s |\n' \
+		"${fwr[wrong_down]}" "${fwr[wrong_up]}" "$(ok "${fwr[wrong_down]} + ${fwr[wrong_up]} == 0")"
+	printf '| late verdicts: missed down / slow up (unjudged: no poll after due) | %d / %d (%d) | 0 / 0 | %s |\n' \
+		"${fwr[missed_down]}" "${fwr[slow_up]}" "${fwr[unjudged]}" "$(ok "${fwr[missed_down]} + ${fwr[slow_up]} == 0")"
 	printf '| slowest down / up after its rule | %.0f s / %.0f s | ≤ 20 s | |\n' "${fwr[down_delay_max]}" "${fwr[up_delay_max]}"
 	printf '| UNKNOWN verdicts (targets / probes) | %d / %d | 0 | %s |\n' "${fwr[unknown]}" "$unk" "$(ok "${fwr[unknown]} + $unk == 0")"
 	printf '| SYN-RECV in lbc-srv, max / mean (every 5 s) | %d / %s | near 0 | |\n' "$srmax" "$srmean"
 	printf '| raw socket: unmatched / dropped by the kernel / late replies / send errors | %d / %d / %d / %d | | |\n' "$unm" "$kdrop" "$lrep" "$serr"
+	echo
+	echo "The Go runtime at the end: $goheap."
 	echo
 } >>"$tmp/sweep"
 sed 's/^/    /' "$tmp/faultwatch.err" >&2

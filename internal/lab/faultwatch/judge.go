@@ -19,10 +19,13 @@ type judge struct {
 	known  map[netip.AddrPort]bool
 	faults map[netip.AddrPort]*faultSeen
 
-	wrongDown, unknown map[netip.AddrPort]bool
-	watched            int
-	last               time.Duration // the latest poll, from start
-	notes              []string
+	// wrongDown: down, never faulted or by a probe that started after
+	// the fault was lifted; wrongUp: OK by a probe that started while
+	// faulted. Either is a verdict that lies, not a late one.
+	wrongDown, wrongUp, unknown map[netip.AddrPort]bool
+	watched                     int
+	last                        time.Duration // the latest poll, from start
+	notes                       []string
 }
 
 // faultSeen is what the polls saw of a fault.
@@ -35,7 +38,7 @@ type faultSeen struct {
 func newJudge(module string, list []netip.AddrPort, faults []fault, start time.Time, grace, every time.Duration) *judge {
 	j := &judge{module: module, start: start, grace: grace, every: every,
 		known: make(map[netip.AddrPort]bool, len(list)), faults: make(map[netip.AddrPort]*faultSeen, len(faults)),
-		wrongDown: map[netip.AddrPort]bool{}, unknown: map[netip.AddrPort]bool{}}
+		wrongDown: map[netip.AddrPort]bool{}, wrongUp: map[netip.AddrPort]bool{}, unknown: map[netip.AddrPort]bool{}}
 	for _, t := range list {
 		j.known[t] = true
 	}
@@ -46,6 +49,10 @@ func newJudge(module string, list []netip.AddrPort, faults []fault, start time.T
 }
 
 func (j *judge) note(format string, a ...any) { j.notes = append(j.notes, fmt.Sprintf(format, a...)) }
+
+// settle is how long after a rule's change a probe that starts surely
+// meets the new rule: nft is run at the second's tick, and takes a moment.
+const settle = time.Second
 
 // isDown says whether a state is a down verdict: CRITICAL or WARNING.
 // UNKNOWN (could not check) is neither up nor down.
@@ -77,6 +84,11 @@ func (j *judge) observe(at time.Time, snap []watchEntry) {
 			j.note("%s: %s UNKNOWN (could not check)", t.Round(time.Second), tg)
 		}
 		changed := time.Unix(0, int64(e.LastChange*1e9)).Sub(j.start)
+		// when the latest verdict's probe started
+		started := time.Unix(0, int64(e.VerdictTime*1e9)).Sub(j.start)
+		if e.Duration != nil {
+			started -= time.Duration(*e.Duration * 1e9)
+		}
 		f := j.faults[tg]
 		if f == nil {
 			if anyDown && !j.wrongDown[tg] {
@@ -95,6 +107,10 @@ func (j *judge) observe(at time.Time, snap []watchEntry) {
 				j.note("%s: %s down (%s) before its fault at %s", t.Round(time.Second), tg, e.State, f.on)
 			}
 		case t < f.off:
+			if e.State == "OK" && started >= f.on+settle && !j.wrongUp[tg] {
+				j.wrongUp[tg] = true
+				j.note("%s: %s (%s at %s) OK from a probe started at %s", t.Round(time.Second), tg, setNames[f.kind], f.on, started.Round(time.Millisecond))
+			}
 			if isDown(e.State) && f.down < 0 {
 				f.down = changed - f.on
 				if f.down > j.grace || f.down < 0 {
@@ -105,9 +121,13 @@ func (j *judge) observe(at time.Time, snap []watchEntry) {
 			due := t >= f.on+j.grace
 			if due && !f.missed && (!isDown(e.State) || (t-span >= f.on+j.grace && !allDown)) {
 				f.missed = true
-				j.note("%s: %s (%s at %s) not down: %s, history %v", t.Round(time.Second), tg, setNames[f.kind], f.on, e.State, e.History)
+				j.note("%s: %s (%s at %s) not down: %s, history %v, latest probe started at %s", t.Round(time.Second), tg, setNames[f.kind], f.on, e.State, e.History, started.Round(time.Millisecond))
 			}
 		default:
+			if isDown(e.State) && started >= f.off+settle && !j.wrongDown[tg] {
+				j.wrongDown[tg] = true
+				j.note("%s: %s (%s lifted at %s) %s from a probe started at %s", t.Round(time.Second), tg, setNames[f.kind], f.off, e.State, started.Round(time.Millisecond))
+			}
 			if e.State == "OK" && f.up < 0 {
 				f.up = changed - f.off
 				if f.up > j.grace || f.up < 0 {
@@ -118,7 +138,7 @@ func (j *judge) observe(at time.Time, snap []watchEntry) {
 			due := t >= f.off+j.grace
 			if due && !f.slow && (e.State != "OK" || (t-span >= f.off+j.grace && !allUp)) {
 				f.slow = true
-				j.note("%s: %s (%s lifted at %s) not up: %s, history %v", t.Round(time.Second), tg, setNames[f.kind], f.off, e.State, e.History)
+				j.note("%s: %s (%s lifted at %s) not up: %s, history %v, latest probe started at %s", t.Round(time.Second), tg, setNames[f.kind], f.off, e.State, e.History, started.Round(time.Millisecond))
 			}
 		}
 	}
@@ -129,16 +149,16 @@ func (j *judge) observe(at time.Time, snap []watchEntry) {
 }
 
 type summary struct {
-	watched, wrongDown, missedDown, slowUp, unknown int
-	unjudged                                        int // changes due after the last poll
-	downMax, upMax                                  time.Duration
+	watched, wrongDown, wrongUp, missedDown, slowUp, unknown int
+	unjudged                                                 int // changes due after the last poll
+	downMax, upMax                                           time.Duration
 }
 
 // summary counts the errors; a fault whose change no poll saw counts as
 // missed (or slow), unless no poll came after it was due: then it is
 // unjudged.
 func (j *judge) summary() summary {
-	s := summary{watched: j.watched, wrongDown: len(j.wrongDown), unknown: len(j.unknown)}
+	s := summary{watched: j.watched, wrongDown: len(j.wrongDown), wrongUp: len(j.wrongUp), unknown: len(j.unknown)}
 	for _, f := range j.faults {
 		switch {
 		case f.down >= 0 || f.missed:

@@ -26,6 +26,12 @@ func TestJudge(t *testing.T) {
 		return e
 	}
 	s := time.Second
+	// probed: the latest verdict's probe started at started, took 100 ms
+	probed := func(e watchEntry, started time.Duration) watchEntry {
+		d := 0.1
+		e.VerdictTime, e.Duration = at(started)+d, &d
+		return e
+	}
 	right := []poll{
 		{20 * s, []watchEntry{ok(a, 1*s, "OK"), ok(b, 2*s, "OK")}},
 		{60 * s, []watchEntry{ok(a, 1*s, "OK"), down(b, 38*s, "OK", "CRITICAL")}},
@@ -67,6 +73,20 @@ func TestJudge(t *testing.T) {
 			right[0], right[1],
 			{110 * s, []watchEntry{ok(a, 1*s, "OK"), down(b, 38*s, "CRITICAL", "CRITICAL")}},
 		}, summary{watched: 2, slowUp: 1, downMax: 8 * s, upMax: 0}},
+		{"OK from a probe started while dropped", []poll{
+			right[0],
+			{60 * s, []watchEntry{ok(a, 1*s, "OK"), probed(ok(b, 2*s, "OK", "OK"), 45*s)}},
+			right[2],
+		}, summary{watched: 2, wrongUp: 1, missedDown: 1, upMax: 5 * s}},
+		{"OK from a probe started before the rule is late, not wrong", []poll{
+			right[0],
+			{60 * s, []watchEntry{ok(a, 1*s, "OK"), probed(ok(b, 2*s, "OK", "OK"), 29*s)}},
+			right[2],
+		}, summary{watched: 2, missedDown: 1, upMax: 5 * s}},
+		{"down from a probe started after the lift", []poll{
+			right[0], right[1],
+			{110 * s, []watchEntry{ok(a, 1*s, "OK"), probed(down(b, 38*s, "CRITICAL", "CRITICAL"), 95*s)}},
+		}, summary{watched: 2, wrongDown: 1, slowUp: 1, downMax: 8 * s}},
 		{"the run ends before the lift is due", []poll{
 			right[0], right[1],
 			{90 * s, []watchEntry{ok(a, 1*s, "OK"), down(b, 38*s, "CRITICAL", "CRITICAL")}},

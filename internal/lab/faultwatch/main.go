@@ -73,9 +73,9 @@ func main() {
 	var pollCPU, pollWall time.Duration
 	polls, failed := 0, 0
 	// SIGINT or SIGTERM ends the run early; the table goes either way.
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sig, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	ctx, cancelRun := context.WithDeadline(ctx, start.Add(*dur))
+	ctx, cancelRun := context.WithDeadline(sig, start.Add(*dur))
 	defer cancelRun()
 	nextPoll := start.Add(*warm)
 	for t := start; ; t = t.Add(time.Second) {
@@ -86,7 +86,10 @@ func main() {
 		}
 		if !t.Before(nextPoll) {
 			c0, w0 := cpuOf(*pid), time.Now()
-			snap, err := fetch(ctx, *url)
+			// not the run's deadline: the last poll is at it
+			pctx, done := context.WithTimeout(sig, time.Minute)
+			snap, err := fetch(pctx, *url)
+			done()
 			c1, w1 := cpuOf(*pid), time.Now()
 			if err != nil {
 				// Tried again a second later: a missed poll leaves
@@ -123,8 +126,8 @@ func main() {
 	}
 	f.teardown()
 	s := j.summary()
-	fmt.Printf("seed=%d targets=%d faulted=%d polls=%d polls_failed=%d watched=%d wrong_down=%d missed_down=%d slow_up=%d unjudged=%d unknown=%d down_delay_max=%.1f up_delay_max=%.1f poll_cpu=%.3f poll_wall=%.3f\n",
-		*seed, len(list), len(faults), polls, failed, s.watched, s.wrongDown, s.missedDown, s.slowUp, s.unjudged, s.unknown,
+	fmt.Printf("seed=%d targets=%d faulted=%d polls=%d polls_failed=%d watched=%d wrong_down=%d wrong_up=%d missed_down=%d slow_up=%d unjudged=%d unknown=%d down_delay_max=%.1f up_delay_max=%.1f poll_cpu=%.3f poll_wall=%.3f\n",
+		*seed, len(list), len(faults), polls, failed, s.watched, s.wrongDown, s.wrongUp, s.missedDown, s.slowUp, s.unjudged, s.unknown,
 		s.downMax.Seconds(), s.upMax.Seconds(), pollCPU.Seconds(), pollWall.Seconds())
 	for i, n := range j.notes {
 		if i == 20 {
@@ -259,11 +262,16 @@ func (f *firewall) apply(faults []fault, from, to time.Duration) error {
 
 // watchEntry is what is read of an element of /watches' JSON.
 type watchEntry struct {
-	Module     string   `json:"module"`
-	Target     string   `json:"target"`
-	State      string   `json:"state"`
-	LastChange float64  `json:"last_change_timestamp_seconds"`
-	History    []string `json:"history"`
+	Module     string  `json:"module"`
+	Target     string  `json:"target"`
+	State      string  `json:"state"`
+	LastChange float64 `json:"last_change_timestamp_seconds"`
+	// VerdictTime less Duration is when the latest verdict's probe
+	// started: a verdict is wrong, not late, if it started under the
+	// rule it contradicts.
+	VerdictTime float64  `json:"verdict_timestamp_seconds"`
+	Duration    *float64 `json:"duration_seconds"`
+	History     []string `json:"history"`
 }
 
 func fetch(ctx context.Context, url string) ([]watchEntry, error) {
