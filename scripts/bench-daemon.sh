@@ -465,7 +465,7 @@ ok() { if [[ $(bc -l <<<"$1") == 1 ]]; then echo ✓; else echo ✗; fi; }
 
 # 1-3. The sweep: every address of the /16 every 10 s for SWEEP_SECS, faults
 # made and judged by faultwatch; the figures over the steady part (after
-# the first round), the /watches polls' own CPU taken out. At least 90 s;
+# the first round), the daemon's CPU outside the /watches reads. At least 90 s;
 # 0 leaves it out.
 if ((SWEEP_SECS > 0)); then
 watchd sweep "  sweep:
@@ -520,8 +520,8 @@ read -r srmax srmean < <(awk '{ if ($1 > m) m = $1; s += $1 } END { printf "%d %
 	echo "(\`check_tcp_half_open -t 5\`, \`every: 10s\`, \`targets_file\`) for ${SWEEP_SECS} s. Faults (\`internal/lab/faultwatch\`, seed ${fwr[seed]}): ${fwr[faulted]} targets,"
 	echo "1% dropped and 1% rejected (half with icmp admin-prohibited, half with tcp reset) by nft sets in lbc-srv, each from a"
 	echo "random moment for 30 s or more and lifted at least 30 s before the end; /watches read (JSON) every 10 s, a failed read tried again a second later: ${fwr[polls]} answers, ${fwr[polls_failed]} failed."
-	echo "Figures over the ${secs} s after the first ${warm} s; the daemon's CPU with the /watches polls' own"
-	echo "($(printf '%.1f' "${fwr[poll_cpu]}") s over $(printf '%.1f' "${fwr[poll_wall]}") s of polls) taken out."
+	echo "Figures over the ${secs} s after the first ${warm} s; the daemon's CPU is its rate outside the /watches reads"
+	echo "($(printf '%.1f' "${fwr[poll_cpu]}") s of CPU over $(printf '%.1f' "${fwr[poll_wall]}") s of reads left out)."
 	echo
 	echo "| figure | measured | goal | |"
 	echo "|---|---|---|---|"
