@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -138,26 +139,37 @@ func main() {
 	}
 }
 
-// readTargets reads a targets file: HOST:PORT a line, # comments.
+// readTargets reads a targets file.
 func readTargets(path string) ([]netip.AddrPort, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	list, err := parseTargets(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return list, nil
+}
+
+// parseTargets reads a targets file's text: IPv4:PORT a line, # comments
+// and blank lines skipped (the daemon's targets_file takes names and IPv6
+// too; the faults here are IPv4 nft sets).
+func parseTargets(text string) ([]netip.AddrPort, error) {
 	var list []netip.AddrPort
-	for i, l := range strings.Split(string(b), "\n") {
+	for i, l := range strings.Split(text, "\n") {
 		l = strings.TrimSpace(l)
 		if l == "" || l[0] == '#' {
 			continue
 		}
 		ap, err := netip.ParseAddrPort(l)
-		if err != nil || !ap.Addr().Is4() {
-			return nil, fmt.Errorf("%s:%d: want IPv4:PORT, got %q", path, i+1, l)
+		if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+			return nil, fmt.Errorf("line %d: want IPv4:PORT, got %q", i+1, l)
 		}
 		list = append(list, ap)
 	}
 	if len(list) == 0 {
-		return nil, fmt.Errorf("%s: no targets", path)
+		return nil, errors.New("no targets")
 	}
 	return list, nil
 }
