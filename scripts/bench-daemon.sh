@@ -26,7 +26,18 @@
 #     local in lbc-srv, one nginx on 0.0.0.0:8090) every 10 s for
 #     FLEET_SECS: probes started more than 1 s after their slot, peak RSS,
 #     the daemon's CPU.
-# PARTS picks what runs: "probe watch" (default), or either.
+# Then sweeping half-open watches (issue 22), its own section between the
+# sweep markers:
+#   - every address of 10.97.0.0/16 (AnyIP in lbc-srv, one nginx on
+#     0.0.0.0:9000) watched half-open every 10 s for BENCH_SWEEP_SECONDS,
+#     1% of them dropped and 1% rejected by nft at random moments
+#     (internal/lab/faultwatch judges /watches): CPU, peak RSS, late probes,
+#     wrong verdicts, SYN-RECV left in the server;
+#   - CPU per watched half-open probe next to blackbox_exporter's
+#     tcp_connect, SIDE_TARGETS targets once a second, SWEEP_ROUNDS rounds;
+#   - the daemon's CPU with and without FLOOD_RATE foreign SYN+ACKs a
+#     second (internal/lab/synacks), watching FLOOD_TARGETS targets, SWEEP_ROUNDS rounds.
+# PARTS picks what runs: "probe watch sweep" (default), or any of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-docs/benchmarks.md}
@@ -34,13 +45,20 @@ SECS=${DAEMON_SECS:-5}
 CONC=${DAEMON_CONC:-64}
 INFLIGHT=${INFLIGHT:-1000}
 SOAK_SECS=${SOAK_SECS:-600}
-PARTS=" ${PARTS:-probe watch} "
+PARTS=" ${PARTS:-probe watch sweep} "
 STEADY_RATE=${STEADY_RATE:-100}
 STEADY_SECS=${STEADY_SECS:-20}
 PROBE_TARGETS=${PROBE_TARGETS:-100}
 PROBE_SECS=${PROBE_SECS:-20}
 FLEET=${FLEET:-10000}
 FLEET_SECS=${FLEET_SECS:-300}
+SWEEP_SECS=${BENCH_SWEEP_SECONDS:-600}
+SWEEP_ROUNDS=${SWEEP_ROUNDS:-3}
+SIDE_TARGETS=${SIDE_TARGETS:-1000}
+SIDE_SECS=${SIDE_SECS:-20}
+FLOOD_TARGETS=${FLOOD_TARGETS:-100}
+FLOOD_RATE=${FLOOD_RATE:-10000}
+FLOOD_SECS=${FLOOD_SECS:-20}
 netns=test/integration/netns.sh
 export PATH=$PATH:/usr/sbin:/sbin
 
@@ -60,6 +78,8 @@ cleanup() {
 }
 trap cleanup EXIT
 CGO_ENABLED=0 go build -o "$tmp/lbload" ./internal/lab/lbload
+CGO_ENABLED=0 go build -o "$tmp/faultwatch" ./internal/lab/faultwatch
+CGO_ENABLED=0 go build -o "$tmp/synacks" ./internal/lab/synacks
 in_ns() { ip netns exec lbc-cli "$@"; }
 
 # 10.99.16.0/20 leads to the lab's server: a route in lbc-cli, DNAT in lbc-srv.
@@ -207,8 +227,7 @@ cp "$tmp/out" "$OUT"
 cat "$tmp/section"
 fi # probe
 
-# ---------------------------------------------------------------- keeping watch (issue 21)
-if [[ $PARTS == *" watch "* ]]; then
+# ---------------------------------------------------------------- the watch parts' helpers (watch, sweep)
 # metric PORT NAME: the sum of a metric's series on a daemon's /metrics
 metric() { in_ns curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%.0f\n", s }'; }
 # watchd NAME CONF-BODY: lbcheckd on 127.0.0.1:9717 (agent 9718) with these
@@ -217,14 +236,14 @@ watchd() {
 	{
 		echo "listen: 127.0.0.1:9717"
 		echo "agent_listen: 127.0.0.1:9718"
-		echo "allow: [10.99.0.0/16, 10.98.0.0/16]"
+		echo "allow: [10.99.0.0/16, 10.98.0.0/16, 10.97.0.0/16]"
 		echo "max_in_flight: 4096"
 		echo "modules:"
 		echo "$2"
 	} >"$tmp/$1.yml"
 	in_ns bin/lbcheckd --config "$tmp/$1.yml" 2>"$tmp/$1.log" &
 	for _ in $(seq 100); do in_ns curl -sf -o /dev/null http://127.0.0.1:9717/metrics && break; sleep 0.1; done
-	wpid=$(pgrep -f "^bin/lbcheckd --config $tmp/$1.yml")
+	wpid=$(pgrep -f "^bin/lbcheckd --config $tmp/$1.yml" || true)
 	[[ -n $wpid ]] || { echo "bench-daemon: lbcheckd for $1 did not start:" >&2; cat "$tmp/$1.log" >&2; exit 1; }
 }
 stop_watchd() {
@@ -245,6 +264,9 @@ wload() {
 }
 ms() { printf '%.3f ms' "$1"; }
 x() { printf '%.2f' "$(bc -l <<<"$1 / $2")"; }
+
+# ---------------------------------------------------------------- keeping watch (issue 21)
+if [[ $PARTS == *" watch "* ]]; then
 {
 	echo "<!-- watch: written by scripts/bench-daemon.sh -->"
 	echo "## lbcheckd keeping watch"
@@ -390,3 +412,259 @@ awk -v f="$tmp/watch" '
 cp "$tmp/out" "$OUT"
 cat "$tmp/watch"
 fi # watch
+
+# ---------------------------------------------------------------- half-open sweep (issue 22)
+if [[ $PARTS == *" sweep "* ]]; then
+{
+	echo "<!-- sweep: written by scripts/bench-daemon.sh -->"
+	echo "## lbcheckd sweeping half-open watches"
+	echo
+	echo "\`PARTS=sweep scripts/bench-daemon.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores, lbcheckd $(bin/lbcheckd --version 2>&1 | head -1 | awk '{print $NF}')), each part on a daemon of its own."
+	echo "Sizes: BENCH_SWEEP_SECONDS=$SWEEP_SECS SIDE_TARGETS=$SIDE_TARGETS SIDE_SECS=$SIDE_SECS FLOOD_TARGETS=$FLOOD_TARGETS FLOOD_SECS=$FLOOD_SECS ROUNDS=$SWEEP_ROUNDS."
+	echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo
+} >"$tmp/sweep"
+# The lab: 10.97.0.0/16 local in lbc-srv (AnyIP), one nginx on 0.0.0.0:9000
+# answering all of it (a real server's listen socket: the kernel answers a
+# half-open SYN, nginx sees nothing; blackbox_exporter's connections it
+# accepts and closes); lbc-cli routes the /16 over the veth. A backlog as
+# deep as the kernel allows, so that a burst never meets a full queue; ICMP
+# not rate-limited per peer, so that every admin-prohibited fault answers
+# (every probe comes from one address: the default 1 s per peer would turn
+# most of them into silence).
+ip netns exec lbc-srv ip route replace local 10.97.0.0/16 dev lo
+in_ns ip route replace 10.97.0.0/16 via 10.99.0.2
+ip netns exec lbc-srv sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.icmp_ratelimit=0
+mkdir -p "$tmp/sweep-nginx"
+cat >"$tmp/sweep-nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $tmp/sweep-nginx/nginx.pid;
+error_log $tmp/sweep-nginx/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/sweep-nginx;
+	proxy_temp_path $tmp/sweep-nginx;
+	fastcgi_temp_path $tmp/sweep-nginx;
+	uwsgi_temp_path $tmp/sweep-nginx;
+	scgi_temp_path $tmp/sweep-nginx;
+	server { listen 9000 backlog=65535; location / { return 200 "ok\n"; } }
+}
+NGINX
+ip netns exec lbc-srv nginx -e "$tmp/sweep-nginx/error.log" -c "$tmp/sweep-nginx/nginx.conf" &
+pids+=($!)
+for _ in $(seq 50); do in_ns curl -sf -o /dev/null http://10.97.255.254:9000/ && break; sleep 0.1; done
+# the K-th target (from 0) is 10.97.(K/254).(K%254+1), as lbload -ipbase 10.97.0.0 counts
+nth() { awk -v n="$1" 'BEGIN { for (k = 0; k < n; k++) printf "10.97.%d.%d:9000\n", int(k / 254), k % 254 + 1 }'; }
+# every address of the /16, network and broadcast-looking ones included
+awk 'BEGIN { for (k = 0; k < 65536; k++) printf "10.97.%d.%d:9000\n", int(k / 256), k % 256 }' >"$tmp/sweep.targets"
+# median of the arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ok() { if [[ $(bc -l <<<"$1") == 1 ]]; then echo ✓; else echo ✗; fi; }
+
+# 1-3. The sweep: every address of the /16 every 10 s for SWEEP_SECS, faults
+# made and judged by faultwatch; the figures over the steady part (after
+# the first round), the daemon's CPU outside the /watches reads. At least 90 s;
+# 0 leaves it out.
+if ((SWEEP_SECS > 0)); then
+watchd sweep "  sweep:
+    check: [check_tcp_half_open, -t, \"5\"]
+    every: 10s
+    targets_file: $tmp/sweep.targets"
+# the first round (every target's first slot, the daemon's start) is
+# left out: no fault before 30 s, and the figures from then on
+warm=30
+in_ns "$tmp/faultwatch" -targets "$tmp/sweep.targets" -module sweep -watches http://127.0.0.1:9717/watches \
+	-nft "ip netns exec lbc-srv nft" -d "${SWEEP_SECS}s" -warm "${warm}s" -every 10s -pid "$wpid" \
+	>"$tmp/faultwatch.out" 2>"$tmp/faultwatch.err" &
+fw=$!
+# SYN-RECV in the server's namespace every 5 s (/proc/net/tcp: ss finds no
+# inet_diag in this kernel): near zero when our RSTs arrive
+(while sleep 5; do ip netns exec lbc-srv awk '$4 == "03"' /proc/net/tcp | wc -l; done) >"$tmp/synrecv" &
+sr=$!
+pids+=("$sr")
+# the peak before the first /watches poll (at warm): what watching costs alone
+sleep "$((warm - 1))"
+hwm0=$(awk '/^VmHWM/ {print $2}' "/proc/$wpid/status")
+sleep 1
+t0=$SECONDS
+c0=$(cpu_of "$wpid") p0=$(metric 9717 lbcheckd_probes_total) l0=$(metric 9717 lbcheckd_watch_late_probes_total)
+wait "$fw" || { echo "bench-daemon: faultwatch failed:" >&2; cat "$tmp/faultwatch.err" >&2; exit 1; }
+c1=$(cpu_of "$wpid") p1=$(metric 9717 lbcheckd_probes_total) l1=$(metric 9717 lbcheckd_watch_late_probes_total)
+t1=$SECONDS
+kill "$sr" 2>/dev/null || true
+hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$wpid/status") rss=$(rss_of "$wpid")
+w=$(metric 9717 lbcheckd_watches)
+unk=$(in_ns curl -s http://127.0.0.1:9717/metrics | awk '$1 ~ /^lbcheckd_probes_total\{/ && $1 ~ /module="sweep"/ && $1 ~ /result="unknown"/ { s += $2 } END { printf "%.0f", s }')
+# the shared raw sockets' counters; the batch engine's (issue 22) read as 0 where missing
+unm=$(metric 9717 lbcheckd_halfopen_unmatched_total) kdrop=$(metric 9717 lbcheckd_halfopen_dropped_total)
+serr=$(metric 9717 lbcheckd_halfopen_send_errors_total) lrep=$(metric 9717 lbcheckd_halfopen_late_replies_total)
+# where the RSS is: the Go runtime's own account at the end
+mib() { bc -l <<<"$(metric 9717 "$1") / 1048576"; }
+goheap=$(printf 'heap in use %.1f MiB, heap released to the OS %.1f MiB, next GC at %.1f MiB, runtime total %.1f MiB, %d goroutines, %d threads' \
+	"$(mib go_memstats_heap_inuse_bytes)" "$(mib go_memstats_heap_released_bytes)" "$(mib go_memstats_next_gc_bytes)" \
+	"$(mib go_memstats_sys_bytes)" "$(metric 9717 go_goroutines)" "$(metric 9717 go_threads)")
+stop_watchd
+declare -A fwr
+for kv in $(cat "$tmp/faultwatch.out"); do fwr[${kv%%=*}]=${kv#*=}; done
+secs=$((t1 - t0)) np=$((p1 - p0)) late=$((l1 - l0))
+cpu=$(bc -l <<<"$c1 - $c0 - ${fwr[poll_cpu]}")
+pct=$(bc -l <<<"$cpu * 100 / ($secs - ${fwr[poll_wall]})")
+perprobe=$(bc -l <<<"$pct * 10 * $secs / ($np + ($np == 0))")
+read -r srmax srmean < <(awk '{ if ($1 > m) m = $1; s += $1 } END { printf "%d %.1f\n", m, (NR ? s / NR : 0) }' "$tmp/synrecv")
+{
+	echo "### 65,536 targets every 10 s"
+	echo
+	echo "Every address of 10.97.0.0/16 (AnyIP in lbc-srv, one nginx on 0.0.0.0:9000, backlog 65535), a half-open module"
+	echo "(\`check_tcp_half_open -t 5\`, \`every: 10s\`, \`targets_file\`) for ${SWEEP_SECS} s. Faults (\`internal/lab/faultwatch\`, seed ${fwr[seed]}): ${fwr[faulted]} targets,"
+	echo "1% dropped and 1% rejected (half with icmp admin-prohibited, half with tcp reset) by nft sets in lbc-srv, each from a"
+	echo "random moment for 30 s or more and lifted at least 30 s before the end; /watches read (JSON) every 10 s, a failed read tried again a second later: ${fwr[polls]} answers, ${fwr[polls_failed]} failed."
+	echo "Figures over the ${secs} s after the first ${warm} s; the daemon's CPU is its rate outside the /watches reads"
+	echo "($(printf '%.1f' "${fwr[poll_cpu]}") s of CPU over $(printf '%.1f' "${fwr[poll_wall]}") s of reads left out)."
+	echo
+	echo "| figure | measured | goal | |"
+	echo "|---|---|---|---|"
+	printf '| daemon CPU | %.1f%% of a core | ≤ 25%% | %s |\n' "$pct" "$(ok "$pct <= 25")"
+	printf '| peak RSS (VmHWM) | %.1f MiB (%.1f MiB before the first /watches poll; RSS %.1f MiB at the end) | ≤ 256 MiB | %s |\n' \
+		"$(bc -l <<<"$hwm / 1024")" "$(bc -l <<<"$hwm0 / 1024")" "$(bc -l <<<"$rss / 1024")" "$(ok "$hwm <= 262144")"
+	printf '| probes started > 1 s after their slot | %d | 0 | %s |\n' "$late" "$(ok "$late == 0")"
+	printf '| probes done (due) | %d (%d) | | |\n' "$np" "$((65536 * secs / 10))"
+	printf '| CPU per probe | %.4f ms | | |\n' "$perprobe"
+	printf '| watched | %d (/watches: %d) | 65536 | %s |\n' "$w" "${fwr[watched]}" "$(ok "$w == 65536 && ${fwr[watched]} == 65536")"
+	printf '| wrong verdicts: down / up (from a probe that started under the rule it contradicts) | %d / %d | 0 / 0 | %s |\n' \
+		"${fwr[wrong_down]}" "${fwr[wrong_up]}" "$(ok "${fwr[wrong_down]} + ${fwr[wrong_up]} == 0")"
+	printf '| late verdicts: missed down / slow up (unjudged: no poll after due) | %d / %d (%d) | 0 / 0 | %s |\n' \
+		"${fwr[missed_down]}" "${fwr[slow_up]}" "${fwr[unjudged]}" "$(ok "${fwr[missed_down]} + ${fwr[slow_up]} == 0")"
+	printf '| slowest down / up after its rule | %.0f s / %.0f s | ≤ 20 s | |\n' "${fwr[down_delay_max]}" "${fwr[up_delay_max]}"
+	printf '| UNKNOWN verdicts (targets / probes) | %d / %d | 0 | %s |\n' "${fwr[unknown]}" "$unk" "$(ok "${fwr[unknown]} + $unk == 0")"
+	printf '| SYN-RECV in lbc-srv, max / mean (every 5 s) | %d / %s | near 0 | |\n' "$srmax" "$srmean"
+	printf '| raw socket: unmatched / dropped by the kernel / late replies / send errors | %d / %d / %d / %d | | |\n' "$unm" "$kdrop" "$lrep" "$serr"
+	echo
+	echo "The Go runtime at the end: $goheap."
+	echo
+} >>"$tmp/sweep"
+sed 's/^/    /' "$tmp/faultwatch.err" >&2
+fi # the sweep itself
+
+# 4. CPU per watched half-open probe next to blackbox_exporter's tcp_connect
+# on the same SIDE_TARGETS targets, each once a second, rounds in
+# alternating order; medians.
+nth "$SIDE_TARGETS" >"$tmp/side.targets"
+ours=() theirs=()
+side_ours() {
+	watchd side "  side:
+    check: [check_tcp_half_open, -t, \"0.9\"]
+    every: 1s
+    targets_file: $tmp/side.targets"
+	sleep 3
+	local c0 p0 c1 p1
+	c0=$(cpu_of "$wpid") p0=$(metric 9717 lbcheckd_probes_total)
+	sleep "$SIDE_SECS"
+	c1=$(cpu_of "$wpid") p1=$(metric 9717 lbcheckd_probes_total)
+	stop_watchd
+	ours+=("$(bc -l <<<"($c1 - $c0) * 1000 / ($p1 - $p0)")")
+}
+side_theirs() {
+	local r
+	read -r _ r _ <<<"$(wload "$bbx" -c "$SIDE_TARGETS" -d "${SIDE_SECS}s" -spread "$SIDE_TARGETS" -ipbase 10.97.0.0 -rate "$SIDE_TARGETS" \
+		"http://127.0.0.1:9115/probe?module=tcp_connect&target={ip}:9000")"
+	theirs+=("$r")
+}
+for r in $(seq "$SWEEP_ROUNDS"); do
+	if ((r % 2)); then side_ours; side_theirs; else side_theirs; side_ours; fi
+done
+mo=$(median "${ours[@]}") mt=$(median "${theirs[@]}")
+{
+	echo "### CPU per probe next to blackbox_exporter"
+	echo
+	echo "$SIDE_TARGETS targets of the /16, each probed once a second: a half-open module (\`every: 1s\`) next to blackbox_exporter's"
+	echo "\`tcp_connect\` (prober: tcp) asked by \`lbload -rate $SIDE_TARGETS\`, ${SIDE_SECS} s each, $SWEEP_ROUNDS rounds in alternating order."
+	echo
+	echo "| | per probe, median | rounds |"
+	echo "|---|---|---|"
+	echo "| lbcheckd, watched half-open | $(ms "$mo") | $(printf '%.3f ' "${ours[@]}") |"
+	echo "| blackbox_exporter \`tcp_connect\` | $(ms "$mt") | $(printf '%.3f ' "${theirs[@]}") |"
+	echo
+	echo "Ratio ours/blackbox: **$(printf '%.3f' "$(bc -l <<<"$mo / $mt")")** (goal ≤ 0.03 $(ok "$mo <= 0.03 * $mt"))."
+	echo
+} >>"$tmp/sweep"
+
+# 5. Foreign SYN+ACKs (item 4): internal/lab/synacks in lbc-srv sends
+# SYN+ACKs from 10.99.0.2:80 to lbc-cli's address at FLOOD_RATE a second,
+# destination ports counting up (every port, the daemon's range too, in
+# turn), while the daemon watches FLOOD_TARGETS targets every 10 s; its CPU
+# with and without, rounds in alternating order. An nft counter in lbc-cli
+# counts what arrived. (hping3 -i u100, asked for 10,000 a second, sent
+# 4,900 on this loaded machine: it paces with usleep.)
+nth "$FLOOD_TARGETS" >"$tmp/flood.targets"
+in_ns nft -f - <<'NFT'
+table ip lbc_flood {
+	chain input {
+		type filter hook input priority -20; policy accept;
+		ip saddr 10.99.0.2 tcp flags & (syn | ack) == syn | ack counter
+	}
+}
+NFT
+flood_count() { in_ns nft list table ip lbc_flood | awk '/counter packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }'; }
+watchd flood "  small:
+    check: [check_tcp_half_open, -t, \"5\"]
+    every: 10s
+    targets_file: $tmp/flood.targets"
+sleep 12
+quiet=() loud=() rates=()
+flood_run() { # flood_run 0|1: the daemon's CPU, % of a core, over FLOOD_SECS
+	local c0 c1 hp n0 n1 t0 t1
+	if (($1)); then
+		ip netns exec lbc-srv "$tmp/synacks" -from 10.99.0.2 -to 10.99.0.1 -rate "$FLOOD_RATE" >/dev/null &
+		hp=$!
+		sleep 1
+	fi
+	n0=$(flood_count) c0=$(cpu_of "$wpid") t0=$(date +%s.%N)
+	sleep "$FLOOD_SECS"
+	n1=$(flood_count) c1=$(cpu_of "$wpid") t1=$(date +%s.%N)
+	if (($1)); then
+		kill "$hp"
+		wait "$hp" 2>/dev/null || true
+		rates+=("$(bc -l <<<"($n1 - $n0) / ($t1 - $t0)")")
+		loud+=("$(bc -l <<<"($c1 - $c0) * 100 / ($t1 - $t0)")")
+	else
+		quiet+=("$(bc -l <<<"($c1 - $c0) * 100 / ($t1 - $t0)")")
+	fi
+}
+for r in $(seq "$SWEEP_ROUNDS"); do
+	if ((r % 2)); then flood_run 0; flood_run 1; else flood_run 1; flood_run 0; fi
+done
+fl=$(metric 9717 lbcheckd_halfopen_unmatched_total)
+stop_watchd
+in_ns nft delete table ip lbc_flood
+mq=$(median "${quiet[@]}") ml=$(median "${loud[@]}") mr=$(median "${rates[@]}")
+{
+	echo "### Foreign SYN+ACKs (item 4)"
+	echo
+	echo "The daemon watches $FLOOD_TARGETS half-open targets every 10 s; \`internal/lab/synacks\` in lbc-srv sends SYN+ACKs from 10.99.0.2:80"
+	echo "to lbc-cli's address (destination ports 1024-65535 in turn, none a connection of that host) at"
+	echo "$(printf '%.0f' "$mr") a second as they arrived (nft counter; asked: $FLOOD_RATE), ${FLOOD_SECS} s a row, $SWEEP_ROUNDS rounds of each in alternating order."
+	echo "Packets the daemon's raw sockets read and matched to no probe: $fl."
+	echo
+	echo "| | daemon CPU, % of a core, median | rounds |"
+	echo "|---|---|---|"
+	echo "| without | $(printf '%.2f' "$mq")% | $(printf '%.2f ' "${quiet[@]}") |"
+	echo "| with | $(printf '%.2f' "$ml")% | $(printf '%.2f ' "${loud[@]}") |"
+	echo
+	echo "With the flood over without: **$(printf '%.1f' "$(bc -l <<<"$ml / ($mq + ($mq == 0) * 0.01)")")x**, $(printf '%.3f' "$(bc -l <<<"($ml - $mq) * 10 / $mr")") ms of the daemon's CPU per foreign SYN+ACK (goal: unchanged)."
+	echo
+	echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "<!-- /sweep -->"
+} >>"$tmp/sweep"
+
+touch "$OUT"
+awk -v f="$tmp/sweep" '
+	/^<!-- sweep: / { while ((getline l < f) > 0) print l; skip = 1; done = 1; next }
+	/^<!-- \/sweep -->/ { skip = 0; next }
+	!skip { print }
+	END { if (!done) { print ""; while ((getline l < f) > 0) print l } }
+' "$OUT" >"$tmp/out"
+cp "$tmp/out" "$OUT"
+cat "$tmp/sweep"
+fi # sweep

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -28,7 +29,8 @@ func main() {
 	n := flag.Int("n", 0, "stop after this many requests in all (0: -d only)")
 	status := flag.Int("status", 200, "the status every answer should have")
 	header := flag.String("timeout-header", "", "X-Prometheus-Scrape-Timeout-Seconds to send, if any")
-	spread := flag.Int("spread", 0, "replace {n} in URL by 1..`K`, and {ip} by the K-th address of 10.99.16.0/20 (the bench's targets, more than a /24 holds), worker by worker: K targets, so that lbcheckd cannot share one probe between workers")
+	spread := flag.Int("spread", 0, "replace {n} in URL by 1..`K`, and {ip} by the K-th address from -ipbase (the bench's targets, more than a /24 holds), worker by worker: K targets, so that lbcheckd cannot share one probe between workers")
+	ipbase := flag.String("ipbase", "10.99.16.0", "where {ip} counts from: the K-th is A.B.(C+K/254).(K%254+1) of `A.B.C.0`")
 	rate := flag.Float64("rate", 0, "asks a `SECOND` in all, spread evenly over the workers (0: as fast as answered)")
 	agent := flag.String("agent", "", "agent-check `ADDR`: the argument is the line to send, a connection per ask")
 	expect := flag.String("expect", "up", "with -agent, what a good answer starts with (\"\": closed without a line)")
@@ -38,6 +40,12 @@ func main() {
 		os.Exit(2)
 	}
 	url := flag.Arg(0)
+	base, err := netip.ParseAddr(*ipbase)
+	if err != nil || !base.Is4() {
+		fmt.Fprintf(os.Stderr, "lbload: -ipbase %q: want an IPv4 address\n", *ipbase)
+		os.Exit(2)
+	}
+	b4 := base.As4()
 	// every is a worker's period at -rate; its phase is spread so that the
 	// workers do not ask together.
 	var every time.Duration
@@ -56,7 +64,7 @@ func main() {
 		if *spread > 0 {
 			k := w % *spread // 0-based
 			url = strings.ReplaceAll(url, "{n}", strconv.Itoa(k+1))
-			url = strings.ReplaceAll(url, "{ip}", fmt.Sprintf("10.99.%d.%d", 16+k/254, k%254+1))
+			url = strings.ReplaceAll(url, "{ip}", fmt.Sprintf("%d.%d.%d.%d", b4[0], b4[1], int(b4[2])+k/254, k%254+1))
 		}
 		wg.Add(1)
 		go func() {
