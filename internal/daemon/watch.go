@@ -1013,6 +1013,14 @@ func (d *Daemon) EachWatch(fn func(ws *WatchState) bool) {
 	}
 }
 
+// WatchCount is how many watches there are, static ones included.
+func (d *Daemon) WatchCount() int {
+	if d.watches == nil {
+		return 0
+	}
+	return int(d.watches.count.Load())
+}
+
 // Watches are the watches that have a verdict, by module and target.
 func (d *Daemon) Watches() []WatchState {
 	var out []WatchState

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/lbcheck/lbcheck/internal/daemon"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
@@ -60,15 +61,32 @@ func WatchesHandler(d *daemon.Daemon) http.Handler {
 		}
 		defer func() { <-one }()
 		bw := bufio.NewWriterSize(w, watchesBuffer)
-		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		json := strings.Contains(r.Header.Get("Accept"), "application/json")
+		if json {
 			w.Header().Set("Content-Type", "application/json")
-			writeWatchesJSON(bw, d)
 		} else {
 			w.Header().Set("Content-Type", contentType)
+		}
+		// The header first (the server's own bound on writing, if any, is
+		// armed by it), then a bound that grows with the body: 65,536
+		// watches took a busy daemon over a second to write, and a fixed
+		// 2 s cut one scrape in five short.
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(watchesWriteWait(d.WatchCount())))
+		if json {
+			writeWatchesJSON(bw, d)
+		} else {
 			writeWatchesText(bw, d)
 		}
 		bw.Flush()
 	})
+}
+
+// watchesWriteWait is how long writing /watches may take: 2 s, and a
+// second more for every 10,000 watches (a client that reads slower than
+// that holds the one scrape a time no longer).
+func watchesWriteWait(n int) time.Duration {
+	return 2*time.Second + time.Duration(n)*time.Second/10_000
 }
 
 // watchesBuffer is how much of the body is held before it is written.
