@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,10 +32,22 @@ const (
 // listed says whether tg is one of the module's listed targets (targets
 // or targets_file): watched from the start, never idle.
 func (w *WatchSpec) listed(tg target.Spec) bool {
-	if _, ok := w.fromFile[tg]; ok {
+	if _, ok := slices.BinarySearchFunc(w.fileTargets, tg, compareSpec); ok {
 		return true
 	}
 	return slices.Contains(w.Targets, tg)
+}
+
+// compareSpec orders a targets_file's targets, so that listed finds one
+// by binary search: a map of 65,536 of them held 10 MB more.
+func compareSpec(a, b target.Spec) int {
+	if c := strings.Compare(a.Host, b.Host); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Port, b.Port); c != 0 {
+		return c
+	}
+	return a.IP.Compare(b.IP)
 }
 
 // allListed are the module's listed targets.
@@ -64,11 +77,8 @@ func (c *Config) ReadTargetsFiles() (notes []string) {
 		}
 		tgs, stamp, note := readTargetsFile(w.TargetsFile, c.Modules[name].Cmd, c, w, max(room, 0))
 		room -= len(tgs)
+		slices.SortFunc(tgs, compareSpec)
 		w.fileTargets, w.fileStamp = tgs, stamp
-		w.fromFile = make(map[target.Spec]struct{}, len(tgs))
-		for _, tg := range tgs {
-			w.fromFile[tg] = struct{}{}
-		}
 		if note != "" {
 			notes = append(notes, "module "+name+": targets_file "+w.TargetsFile+": "+note)
 		}

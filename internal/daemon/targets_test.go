@@ -141,3 +141,43 @@ func FuzzTargetsFile(f *testing.F) {
 		}
 	})
 }
+
+// Every target of a targets_file is listed (watched from the start, never
+// idle), whatever order the file gives them in, and nothing else is.
+func TestTargetsFileListed(t *testing.T) {
+	var lines []string
+	for i := 255; i > 0; i-- { // descending: the file's order is not the lookup's
+		lines = append(lines, fmt.Sprintf("10.0.%d.%d:%d", i%7, i, 80+i%3), fmt.Sprintf("[fd00::%x]:443", i))
+	}
+	lines = append(lines, "10.0.0.1:81", "10.0.0.1:80") // one address, two ports
+	path := filepath.Join(t.TempDir(), "targets")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse([]byte(fmt.Sprintf("allow: [10.0.0.0/8, \"fd00::/8\"]\nmax_watches: 1000\nmodules:\n  web: {check: [check_http_status, -t, \"1\"], every: 2s, targets_file: %q}\n", path)), registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := c.ReadTargetsFiles(); len(notes) != 0 {
+		t.Fatalf("notes: %q", notes)
+	}
+	w := c.Modules["web"].Watch
+	for _, l := range lines {
+		tg, err := parseWatchTarget(l, c.Modules["web"].Cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !w.listed(tg) {
+			t.Errorf("%s is in the file but not listed", l)
+		}
+	}
+	for _, l := range []string{"10.0.0.1:82", "10.0.9.9:80", "[fd00::1]:80", "[fd00::1ff]:443"} {
+		tg, err := parseWatchTarget(l, c.Modules["web"].Cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.listed(tg) {
+			t.Errorf("%s is listed but not in the file", l)
+		}
+	}
+}

@@ -118,7 +118,6 @@ type WatchSpec struct {
 
 	// What ReadTargetsFiles found in TargetsFile.
 	fileTargets []target.Spec
-	fromFile    map[target.Spec]struct{}
 	fileStamp   fileStamp
 }
 
