@@ -334,22 +334,12 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 		return probe.Result{State: exitcode.Unknown, Err: fmt.Errorf("%w: %w", sockopt.ErrSetup, m.famErr[i]),
 			Summary: fmt.Sprintf("no %s raw socket: %v", famName(i == 1), m.famErr[i])}
 	}
-	if err := unicast(remote.Addr()); err != nil {
+	path, err := f.pathFor(remote.Addr(), t.Socket)
+	if err != nil {
 		return probe.Fail("raw socket", err)
-	}
-	f.mu.RLock()
-	path := f.paths[t.Socket.Mark]
-	f.mu.RUnlock()
-	if path == nil {
-		return probe.Fail("raw socket", fmt.Errorf("%w: no raw socket with mark %#x: a mark must be known when the prober opens, before privileges are dropped",
-			sockopt.ErrSetup, t.Socket.Mark))
 	}
 	src := t.Socket.Bind
-	if err := source(src); err != nil {
-		return probe.Fail("raw socket", err)
-	}
 	if !src.IsValid() {
-		var err error
 		if src, err = path.source(remote); err != nil {
 			if errors.Is(err, ErrMuxClosed) {
 				return closedResult()
@@ -384,6 +374,27 @@ func (m *Mux) Probe(ctx context.Context, t probe.Target) probe.Result {
 		r.Phases = append([]probe.Phase{{Name: "setup", Duration: x.sent.Sub(start)}}, r.Phases...)
 	}
 	return r
+}
+
+// pathFor is the sending path of o's mark to remote, after what Probe and
+// Register both refuse before any packet: a target that is not unicast, a
+// mark not prepared while the process could, a --bind no SYN can come
+// from.
+func (f *muxFamily) pathFor(remote netip.Addr, o sockopt.Options) (*muxPath, error) {
+	if err := unicast(remote); err != nil {
+		return nil, err
+	}
+	f.mu.RLock()
+	path := f.paths[o.Mark]
+	f.mu.RUnlock()
+	if path == nil {
+		return nil, fmt.Errorf("%w: no raw socket with mark %#x: a mark must be known when the prober opens, before privileges are dropped",
+			sockopt.ErrSetup, o.Mark)
+	}
+	if err := source(o.Bind); err != nil {
+		return nil, err
+	}
+	return path, nil
 }
 
 // muxExchange is one attempt through the Mux.

@@ -154,17 +154,8 @@ func (m *Mux) Register(t *SweepTarget) error {
 	if f == nil {
 		return fmt.Errorf("%w: no %s raw socket: %v", sockopt.ErrSetup, famName(i == 1), m.famErr[i])
 	}
-	if err := unicast(remote.Addr()); err != nil {
-		return err
-	}
-	f.mu.RLock()
-	path := f.paths[t.Socket.Mark]
-	f.mu.RUnlock()
-	if path == nil {
-		return fmt.Errorf("%w: no raw socket with mark %#x: a mark must be known when the prober opens, before privileges are dropped",
-			sockopt.ErrSetup, t.Socket.Mark)
-	}
-	if err := source(t.Socket.Bind); err != nil {
+	path, err := f.pathFor(remote.Addr(), t.Socket)
+	if err != nil {
 		return err
 	}
 	if b := t.Socket.Bind; b.IsValid() && b.Unmap().Is4() != remote.Addr().Is4() {
