@@ -539,7 +539,7 @@ func TestWakeAt(t *testing.T) {
 }
 
 // TestSchedulerTicks: 2,000 targets every second, on the real clock: the
-// scheduler wakes at most once a tick (about 100 times a second), not once
+// scheduler wakes at most once a tick (about 20 times a second), not once
 // a slot (2,000 times), and every target is swept.
 func TestSchedulerTicks(t *testing.T) {
 	const n = 2000
