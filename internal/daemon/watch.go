@@ -128,16 +128,16 @@ type swept struct {
 // snapshot), so a watch keeps at most one snapshot and three verdicts
 // alive.
 type snapshot struct {
-	last    *Result   // the latest verdict
-	answer  *Result   // what the fronts answer, after fall and rise
-	weight  int       // the agent's weight, percent; 0 for none
-	at      time.Time // when the latest verdict came
-	started time.Time // when its probe started
-	changed time.Time // when the verdict's state last changed
-	ewma    float64   // response time, seconds; 0 before one was measured
-	history [historyLen]exitcode.State
-	n       int // verdicts so far
-	counted int // verdicts that counted toward fall or rise (see counts)
+	last    *Result          // the latest verdict
+	answer  *Result          // what the fronts answer, after fall and rise
+	weight  int              // the agent's weight, percent; 0 for none
+	at      time.Time        // when the latest verdict came
+	started time.Time        // when its probe started
+	changed time.Time        // when the verdict's state last changed
+	ewma    float64          // response time, seconds; 0 before one was measured
+	history [historyLen]int8 // exitcode.States: a byte each, not 8
+	n       int              // verdicts so far
+	counted int              // verdicts that counted toward fall or rise (see counts)
 	up      bool
 	fails   int // failing verdicts in a row
 	passes  int
@@ -681,7 +681,7 @@ func (old *snapshot) next(res Result, at time.Time, spec *WatchSpec) *snapshot {
 	}
 	s.last, s.at, s.weight = r, at, 0
 	copy(s.history[1:], s.history[:historyLen-1])
-	s.history[0] = res.State
+	s.history[0] = int8(res.State)
 	s.n++
 	if res.Measured && !res.Timeout {
 		t := res.Took.Seconds()
@@ -1014,7 +1014,9 @@ func (d *Daemon) EachWatch(fn func(ws *WatchState) bool) {
 			if snap == nil {
 				continue
 			}
-			hist = snap.history
+			for i, st := range snap.history {
+				hist[i] = exitcode.State(st)
+			}
 			ws = WatchState{
 				Module: w.key.module, Target: w.name, Last: snap.last, Answer: snap.answer, Weight: snap.weight,
 				At: snap.at, Changed: snap.changed, EWMA: time.Duration(snap.ewma * float64(time.Second)),
