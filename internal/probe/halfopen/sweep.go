@@ -49,6 +49,7 @@ type SweepTarget struct {
 type sweepSlot struct {
 	// Set at Register.
 	registered, gone bool
+	same             *SweepTarget   // the next registered target of the same address
 	remote           netip.AddrPort // unmapped, no zone
 	snd              *sender
 	path             *muxPath
@@ -79,8 +80,8 @@ type sweepSlot struct {
 // the deadline), served by one goroutine with one timer.
 type sweepState struct {
 	mu      sync.Mutex
-	epoch   time.Time // what a mono counts from
-	reg     map[netip.AddrPort][]*SweepTarget
+	epoch   time.Time                       // what a mono counts from
+	reg     map[netip.AddrPort]*SweepTarget // the first of a chain by sweepSlot.same
 	heap    []*SweepTarget
 	ended   []sweepDone // ended outside the loop (a failed send), for it to report
 	closed  bool        // the loop has ended: report at once
@@ -94,7 +95,7 @@ type sweepState struct {
 
 func (sw *sweepState) init() {
 	sw.epoch = time.Now()
-	sw.reg = make(map[netip.AddrPort][]*SweepTarget)
+	sw.reg = make(map[netip.AddrPort]*SweepTarget)
 	sw.wake = make(chan struct{}, 1)
 }
 
@@ -197,7 +198,7 @@ func (m *Mux) Register(t *SweepTarget) error {
 	if b := t.Socket.Bind; b.IsValid() {
 		t.s.src = b.Unmap().WithZone("")
 	}
-	m.sw.reg[key] = append(m.sw.reg[key], t)
+	m.sw.list(t)
 	return nil
 }
 
@@ -218,29 +219,37 @@ func (m *Mux) Unregister(t *SweepTarget) {
 	}
 }
 
+// list puts t in the registry, first of its address's chain: a map entry
+// an address, not a slice, for 65,536 targets of as many addresses. The
+// caller holds mu.
+func (sw *sweepState) list(t *SweepTarget) {
+	t.s.same = sw.reg[t.s.remote]
+	sw.reg[t.s.remote] = t
+}
+
 // unlist takes t out of the registry. The caller holds mu.
 func (sw *sweepState) unlist(t *SweepTarget) {
-	l := sw.reg[t.s.remote]
-	for i, u := range l {
-		if u == t {
-			l[i] = l[len(l)-1]
-			l[len(l)-1] = nil
-			l = l[:len(l)-1]
-			break
+	switch first := sw.reg[t.s.remote]; {
+	case first == t && t.s.same == nil:
+		delete(sw.reg, t.s.remote)
+	case first == t:
+		sw.reg[t.s.remote] = t.s.same
+	default:
+		for u := first; u != nil; u = u.s.same {
+			if u.s.same == t {
+				u.s.same = t.s.same
+				break
+			}
 		}
 	}
-	if len(l) == 0 {
-		delete(sw.reg, t.s.remote)
-	} else {
-		sw.reg[t.s.remote] = l
-	}
+	t.s.same = nil
 	t.s.registered, t.s.gone = false, false
 }
 
 // busy says whether a sweep probe to remote from port is in flight. The
 // caller holds mu.
 func (sw *sweepState) busy(remote netip.AddrPort, port uint16) bool {
-	for _, t := range sw.reg[remote] {
+	for t := sw.reg[remote]; t != nil; t = t.s.same {
 		if t.s.inflight && t.s.local.Port() == port {
 			return true
 		}
@@ -409,7 +418,7 @@ func (m *Mux) sweepReply(s segment, isn uint32, at time.Time, rd *readerState) b
 	sw := &m.sw
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
-	for _, t := range sw.reg[s.Src] {
+	for t := sw.reg[s.Src]; t != nil; t = t.s.same {
 		ts := &t.s
 		if !ts.inflight || ts.local.Port() != s.Dst.Port() || ts.isn != isn ||
 			(s.Dst.Addr().IsValid() && s.Dst.Addr() != ts.local.Addr()) {
@@ -442,7 +451,7 @@ func (m *Mux) receiveErr(oob, payload []byte, dst netip.Addr, at time.Time, rd *
 	remote := netip.AddrPortFrom(dst.WithZone(""), dport)
 	sw := &m.sw
 	sw.mu.Lock()
-	for _, t := range sw.reg[remote] {
+	for t := sw.reg[remote]; t != nil; t = t.s.same {
 		ts := &t.s
 		if ts.inflight && ts.local.Port() == sport && ts.isn == seq && m.keys.valid(ts.local, remote, seq) {
 			d := m.endLocked(t, doneICMP)

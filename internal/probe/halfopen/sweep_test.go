@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -301,7 +302,7 @@ func FuzzReplyValidation(f *testing.F) {
 			m.endLocked(st, doneSilence)
 		}
 		st.s = sweepSlot{registered: true, remote: remote, inflight: true, local: local, isn: isn, hidx: -1}
-		m.sw.reg = map[netip.AddrPort][]*SweepTarget{remote: {st}}
+		m.sw.reg = map[netip.AddrPort]*SweepTarget{remote: st}
 		m.sw.push(st)
 	}
 
@@ -354,4 +355,50 @@ func FuzzReplyValidation(f *testing.F) {
 			t.Fatalf("%+v validates: a forged reply", s)
 		}
 	})
+}
+
+// The registry keeps the targets of one address in a chain: taking one
+// out, first, middle or last, leaves the others findable, and the last
+// one out leaves no entry behind.
+func TestSweepRegistryChain(t *testing.T) {
+	var sw sweepState
+	sw.init()
+	remote := netip.MustParseAddrPort("192.0.2.1:80")
+	ts := make([]*SweepTarget, 4)
+	for i := range ts {
+		ts[i] = &SweepTarget{}
+		ts[i].s = sweepSlot{registered: true, remote: remote}
+		sw.list(ts[i])
+	}
+	chain := func() []int {
+		var out []int
+		for u := sw.reg[remote]; u != nil; u = u.s.same {
+			out = append(out, slices.Index(ts, u))
+		}
+		return out
+	}
+	if got := chain(); !slices.Equal(got, []int{3, 2, 1, 0}) {
+		t.Fatalf("chain %v, want [3 2 1 0]", got)
+	}
+	for _, step := range []struct {
+		name string
+		out  int
+		want []int
+	}{
+		{"middle", 1, []int{3, 2, 0}},
+		{"first", 3, []int{2, 0}},
+		{"last", 0, []int{2}},
+		{"only", 2, nil},
+	} {
+		sw.unlist(ts[step.out])
+		if got := chain(); !slices.Equal(got, step.want) {
+			t.Errorf("%s out: chain %v, want %v", step.name, got, step.want)
+		}
+		if ts[step.out].s.registered || ts[step.out].s.same != nil {
+			t.Errorf("%s out: still marked registered or chained", step.name)
+		}
+	}
+	if _, ok := sw.reg[remote]; ok {
+		t.Error("an empty chain left an entry in the registry")
+	}
 }
