@@ -82,6 +82,35 @@ CGO_ENABLED=0 go build -o "$tmp/faultwatch" ./internal/lab/faultwatch
 CGO_ENABLED=0 go build -o "$tmp/synacks" ./internal/lab/synacks
 in_ns() { ip netns exec lbc-cli "$@"; }
 
+# anyip_nginx NAME NET PORT LISTEN_OPTS ADDR: every address of NET local in
+# lbc-srv (AnyIP) and routed there from lbc-cli, one nginx on 0.0.0.0:PORT
+# answering them all (a real server); returns once ADDR:PORT answers.
+anyip_nginx() {
+	local dir="$tmp/$1-nginx"
+	ip netns exec lbc-srv ip route replace local "$2" dev lo
+	in_ns ip route replace "$2" via 10.99.0.2
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $dir;
+	proxy_temp_path $dir;
+	fastcgi_temp_path $dir;
+	uwsgi_temp_path $dir;
+	scgi_temp_path $dir;
+	server { listen $3 $4; location / { return 200 "ok\n"; } }
+}
+NGINX
+	ip netns exec lbc-srv nginx -e "$dir/error.log" -c "$dir/nginx.conf" &
+	pids+=($!)
+	for _ in $(seq 50); do in_ns curl -sf -o /dev/null "http://$5:$3/" && break; sleep 0.1; done
+}
+
 # 10.99.16.0/20 leads to the lab's server: a route in lbc-cli, DNAT in lbc-srv.
 in_ns ip route replace 10.99.16.0/20 via 10.99.0.2
 ip netns exec lbc-srv nft -f - <<'NFT'
@@ -349,28 +378,7 @@ read -r _ bbr _ <<<"$(wload "$bbx" -c "$PROBE_TARGETS" -d "${PROBE_SECS}s" -spre
 } >>"$tmp/watch"
 
 # The fleet: FLEET distinct addresses of 10.98.0.0/16, local in lbc-srv, one nginx on 0.0.0.0:8090.
-ip netns exec lbc-srv ip route replace local 10.98.0.0/16 dev lo
-in_ns ip route replace 10.98.0.0/16 via 10.99.0.2
-mkdir -p "$tmp/fleet-nginx"
-cat >"$tmp/fleet-nginx/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $tmp/fleet-nginx/nginx.pid;
-error_log $tmp/fleet-nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/fleet-nginx;
-	proxy_temp_path $tmp/fleet-nginx;
-	fastcgi_temp_path $tmp/fleet-nginx;
-	uwsgi_temp_path $tmp/fleet-nginx;
-	scgi_temp_path $tmp/fleet-nginx;
-	server { listen 8090 reuseport backlog=4096; location / { return 200 "ok\n"; } }
-}
-NGINX
-ip netns exec lbc-srv nginx -e "$tmp/fleet-nginx/error.log" -c "$tmp/fleet-nginx/nginx.conf" &
-pids+=($!)
-for _ in $(seq 50); do in_ns curl -sf -o /dev/null http://10.98.0.1:8090/ && break; sleep 0.1; done
+anyip_nginx fleet 10.98.0.0/16 8090 "reuseport backlog=4096" 10.98.0.1
 # the targets listed in the configuration (targets:, one flow list)
 targets=$(seq 0 $((FLEET - 1)) | awk '{printf "%s\"10.98.%d.%d:8090\"", (NR > 1 ? ", " : ""), int($1 / 250), $1 % 250 + 1}')
 watchd fleet "  fleet:
@@ -432,29 +440,8 @@ if [[ $PARTS == *" sweep "* ]]; then
 # not rate-limited per peer, so that every admin-prohibited fault answers
 # (every probe comes from one address: the default 1 s per peer would turn
 # most of them into silence).
-ip netns exec lbc-srv ip route replace local 10.97.0.0/16 dev lo
-in_ns ip route replace 10.97.0.0/16 via 10.99.0.2
 ip netns exec lbc-srv sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.icmp_ratelimit=0
-mkdir -p "$tmp/sweep-nginx"
-cat >"$tmp/sweep-nginx/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-pid $tmp/sweep-nginx/nginx.pid;
-error_log $tmp/sweep-nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/sweep-nginx;
-	proxy_temp_path $tmp/sweep-nginx;
-	fastcgi_temp_path $tmp/sweep-nginx;
-	uwsgi_temp_path $tmp/sweep-nginx;
-	scgi_temp_path $tmp/sweep-nginx;
-	server { listen 9000 backlog=65535; location / { return 200 "ok\n"; } }
-}
-NGINX
-ip netns exec lbc-srv nginx -e "$tmp/sweep-nginx/error.log" -c "$tmp/sweep-nginx/nginx.conf" &
-pids+=($!)
-for _ in $(seq 50); do in_ns curl -sf -o /dev/null http://10.97.255.254:9000/ && break; sleep 0.1; done
+anyip_nginx sweep 10.97.0.0/16 9000 backlog=65535 10.97.255.254
 # the K-th target (from 0) is 10.97.(K/254).(K%254+1), as lbload -ipbase 10.97.0.0 counts
 nth() { awk -v n="$1" 'BEGIN { for (k = 0; k < n; k++) printf "10.97.%d.%d:9000\n", int(k / 254), k % 254 + 1 }'; }
 # every address of the /16, network and broadcast-looking ones included
