@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -70,7 +72,9 @@ type Mux struct {
 // its sending paths by mark.
 type muxFamily struct {
 	v6    bool
-	recv  int // blocking: see openReceiver
+	recv  int             // the receiving socket, non-blocking, owned by file
+	file  *os.File        // recv in Go's poller: the reader parks there, never in a system call
+	rc    syscall.RawConn // file's
 	done  chan struct{}
 	mu    sync.RWMutex
 	paths map[uint32]*muxPath
@@ -160,6 +164,15 @@ func openMux(open func(v6 bool) (int, error), r PortRange) (*Mux, error) {
 		return nil, err
 	}
 	for _, f := range m.fams {
+		if f == nil {
+			continue
+		}
+		if err := f.poll(); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("%w: %s raw socket: %v", sockopt.ErrSetup, famName(f.v6), err)
+		}
+	}
+	for _, f := range m.fams {
 		if f != nil {
 			f.done = make(chan struct{})
 			f.rd = newReaderState()
@@ -234,8 +247,9 @@ func (m *Mux) Stats() MuxStats {
 	m.fdMu.RLock()
 	defer m.fdMu.RUnlock()
 	for _, f := range m.fams {
-		if f != nil && f.recv >= 0 {
-			s.Dropped += uint64(socketDrops(f.recv))
+		if f != nil && f.rc != nil {
+			// Fails, adding nothing, once Close has closed the socket.
+			_ = f.rc.Control(func(fd uintptr) { s.Dropped += uint64(socketDrops(int(fd))) })
 		}
 	}
 	return s
@@ -253,9 +267,11 @@ func (m *Mux) Close() error {
 			if f == nil {
 				continue
 			}
-			// Wakes a reader blocked in recvmmsg (close(2) would not);
-			// the receive timeout is the fallback.
-			_ = unix.Shutdown(f.recv, unix.SHUT_RD)
+			if f.file != nil {
+				// Wakes the reader parked in the poller; the socket is
+				// closed once its read, if one is under way, returns.
+				_ = f.file.Close()
+			}
 			f.mu.Lock()
 			for _, p := range f.paths {
 				p.close()
@@ -275,7 +291,9 @@ func (m *Mux) Close() error {
 				if f.done != nil { // nil if its reader never started
 					<-f.done
 				}
-				unix.Close(f.recv)
+				if f.file == nil { // else closed above
+					unix.Close(f.recv)
+				}
 				f.recv = -1
 			}
 		}
@@ -554,15 +572,50 @@ func (b *batch) reset(v6 bool) {
 	}
 }
 
-// read is a family's reader: it blocks in recvmmsg until a packet or an
-// error arrives and hands out what it read, until Close.
+// poll hands the receiving socket to Go's poller. A reader blocked in
+// recvmmsg(2) itself would hold its P in a system call, and the runtime's
+// monitor (sysmon), finding Ps in system calls, wakes every 20 us to take
+// them back instead of sleeping: on a VM where a context switch is dear
+// that cost a watched probe more than its own packets.
+func (f *muxFamily) poll() error {
+	if err := unix.SetNonblock(f.recv, true); err != nil {
+		return fmt.Errorf("non-blocking: %w", err)
+	}
+	f.file = os.NewFile(uintptr(f.recv), famName(f.v6)+" raw-recv")
+	rc, err := f.file.SyscallConn()
+	if err != nil {
+		return err
+	}
+	f.rc = rc
+	return nil
+}
+
+// read is a family's reader: it waits in the poller until a packet or an
+// error arrives, takes what is queued and hands it out, until Close.
 func (m *Mux) read(f *muxFamily) {
 	defer close(f.done)
 	b := newBatch(f.v6)
-	for !m.closed.Load() {
+	var n int
+	var err error
+	recv := func(fd uintptr) bool {
 		b.reset(f.v6)
-		// Blocks for the first packet only, then takes what is queued.
-		n, err := recvmmsg(f.recv, b.msgs[:], unix.MSG_WAITFORONE)
+		n, err = recvmmsg(int(fd), b.msgs[:], unix.MSG_DONTWAIT)
+		switch {
+		case err == nil, errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN):
+			return false // nothing queued: park until the poller says so
+		case errors.Is(err, unix.EBADF), errors.Is(err, unix.ENOTSOCK), errors.Is(err, unix.EFAULT), errors.Is(err, unix.EINVAL):
+		default:
+			// An ICMP error sets the socket's pending error, which the
+			// read reports once; the error queue says whose SYN it was.
+			m.drainErrQueue(int(fd), f.rd)
+		}
+		return true
+	}
+	for !m.closed.Load() {
+		if f.rc.Read(recv) != nil {
+			return // closed
+		}
 		switch {
 		case err == nil:
 			at := time.Now()
@@ -571,14 +624,10 @@ func (m *Mux) read(f *muxFamily) {
 				m.handle(f, b, i, at)
 			}
 			m.finishReads(f.rd)
-		case errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN):
-			// A signal, or the receive timeout: look at closed again.
-		case errors.Is(err, unix.EBADF) || errors.Is(err, unix.ENOTSOCK) || errors.Is(err, unix.EFAULT) || errors.Is(err, unix.EINVAL):
+		case errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EBADF), errors.Is(err, unix.ENOTSOCK), errors.Is(err, unix.EFAULT), errors.Is(err, unix.EINVAL):
 			return
 		default:
-			// An ICMP error sets the socket's pending error, which the
-			// read reports once; the error queue says whose SYN it was.
-			m.drainErrQueue(f.recv, f.rd)
 			m.finishReads(f.rd)
 		}
 	}

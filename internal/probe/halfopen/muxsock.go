@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"sync"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -61,19 +60,13 @@ func recvErr(fd int, v6 bool) error {
 	return unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
 }
 
-// muxWake bounds how long the reader blocks in one read, so that it sees
-// Close even if shutdown(2) did not wake it.
-const muxWake = 500 * time.Millisecond
-
 // openReceiver opens the family's receiving socket: raw IPPROTO_TCP,
 // neither bound nor connected (every probe's replies come to it), the
 // shared filter, the ICMP error queue on, and for IPv6 the destination
 // address of each packet (IPV6_PKTINFO), which its header would have said.
-//
-// It blocks, and is not given to Go's poller: its one reader waits in
-// recvmmsg(2) itself, a system call per wake-up rather than an epoll_wait,
-// a read and a goroutine switch. An ICMP error ends the wait too, as the
-// socket's pending error, after which the error queue is read.
+// The Mux hands it to Go's poller (muxFamily.poll). An ICMP error wakes
+// the reader too, as the socket's pending error, after which the error
+// queue is read.
 func openReceiver(v6 bool) (int, error) {
 	fd, err := rawSocket(v6, unix.IPPROTO_TCP, false)
 	if err != nil {
@@ -94,10 +87,6 @@ func openReceiver(v6 bool) (int, error) {
 	}
 	if err := recvErr(fd, v6); err != nil {
 		return fail("RECVERR", err)
-	}
-	tv := unix.NsecToTimeval(muxWake.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return fail("SO_RCVTIMEO", err)
 	}
 	// Past net.core.rmem_max only with CAP_NET_ADMIN; else as much as
 	// the host allows.
