@@ -282,10 +282,17 @@ func (p *muxPath) sendOn(pkt []byte, dg datagram) error {
 	return serr
 }
 
-// recvmmsg reads up to len(msgs) datagrams: x/sys/unix has the struct,
-// not the call.
+// recvmmsg reads up to len(msgs) datagrams without blocking (flags must
+// hold MSG_DONTWAIT): x/sys/unix has the struct, not the call.
+//
+// nonBlocking: it and sendmmsg are raw system calls, which never tell
+// the scheduler they are in one. An ordinary one, made while the
+// runtime's monitor (sysmon) sleeps because every P is idle, wakes it,
+// and it then polls every 20 us until they are idle again: one or more
+// context switches for each tick's send and each read of the replies,
+// dear on a VM. Neither call can block, so there is no P to hand off.
 func recvmmsg(fd int, msgs []unix.Mmsghdr, flags int) (int, error) {
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)),
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)),
 		uintptr(flags), 0, 0)
 	if e != 0 {
 		return 0, e

@@ -219,9 +219,9 @@ func (m *Mux) sendItems(items []sendItem, fails *[]sendFailure) {
 }
 
 // sendmmsg sends up to len(msgs) datagrams without blocking: x/sys/unix
-// has the struct, not the call.
+// has the struct, not the call. A raw system call (see nonBlocking).
 func sendmmsg(fd int, msgs []unix.Mmsghdr) (int, error) {
-	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)),
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)),
 		unix.MSG_DONTWAIT, 0, 0)
 	if e != 0 {
 		return 0, e
