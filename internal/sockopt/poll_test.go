@@ -205,3 +205,58 @@ func TestPollConnSyscallConn(t *testing.T) {
 		})
 	}
 }
+
+// TestDialFamilies: both families connect, to the port asked (the raw
+// connect builds its own sockaddr, port in network order), and a read
+// waiting when the socket is closed ends at once with net.ErrClosed.
+func TestDialFamilies(t *testing.T) {
+	for _, m := range modes {
+		for _, network := range []string{"tcp4", "tcp6"} {
+			t.Run(m.name+"/"+network, func(t *testing.T) {
+				host := "127.0.0.1:0"
+				if network == "tcp6" {
+					host = "[::1]:0"
+				}
+				ln, err := net.Listen(network, host)
+				if err != nil {
+					t.Skipf("no %s loopback: %v", network, err)
+				}
+				defer ln.Close()
+				accepted := make(chan net.Conn, 1)
+				go func() {
+					if c, err := ln.Accept(); err == nil {
+						accepted <- c
+					}
+				}()
+				addr := netip.MustParseAddrPort(ln.Addr().String())
+				c, err := Options{Poll: m.poll}.DialTCP(context.Background(), addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				peer := <-accepted
+				defer peer.Close()
+				if got := netip.MustParseAddrPort(peer.RemoteAddr().String()); got.String() != c.LocalAddr().String() {
+					t.Errorf("the listener sees %v, the dialer says it is %v", got, c.LocalAddr())
+				}
+				if got := c.RemoteAddr().String(); got != addr.String() {
+					t.Errorf("RemoteAddr %v, want %v", got, addr)
+				}
+				errc := make(chan error, 1)
+				go func() {
+					_, err := c.Read(make([]byte, 1))
+					errc <- err
+				}()
+				time.Sleep(20 * time.Millisecond) // the read is waiting
+				c.Close()
+				select {
+				case err := <-errc:
+					if !errors.Is(err, net.ErrClosed) {
+						t.Errorf("read after Close: %v, want net.ErrClosed", err)
+					}
+				case <-time.After(time.Second):
+					t.Fatal("a waiting read did not end when the socket was closed")
+				}
+			})
+		}
+	}
+}

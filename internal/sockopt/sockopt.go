@@ -32,6 +32,7 @@ type Options struct {
 	// Poll waits on sockets with ppoll(2) from the calling goroutine
 	// instead of Go's network poller: cheaper for a process that runs one
 	// probe at a time (a check binary), wrong for a daemon that runs many.
+	// Either way the socket is this package's (poll.go), not net's.
 	Poll bool
 }
 
@@ -92,31 +93,10 @@ func MarkError(mark uint32, err error) error {
 	return fmt.Errorf("%w: SO_MARK %#x: %v", ErrSetup, mark, err)
 }
 
-// Dialer returns a TCP dialer that binds to Bind and applies the mark.
-// Deadlines come from the context passed to DialContext.
-func (o Options) Dialer() *net.Dialer {
-	// No TCP keepalive: a probe's connection lives a second at most, and
-	// the four setsockopt calls it takes cost every probe in the daemon.
-	d := &net.Dialer{Control: o.Control, KeepAlive: -1}
-	if o.Bind.IsValid() {
-		// A TCPAddr: net refuses it for a UDP dial ("mismatched local
-		// address type"), so a UDP probe needs its own LocalAddr.
-		d.LocalAddr = &net.TCPAddr{IP: o.Bind.AsSlice(), Zone: o.Bind.Zone()}
-	}
-	return d
-}
-
 // DialTCP connects to addr with these options. A bind address that is not
 // on this host is a setup error; anything else is the peer's answer.
 func (o Options) DialTCP(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
-	if o.Poll {
-		return o.dialPoll(ctx, "tcp", addr)
-	}
-	c, err := o.Dialer().DialContext(ctx, "tcp", addr.String())
-	if err != nil {
-		return nil, o.bindError(err)
-	}
-	return c, nil
+	return o.dialPoll(ctx, "tcp", addr)
 }
 
 // bindError makes a dial's error a setup error (UNKNOWN: nothing was
