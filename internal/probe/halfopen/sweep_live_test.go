@@ -620,3 +620,54 @@ func TestSweepNoRoute(t *testing.T) {
 func refuseAll(err error) func(int, []unix.Mmsghdr) (int, error) {
 	return func(int, []unix.Mmsghdr) (int, error) { return 0, err }
 }
+
+// TestSweepResets: a swept open port is left with no half-made connection
+// and its application accepts nothing; marked, with the kernel's unmarked
+// RST dropped by the firewall (portNoRST), the sweep's own RST must do it.
+func TestSweepResets(t *testing.T) {
+	rules(t)
+	m := testMux(t)
+	if err := m.Prepare(sockopt.Options{Mark: 0x2a}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		port uint16
+		sock sockopt.Options
+	}{
+		{"unmarked, the kernel's RST", 0, sockopt.Options{}},
+		{"marked, the kernel's RST dropped", portNoRST, sockopt.Options{Mark: 0x2a}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCollector()
+			var ts []*SweepTarget
+			for _, host := range []string{"127.0.0.1", "::1"} {
+				l := listen(t, netip.AddrPortFrom(netip.MustParseAddr(host), tc.port).String(), true)
+				for range 25 {
+					st := sweepTarget(c, l.addrPort(), 2*time.Second, tc.sock)
+					if err := m.Register(st); err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { m.Unregister(st) })
+					ts = append(ts, st)
+				}
+				defer func() {
+					if n := l.accepted.Load(); n != 0 {
+						t.Errorf("%s accepted %d connections", l.Addr(), n)
+					}
+					if n := synRecv(t, l.addrPort().Port()); n != 0 {
+						t.Errorf("%d connections left half-made (SYN-RECV) on %s", n, l.Addr())
+					}
+				}()
+			}
+			m.Sweep(ts)
+			c.wait(t, len(ts), 5*time.Second)
+			for _, st := range ts {
+				if r, _ := c.last(st); r.State != exitcode.OK {
+					t.Fatalf("%s: %v %q", st.Addr, r.State, r.Summary)
+				}
+			}
+			time.Sleep(50 * time.Millisecond) // the RSTs arrive
+		})
+	}
+}
