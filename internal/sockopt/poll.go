@@ -111,9 +111,14 @@ func (o Options) dialPoll(ctx context.Context, network string, addr netip.AddrPo
 	}
 	if !o.Poll {
 		c.file = os.NewFile(uintptr(fd), "socket") // non-blocking: in the poller
-		if c.rc, err = c.file.SyscallConn(); err != nil {
+		if c.rc, err = c.file.SyscallConn(); err == nil {
+			// Only a file in the poller takes a deadline; one it refused
+			// (epoll_ctl failed) could not wait at all.
+			err = c.file.SetDeadline(time.Time{})
+		}
+		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+			return nil, fmt.Errorf("%w: poller: %v", ErrSetup, err)
 		}
 	}
 	if d, ok := ctx.Deadline(); ok {
