@@ -230,23 +230,25 @@ func rawConnected(fd int) bool {
 	return e == 0
 }
 
-// rawRead and rawWrite are read(2) and write(2) on a non-blocking socket.
-func rawRead(fd int, b []byte) (int, error) {
+// pollerIO is one read(2) or write(2) (trap) on the socket in the poller,
+// as a raw system call: wait is its RawConn's Read or Write, which waits
+// for the poller while the socket says EAGAIN (and keeps the deadline).
+func pollerIO(wait func(func(uintptr) bool) error, trap uintptr, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
+	var n uintptr
+	var e unix.Errno
+	if err := wait(func(fd uintptr) bool {
+		for {
+			n, _, e = unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			if e != unix.EINTR {
+				return e != unix.EAGAIN
+			}
+		}
+	}); err != nil {
+		return 0, err
 	}
-	return int(n), nil
-}
-
-func rawWrite(fd int, b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	if e != 0 {
 		return 0, e
 	}
@@ -353,19 +355,8 @@ func (c *pollConn) Read(b []byte) (int, error) {
 // readPoller is Read in Go's poller, which also keeps the deadline: a
 // passed one fails the read even with data waiting.
 func (c *pollConn) readPoller(b []byte) (int, error) {
-	var n int
-	var err error
-	werr := c.rc.Read(func(fd uintptr) bool {
-		for {
-			n, err = rawRead(int(fd), b)
-			if err != unix.EINTR {
-				return err != unix.EAGAIN
-			}
-		}
-	})
+	n, err := pollerIO(c.rc.Read, unix.SYS_READ, b)
 	switch {
-	case werr != nil:
-		return 0, c.opError("read", werr)
 	case err != nil:
 		return 0, c.opError("read", err)
 	case n == 0 && len(b) > 0 && c.network == "tcp":
@@ -407,20 +398,8 @@ func (c *pollConn) Write(b []byte) (int, error) {
 func (c *pollConn) writePoller(b []byte) (int, error) {
 	done := 0
 	for done < len(b) {
-		var n int
-		var err error
-		werr := c.rc.Write(func(fd uintptr) bool {
-			for {
-				n, err = rawWrite(int(fd), b[done:])
-				if err != unix.EINTR {
-					return err != unix.EAGAIN
-				}
-			}
-		})
-		switch {
-		case werr != nil:
-			return done, c.opError("write", werr)
-		case err != nil:
+		n, err := pollerIO(c.rc.Write, unix.SYS_WRITE, b[done:])
+		if err != nil {
 			return done, c.opError("write", err)
 		}
 		done += n
