@@ -586,6 +586,11 @@ func (f *muxFamily) poll() error {
 	if err != nil {
 		return err
 	}
+	// Only a file in the poller takes a deadline: one it refused
+	// (epoll_ctl failed) would leave the reader unable to wait.
+	if err := f.file.SetDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("poller: %w", err)
+	}
 	f.rc = rc
 	return nil
 }
