@@ -37,6 +37,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/daemon/debugfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/lbfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/probefront"
+	"github.com/lbcheck/lbcheck/internal/daemon/procs"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 	"github.com/lbcheck/lbcheck/internal/version"
 )
@@ -155,6 +156,17 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 		opts = append(opts, daemon.WithSweeper(hmux))
 	}
 	d = daemon.New(context.Background(), cfg, metrics, opts...)
+	// As many Ps as the load keeps busy (see internal/daemon/procs): an
+	// idle daemon on every core pays a thread's wake-up per event.
+	procsCtx, stopProcs := context.WithCancel(context.Background())
+	defer stopProcs()
+	if why := procs.Fixed(); why != "" {
+		logger.Info("GOMAXPROCS fixed: " + why)
+	} else {
+		go procs.Run(procsCtx, procs.DefaultInterval, func(from, to int) {
+			logger.Debug("GOMAXPROCS changed", "from", from, "to", to)
+		})
+	}
 	filesCtx, stopFiles := context.WithCancel(context.Background())
 	defer stopFiles()
 	go d.WatchTargetsFiles(filesCtx, func(s string) { logger.Warn(oneLine(s)) })

@@ -1,0 +1,132 @@
+package procs
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func TestSizer(t *testing.T) {
+	tests := []struct {
+		name    string
+		max     int
+		samples []float64 // cores busy
+		want    []int     // Ps after each sample
+	}{
+		{"idle shrinks after Calm samples", 4,
+			[]float64{0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02},
+			[]int{4, 4, 4, 4, 4, 4, 4, 4, 4, 1, 1}},
+		{"shrinks to the most any calm sample needed", 4,
+			[]float64{0.5, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5},
+			[]int{4, 4, 4, 4, 4, 4, 4, 4, 4, 3}}, // 0.9/0.4 = 2.25: 3
+		{"a busy sample starts the calm over", 2,
+			[]float64{0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1},
+			[]int{2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1}},
+		{"grows at once when saturated, doubling", 8,
+			append(calm(10, 0.1), 1.0, 2.0, 3.9),
+			append(repeat(8, 9), 1, 2, 4, 8)},
+		{"grows to what the sample needs if more than double", 8,
+			append(calm(10, 0.1), 2.5), // threads in system calls run without a P
+			append(repeat(8, 9), 1, 5)},
+		{"between the thresholds it stays", 2,
+			append(calm(10, 0.1), 0.61, 0.5, 0.7, 0.75, 0.79, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7),
+			append(repeat(2, 9), 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)},
+		{"never past Max", 2,
+			append(calm(10, 0.1), 1.0, 2.0, 2.0),
+			append(repeat(2, 9), 1, 2, 2, 2)},
+		{"one core: nothing to size", 1,
+			[]float64{0, 1, 5, 0, 0},
+			[]int{1, 1, 1, 1, 1}},
+		{"nonsense samples are idle ones", 2,
+			[]float64{math.NaN(), -1, math.Inf(-1), -3, 0, 0, 0, 0, 0, 0},
+			[]int{2, 2, 2, 2, 2, 2, 2, 2, 2, 1}},
+		{"a huge sample is capped", 3,
+			append(calm(10, 0), math.Inf(1), 1e300),
+			append(repeat(3, 9), 1, 3, 3)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.samples) != len(tc.want) {
+				t.Fatalf("bad case: %d samples, %d wants", len(tc.samples), len(tc.want))
+			}
+			s := New(tc.max)
+			if s.Procs() != tc.max {
+				t.Fatalf("starts at %d, want %d", s.Procs(), tc.max)
+			}
+			for i, b := range tc.samples {
+				if got := s.Next(b); got != tc.want[i] || got != s.Procs() {
+					t.Fatalf("sample %d (%v): %d Ps (Procs %d), want %d", i, b, got, s.Procs(), tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func calm(n int, busy float64) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = busy
+	}
+	return s
+}
+
+func repeat(v, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func TestNewAtLeastOne(t *testing.T) {
+	for _, n := range []int{0, -4} {
+		if got := New(n).Procs(); got != 1 {
+			t.Errorf("New(%d): %d Ps", n, got)
+		}
+	}
+}
+
+func TestFixed(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	if why := Fixed(); why != "" {
+		t.Errorf("GOMAXPROCS unset: %q", why)
+	}
+	t.Setenv("GOMAXPROCS", "3")
+	if why := Fixed(); why == "" {
+		t.Error("GOMAXPROCS=3: the Sizer would override the operator")
+	}
+}
+
+// TestRunIdle: the test process, idle, is brought down to one P within
+// Calm samples, and Run gives the runtime's count back when it ends.
+func TestRunIdle(t *testing.T) {
+	limit := runtime.GOMAXPROCS(0)
+	if limit == 1 {
+		t.Skip("one P already: nothing to size on this machine")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan struct{})
+	changes := make(chan [2]int, 16)
+	go func() {
+		defer close(ended)
+		Run(ctx, 10*time.Millisecond, func(from, to int) { changes <- [2]int{from, to} })
+	}()
+	select {
+	case c := <-changes:
+		if c != [2]int{limit, 1} {
+			t.Errorf("change %v, want %d -> 1", c, limit)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle process kept its Ps")
+	}
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("GOMAXPROCS %d after the change to 1", got)
+	}
+	cancel()
+	<-ended
+	if got := runtime.GOMAXPROCS(0); got != limit {
+		t.Errorf("GOMAXPROCS %d after Run, want the runtime's %d back", got, limit)
+	}
+}
