@@ -38,6 +38,7 @@ import (
 	"github.com/lbcheck/lbcheck/internal/daemon/lbfront"
 	"github.com/lbcheck/lbcheck/internal/daemon/probefront"
 	"github.com/lbcheck/lbcheck/internal/daemon/procs"
+	"github.com/lbcheck/lbcheck/internal/daemon/rawconn"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 	"github.com/lbcheck/lbcheck/internal/version"
 )
@@ -183,7 +184,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 	maxConns := connCap(cfg.MaxInFlight, logger)
 	httpCap := conncap.New(maxConns)
 	httpCap.OnDrop = metrics.DropFunc("http")
-	ln = httpCap.Listener(ln)
+	ln = httpCap.Listener(rawconn.Listener(ln))
 	mux := http.NewServeMux()
 	dbg := debugfront.New(d) // before serving: it remembers every probe
 	mux.Handle("/probe", dbg.Wrap("/probe", probefront.Handler(d, *offset)))
@@ -216,6 +217,7 @@ func run(args []string, stdout, stderr io.Writer, ready func(httpAddr, agentAddr
 			fmt.Fprintf(stderr, "lbcheckd: agent_listen %s: %v\n", cfg.AgentListen, err)
 			return 1
 		}
+		agentLn = rawconn.Listener(agentLn)
 		agent = &lbfront.Agent{D: d, MaxConns: maxConns, Log: logger}
 	}
 

@@ -255,6 +255,32 @@ func pollerIO(wait func(func(uintptr) bool) error, trap uintptr, b []byte) (int,
 	return int(n), nil
 }
 
+// RawRead is one read(2) of a stream socket in Go's poller (rc is its
+// SyscallConn, whose deadline it keeps) as a raw system call: the
+// poller's wait without the monitor's wake-up an ordinary system call
+// costs an idle process. 0 bytes read is io.EOF.
+func RawRead(rc syscall.RawConn, b []byte) (int, error) {
+	n, err := pollerIO(rc.Read, unix.SYS_READ, b)
+	if err == nil && n == 0 && len(b) > 0 {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+// RawWrite writes all of b to a stream socket in Go's poller as RawRead
+// reads: it returns short only with an error.
+func RawWrite(rc syscall.RawConn, b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := pollerIO(rc.Write, unix.SYS_WRITE, b[done:])
+		if err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
+}
+
 // maxWait bounds one ppoll. The kernel lets a wait end late by 0.1% of
 // its timeout (0.5% niced): 8 ms on an 8 s deadline, enough to lose the
 // race with the process's watchdog. Waits of at most 200 ms end within
