@@ -52,10 +52,10 @@ type Sizer struct {
 	want int // the most Ps any of them needed
 }
 
-// New is a Sizer with the defaults, starting at max Ps.
+// New is a Sizer with the defaults, at most limit Ps, starting at one: a
+// daemon starting has no load yet, and the first busy sample grows it.
 func New(limit int) *Sizer {
-	limit = max(limit, 1)
-	return &Sizer{Max: limit, Grow: DefaultGrow, Shrink: DefaultShrink, Calm: DefaultCalm, cur: limit}
+	return &Sizer{Max: max(limit, 1), Grow: DefaultGrow, Shrink: DefaultShrink, Calm: DefaultCalm, cur: 1}
 }
 
 // Procs is the current count.
@@ -106,12 +106,19 @@ func Fixed() string {
 	return ""
 }
 
-// Run sizes the process's Ps every interval until ctx ends, starting from
-// the runtime's choice; changed, if not nil, hears of each change. The
-// runtime's own count is restored when it returns.
+// Run sizes the process's Ps every interval until ctx ends, at most the
+// runtime's choice, from one; changed, if not nil, hears of each change
+// (the first from the runtime's choice to one). The runtime's own count is
+// restored when it returns.
 func Run(ctx context.Context, interval time.Duration, changed func(from, to int)) {
 	limit := runtime.GOMAXPROCS(0)
 	s := New(limit)
+	if s.Procs() != limit {
+		runtime.GOMAXPROCS(s.Procs())
+		if changed != nil {
+			changed(limit, s.Procs())
+		}
+	}
 	defer func() {
 		if s.Procs() != limit {
 			runtime.GOMAXPROCS(limit)

@@ -52,8 +52,11 @@ func TestSizer(t *testing.T) {
 				t.Fatalf("bad case: %d samples, %d wants", len(tc.samples), len(tc.want))
 			}
 			s := New(tc.max)
-			if s.Procs() != tc.max {
-				t.Fatalf("starts at %d, want %d", s.Procs(), tc.max)
+			if s.Procs() != 1 {
+				t.Fatalf("starts at %d Ps, want 1", s.Procs())
+			}
+			for s.Procs() < tc.max { // as a busy start would
+				s.Next(float64(s.Procs()))
 			}
 			for i, b := range tc.samples {
 				if got := s.Next(b); got != tc.want[i] || got != s.Procs() {
@@ -82,8 +85,9 @@ func repeat(v, n int) []int {
 
 func TestNewAtLeastOne(t *testing.T) {
 	for _, n := range []int{0, -4} {
-		if got := New(n).Procs(); got != 1 {
-			t.Errorf("New(%d): %d Ps", n, got)
+		s := New(n)
+		if got := s.Next(5); got != 1 || s.Max != 1 {
+			t.Errorf("New(%d) saturated: %d Ps, Max %d", n, got, s.Max)
 		}
 	}
 }
@@ -99,9 +103,10 @@ func TestFixed(t *testing.T) {
 	}
 }
 
-// TestRunIdle: the test process, idle, is brought down to one P within
-// Calm samples, and Run gives the runtime's count back when it ends.
-func TestRunIdle(t *testing.T) {
+// TestRun: the test process starts on one P, grows to the runtime's
+// count while goroutines spin, comes back to one when they stop, and Run
+// gives the runtime's count back when it ends.
+func TestRun(t *testing.T) {
 	limit := runtime.GOMAXPROCS(0)
 	if limit == 1 {
 		t.Skip("one P already: nothing to size on this machine")
@@ -113,13 +118,43 @@ func TestRunIdle(t *testing.T) {
 		defer close(ended)
 		Run(ctx, 10*time.Millisecond, func(from, to int) { changes <- [2]int{from, to} })
 	}()
-	select {
-	case c := <-changes:
-		if c != [2]int{limit, 1} {
-			t.Errorf("change %v, want %d -> 1", c, limit)
+	next := func(what string) [2]int {
+		t.Helper()
+		select {
+		case c := <-changes:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no change of Ps: %s", what)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("an idle process kept its Ps")
+		return [2]int{}
+	}
+	if c := next("at start"); c != [2]int{limit, 1} {
+		t.Fatalf("change %v at start, want %d -> 1", c, limit)
+	}
+	stop := make(chan struct{})
+	for range limit {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	grown := 1
+	for grown < limit {
+		c := next("spinning")
+		if c[0] != grown || c[1] <= grown {
+			close(stop)
+			t.Fatalf("change %v while spinning at %d Ps", c, grown)
+		}
+		grown = c[1]
+	}
+	close(stop)
+	if c := next("idle again"); c[1] != 1 {
+		t.Errorf("change %v when idle again, want 1", c)
 	}
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Errorf("GOMAXPROCS %d after the change to 1", got)
