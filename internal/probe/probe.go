@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -342,12 +343,19 @@ func Quote(b []byte, max int) string {
 
 // Millis formats a duration for a summary line: "0.41 ms", "12.3 ms", "1.20 s".
 func Millis(d time.Duration) string {
+	var b [32]byte
+	return string(AppendMillis(b[:0], d))
+}
+
+// AppendMillis appends Millis(d) to b: a sweep words thousands of
+// summaries a second, each with one allocation.
+func AppendMillis(b []byte, d time.Duration) []byte {
 	ms := float64(d.Microseconds()) / 1000
 	switch {
 	case ms < 10:
-		return fmt.Sprintf("%.2f ms", ms)
+		return append(strconv.AppendFloat(b, ms, 'f', 2, 64), " ms"...)
 	case ms < 1000:
-		return fmt.Sprintf("%.1f ms", ms)
+		return append(strconv.AppendFloat(b, ms, 'f', 1, 64), " ms"...)
 	}
-	return fmt.Sprintf("%.2f s", ms/1000)
+	return append(strconv.AppendFloat(b, ms/1000, 'f', 2, 64), " s"...)
 }

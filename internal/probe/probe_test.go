@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lbcheck/lbcheck/internal/exitcode"
 	"github.com/lbcheck/lbcheck/internal/sockopt"
@@ -101,5 +102,34 @@ func TestLogLevels(t *testing.T) {
 	nilLog.Printf(1, "ignored")
 	if nilLog.Enabled(1) || nilLog.Lines() != nil {
 		t.Error("a nil Log must record nothing")
+	}
+}
+
+func TestMillis(t *testing.T) {
+	tests := []struct {
+		name string
+		d    time.Duration
+		want string
+	}{
+		{"zero", 0, "0.00 ms"},
+		{"under a microsecond", 999 * time.Nanosecond, "0.00 ms"},
+		{"sub-millisecond", 412 * time.Microsecond, "0.41 ms"},
+		{"rounds half to even as %.2f", 1005 * time.Microsecond, fmt.Sprintf("%.2f ms", 1.005)},
+		{"just under 10 ms", 9999 * time.Microsecond, "10.00 ms"},
+		{"tens of ms", 12345 * time.Microsecond, "12.3 ms"},
+		{"just under a second", 999949 * time.Microsecond, "999.9 ms"},
+		{"seconds", 1200 * time.Millisecond, "1.20 s"},
+		{"negative", -3 * time.Millisecond, "-3.00 ms"},
+		{"huge", 1 << 62, fmt.Sprintf("%.2f s", float64(time.Duration(1<<62).Microseconds())/1e6)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Millis(tc.d); got != tc.want {
+				t.Errorf("Millis(%v) = %q, want %q", tc.d, got, tc.want)
+			}
+			if got := string(AppendMillis([]byte("x="), tc.d)); got != "x="+tc.want {
+				t.Errorf("AppendMillis = %q", got)
+			}
+		})
 	}
 }

@@ -366,18 +366,21 @@ func (x *exchange) judge(b []byte, from unix.Sockaddr) *probe.Result {
 
 // verdict is the result of an answer to the SYN: the Prober and the Mux
 // word it alike, so the binary and the daemon say the same.
-func verdict(a answer, remote netip.AddrPort, rtt time.Duration, syns int) probe.Result {
+// The phases before, if any, come first in its Phases: a sweep's setup,
+// in the same allocation.
+func verdict(a answer, remote netip.AddrPort, rtt time.Duration, syns int, before ...probe.Phase) probe.Result {
 	// Summary set, not formatted with probe.OK("%s", ...): a sweep words
 	// thousands of these a second.
+	phases := make([]probe.Phase, len(before)+1)
+	copy(phases, before)
+	last := &phases[len(before)]
+	last.Duration = rtt
 	if a == open {
-		r := probe.Result{State: exitcode.OK, Summary: answered("port open (SYN+ACK)", remote, rtt, syns)}
-		r.Phases = []probe.Phase{{Name: "syn-ack", Duration: rtt}}
-		return r
+		last.Name = "syn-ack"
+		return probe.Result{State: exitcode.OK, Summary: answered("port open (SYN+ACK)", remote, rtt, syns), Phases: phases}
 	}
-	r := probe.Result{State: exitcode.Critical, Summary: answered("port closed (RST)", remote, rtt, syns)}
-	r.Err = ErrClosed
-	r.Phases = []probe.Phase{{Name: "rst", Duration: rtt}}
-	return r
+	last.Name = "rst"
+	return probe.Result{State: exitcode.Critical, Summary: answered("port closed (RST)", remote, rtt, syns), Err: ErrClosed, Phases: phases}
 }
 
 // rejected is the result of an ICMP error about the SYN.
@@ -401,11 +404,20 @@ func noAnswer(remote netip.AddrPort, syns int, err error) probe.Result {
 // from our first SYN, and says so: the perfdata's time beside it is the
 // whole run.
 func answered(what string, remote netip.AddrPort, rtt time.Duration, syns int) string {
-	syn := "the SYN"
+	var buf [128]byte
+	b := append(buf[:0], what...)
+	b = append(b, " on "...)
+	b = remote.AppendTo(b)
+	b = append(b, ", "...)
+	b = probe.AppendMillis(b, rtt)
 	if syns > 1 {
-		syn = "the first of " + strconv.Itoa(syns) + " SYNs"
+		b = append(b, " after the first of "...)
+		b = strconv.AppendInt(b, int64(syns), 10)
+		b = append(b, " SYNs"...)
+	} else {
+		b = append(b, " after the SYN"...)
 	}
-	return what + " on " + remote.String() + ", " + probe.Millis(rtt) + " after " + syn
+	return string(b)
 }
 
 // reset answers a SYN+ACK with our own RST. The kernel sends one too (it

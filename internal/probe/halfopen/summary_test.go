@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/lbcheck/lbcheck/internal/probe"
 )
 
 // The summary's time is the round trip from the SYN, not the run's time
@@ -30,5 +32,25 @@ func TestAnsweredSaysWhatTheTimeIs(t *testing.T) {
 				t.Errorf("answered = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestVerdictAllocations: a swept verdict, thousands a second, costs its
+// phases and its summary, one allocation each, and keeps the setup first.
+func TestVerdictAllocations(t *testing.T) {
+	v6 := netip.MustParseAddrPort("[fe80::2%eth0]:443")
+	setup := probe.Phase{Name: "setup", Duration: time.Millisecond}
+	var r probe.Result
+	if a := testing.AllocsPerRun(100, func() { r = verdict(open, v6, 2*time.Millisecond, 3, setup) }); a > 2 {
+		t.Errorf("%v allocations a verdict, want 2", a)
+	}
+	if r.Summary != "port open (SYN+ACK) on [fe80::2%eth0]:443, 2.00 ms after the first of 3 SYNs" {
+		t.Errorf("summary %q", r.Summary)
+	}
+	if len(r.Phases) != 2 || r.Phases[0] != setup || r.Phases[1] != (probe.Phase{Name: "syn-ack", Duration: 2 * time.Millisecond}) {
+		t.Errorf("phases %+v", r.Phases)
+	}
+	if r = verdict(closed, v6, time.Millisecond, 1); len(r.Phases) != 1 || r.Phases[0].Name != "rst" || r.Err != ErrClosed {
+		t.Errorf("closed: %+v", r)
 	}
 }

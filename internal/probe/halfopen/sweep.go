@@ -499,6 +499,7 @@ func (m *Mux) complete(ds []sweepDone) {
 
 func (d *sweepDone) result() probe.Result {
 	t := d.t
+	setup := probe.Phase{Name: "setup", Duration: d.sent.Sub(d.due)}
 	var r probe.Result
 	switch d.kind {
 	case doneFailed:
@@ -508,9 +509,9 @@ func (d *sweepDone) result() probe.Result {
 	case doneICMP:
 		r = rejected(t.Addr, d.icmp, d.at.Sub(d.sent))
 	default:
-		r = verdict(d.ans, t.Addr, d.at.Sub(d.sent), d.syns)
+		return verdict(d.ans, t.Addr, d.at.Sub(d.sent), d.syns, setup) // the common case: one allocation fewer
 	}
-	r.Phases = append([]probe.Phase{{Name: "setup", Duration: d.sent.Sub(d.due)}}, r.Phases...)
+	r.Phases = append([]probe.Phase{setup}, r.Phases...)
 	return r
 }
 
