@@ -111,8 +111,14 @@ func Fixed() string {
 // (the first from the runtime's choice to one). The runtime's own count is
 // restored when it returns.
 func Run(ctx context.Context, interval time.Duration, changed func(from, to int)) {
+	New(runtime.GOMAXPROCS(0)).Run(ctx, interval, changed)
+}
+
+// Run is the package's Run with s's thresholds; s.Max is not past the
+// runtime's choice.
+func (s *Sizer) Run(ctx context.Context, interval time.Duration, changed func(from, to int)) {
 	limit := runtime.GOMAXPROCS(0)
-	s := New(limit)
+	s.Max = min(s.Max, limit)
 	if s.Procs() != limit {
 		runtime.GOMAXPROCS(s.Procs())
 		if changed != nil {
