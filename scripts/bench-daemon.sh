@@ -14,7 +14,9 @@
 # SOAK_SECS: RSS and goroutines at its start and end.
 #
 # Then keeping watch (issue 21), its own section between the watch markers,
-# each part on a daemon of its own so that nothing else runs in it:
+# each part on a daemon of its own so that nothing else runs in it, every
+# target an address of its own (10.98.0.0/16, made local in lbc-srv, one
+# nginx on 0.0.0.0:8090):
 #   - an ask answered from memory (a watched module, every 60 s) next to an
 #     ask refused at once (an unknown module), agent and /check, CONC
 #     clients as fast as answered; then the same asks, from memory and
@@ -22,8 +24,7 @@
 #     STEADY_SECS each;
 #   - CPU per watched HTTP probe (PROBE_TARGETS targets every 1 s, no ask)
 #     next to blackbox_exporter's per probe, saturated and at the same rate;
-#   - FLEET watched HTTP targets (distinct addresses of 10.98.0.0/16, made
-#     local in lbc-srv, one nginx on 0.0.0.0:8090) every 10 s for
+#   - FLEET watched HTTP targets every 10 s for
 #     FLEET_SECS: probes started more than 1 s after their slot, peak RSS,
 #     the daemon's CPU.
 # Then sweeping half-open watches (issue 22), its own section between the
@@ -306,6 +307,15 @@ if [[ $PARTS == *" watch "* ]]; then
 	echo
 } >"$tmp/watch"
 
+# Every target of this part is an address of its own, 10.98.0.0/16, local
+# in lbc-srv (AnyIP), one nginx on 0.0.0.0:8090. Not 10.99.16.N DNATed to
+# one address: that folds the targets into one server 4-tuple space, where a
+# client port reused for another target meets the server's TIME_WAIT from
+# the probe part's connections, with the client's TCP timestamps offset per
+# destination; a SYN so refused waits 1 s for its retransmit, past -t 1 (one
+# first probe of 100 failed so, once).
+anyip_nginx fleet 10.98.0.0/16 8090 "reuseport backlog=4096" 10.98.0.1
+
 # Asks: a watched module (every 60 s: the probes' own CPU stays out of the
 # figures) over STEADY_RATE targets, each asked once first (its watch
 # starts and its first verdict is in).
@@ -313,33 +323,38 @@ watchd asks "  web:
     check: [check_http_status, -t, \"1\"]
     every: 60s
   plain: [check_http_status, -t, \"1\"]"
-in_ns "$tmp/lbload" -c "$STEADY_RATE" -n "$STEADY_RATE" -spread "$STEADY_RATE" "http://127.0.0.1:9717/check?module=web&target=10.99.16.{n}:80" >/dev/null
+in_ns "$tmp/lbload" -c "$STEADY_RATE" -n "$STEADY_RATE" -spread "$STEADY_RATE" "http://127.0.0.1:9717/check?module=web&target=10.98.0.{n}:8090" >/dev/null
 sleep 1
 c0=$(cpu_of "$wpid")
 sleep 5
 idle=$(bc -l <<<"($(cpu_of "$wpid") - $c0) * 1000 / 5")
-read -r ct cc _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" "http://127.0.0.1:9717/check?module=web&target=10.99.16.{n}:80")"
-read -r rt rc _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -status 400 "http://127.0.0.1:9717/check?module=nope&target=10.99.16.{n}:80")"
-read -r at ac _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -agent 127.0.0.1:9718 "web 10.99.16.{n} 80")"
-read -r bt bc2 _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -agent 127.0.0.1:9718 -expect "" "nope 10.99.16.{n} 80")"
+read -r ct cc _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" "http://127.0.0.1:9717/check?module=web&target=10.98.0.{n}:8090")"
+read -r rt rc _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -status 400 "http://127.0.0.1:9717/check?module=nope&target=10.98.0.{n}:8090")"
+read -r at ac _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -agent 127.0.0.1:9718 "web 10.98.0.{n} 8090")"
+read -r bt bc2 _ <<<"$(wload "$wpid" -c "$CONC" -d "${SECS}s" -spread "$CONC" -agent 127.0.0.1:9718 -expect "" "nope 10.98.0.{n} 8090")"
 # the same asks at a load balancer's steady rate; the idle daemon's own
 # CPU (measured above, without asks) taken out
-read -r sct scc sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" "http://127.0.0.1:9717/check?module=web&target=10.99.16.{n}:80")"
+read -r sct scc sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" "http://127.0.0.1:9717/check?module=web&target=10.98.0.{n}:8090")"
 scc=$(bc -l <<<"$scc - $idle * $STEADY_SECS / $sn")
-read -r sat sac sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" -agent 127.0.0.1:9718 "web 10.99.16.{n} 80")"
+read -r sat sac sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" -agent 127.0.0.1:9718 "web 10.98.0.{n} 8090")"
 sac=$(bc -l <<<"$sac - $idle * $STEADY_SECS / $sn")
 # and the fronts' own floor at that rate: an ask refused at once. Each ask
 # wakes a mostly idle process (sysmon, parked threads, the poller), which a
 # refused ask pays as much: this, not the saturated figure, is what the
 # steady ask's own cost shows against.
-read -r _ srcc sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" -status 400 "http://127.0.0.1:9717/check?module=nope&target=10.99.16.{n}:80")"
+read -r _ srcc sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" -status 400 "http://127.0.0.1:9717/check?module=nope&target=10.98.0.{n}:8090")"
 srcc=$(bc -l <<<"$srcc - $idle * $STEADY_SECS / $sn")
-read -r _ srac sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" -agent 127.0.0.1:9718 -expect "" "nope 10.99.16.{n} 80")"
+read -r _ srac sn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" -agent 127.0.0.1:9718 -expect "" "nope 10.98.0.{n} 8090")"
 srac=$(bc -l <<<"$srac - $idle * $STEADY_SECS / $sn")
 # and, for what it was before, a probe per ask at that rate (the list form)
-read -r _ pcc pn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" "http://127.0.0.1:9717/check?module=plain&target=10.99.16.{n}:80")"
+read -r _ pcc pn <<<"$(wload "$wpid" -c "$STEADY_RATE" -d "${STEADY_SECS}s" -spread "$STEADY_RATE" -rate "$STEADY_RATE" "http://127.0.0.1:9717/check?module=plain&target=10.98.0.{n}:8090")"
 pcc=$(bc -l <<<"$pcc - $idle * $STEADY_SECS / $pn")
 stop_watchd
+# wload's exit ends only its command substitution: a figure it did not give
+# must end the bench, not become a row of zeros.
+for v in ct cc rt rc at ac bt bc2 scc sac srcc srac pcc; do
+	[[ ${!v} =~ ^-?[0-9.]+$ ]] || { echo "bench-daemon: the asks part gave no figure for $v" >&2; exit 1; }
+done
 {
 	echo "Asks, $CONC keep-alive clients for ${SECS} s a row (the agent: a connection per ask, as HAProxy asks), then $STEADY_RATE asks a second"
 	echo "over $STEADY_RATE targets for ${STEADY_SECS} s (the idle daemon's $(printf '%.3f' "$idle") ms of CPU a second taken out), each next to an ask refused at once at the same rate."
@@ -355,7 +370,7 @@ stop_watchd
 } >>"$tmp/watch"
 
 # Watched probes: PROBE_TARGETS targets every 1 s, no ask at all.
-targets=$(seq "$PROBE_TARGETS" | awk '{printf "%s\"10.99.16.%d:80\"", (NR > 1 ? ", " : ""), $1}')
+targets=$(seq "$PROBE_TARGETS" | awk '{printf "%s\"10.98.0.%d:8090\"", (NR > 1 ? ", " : ""), $1}')
 watchd probes "  web:
     check: [check_http_status, -t, \"1\"]
     every: 1s
@@ -368,8 +383,8 @@ stop_watchd
 np=$((p1 - p0))
 ((np > 0)) || { echo "bench-daemon: no watch probe counted in lbcheckd_probes_total" >&2; exit 1; }
 wc_=$(bc -l <<<"($c1 - $c0) * 1000 / $np")
-read -r _ bbs _ <<<"$(wload "$bbx" -c "$CONC" -d "${SECS}s" -spread "$CONC" "http://127.0.0.1:9115/probe?module=http_2xx&target=10.99.16.{n}:80")"
-read -r _ bbr _ <<<"$(wload "$bbx" -c "$PROBE_TARGETS" -d "${PROBE_SECS}s" -spread "$PROBE_TARGETS" -rate "$PROBE_TARGETS" "http://127.0.0.1:9115/probe?module=http_2xx&target=10.99.16.{n}:80")"
+read -r _ bbs _ <<<"$(wload "$bbx" -c "$CONC" -d "${SECS}s" -spread "$CONC" "http://127.0.0.1:9115/probe?module=http_2xx&target=10.98.0.{n}:8090")"
+read -r _ bbr _ <<<"$(wload "$bbx" -c "$PROBE_TARGETS" -d "${PROBE_SECS}s" -spread "$PROBE_TARGETS" -rate "$PROBE_TARGETS" "http://127.0.0.1:9115/probe?module=http_2xx&target=10.98.0.{n}:8090")"
 {
 	echo "Watched HTTP probes: $PROBE_TARGETS targets every 1 s for ${PROBE_SECS} s, no ask: $np probes, $(ms "$wc_") of CPU each."
 	echo "blackbox_exporter per \`/probe\` on the same targets: $(ms "$bbs") saturated ($CONC clients), $(ms "$bbr") at $PROBE_TARGETS a second."
@@ -377,8 +392,7 @@ read -r _ bbr _ <<<"$(wload "$bbx" -c "$PROBE_TARGETS" -d "${PROBE_SECS}s" -spre
 	echo
 } >>"$tmp/watch"
 
-# The fleet: FLEET distinct addresses of 10.98.0.0/16, local in lbc-srv, one nginx on 0.0.0.0:8090.
-anyip_nginx fleet 10.98.0.0/16 8090 "reuseport backlog=4096" 10.98.0.1
+# The fleet: FLEET distinct addresses of 10.98.0.0/16 (the nginx above).
 # the targets listed in the configuration (targets:, one flow list)
 targets=$(seq 0 $((FLEET - 1)) | awk '{printf "%s\"10.98.%d.%d:8090\"", (NR > 1 ? ", " : ""), int($1 / 250), $1 % 250 + 1}')
 watchd fleet "  fleet:

@@ -276,6 +276,9 @@ func RawWrite(rc syscall.RawConn, b []byte) (int, error) {
 		if err != nil {
 			return done, err
 		}
+		if n == 0 {
+			return done, io.ErrShortWrite // never from a stream socket; no endless loop if it were
+		}
 		done += n
 	}
 	return done, nil

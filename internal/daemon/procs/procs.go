@@ -25,10 +25,19 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// LargeHeap is the live heap from which the Sizer keeps at least two Ps.
+// With one P the runtime runs no idle GC mark worker, only a fractional
+// one at 25%: a mark phase lasts several times longer, and what the daemon
+// allocates meanwhile counts as live, raising the next heap goal. Measured
+// on 65,536 swept targets (about 110 MiB live): peak RSS 249 MiB on two
+// Ps, 268 MiB on one.
+const LargeHeap = 64 << 20
 
 // Defaults: a sample every half second, more Ps when those in use are
 // busy over 60% of the time, fewer when 5 s in a row would have kept
@@ -50,12 +59,22 @@ type Sizer struct {
 	cur  int
 	calm int // samples in a row that fitted in fewer Ps
 	want int // the most Ps any of them needed
+	min  int // the fewest Ps for the heap (SetHeap)
+}
+
+// SetHeap tells the Sizer the live heap: from LargeHeap on it keeps at
+// least two Ps (if Max allows), growing at the next sample.
+func (s *Sizer) SetHeap(live uint64) {
+	s.min = 1
+	if live >= LargeHeap {
+		s.min = min(2, s.Max)
+	}
 }
 
 // New is a Sizer with the defaults, at most limit Ps, starting at one: a
 // daemon starting has no load yet, and the first busy sample grows it.
 func New(limit int) *Sizer {
-	return &Sizer{Max: max(limit, 1), Grow: DefaultGrow, Shrink: DefaultShrink, Calm: DefaultCalm, cur: 1}
+	return &Sizer{Max: max(limit, 1), Grow: DefaultGrow, Shrink: DefaultShrink, Calm: DefaultCalm, cur: 1, min: 1}
 }
 
 // Procs is the current count.
@@ -67,6 +86,10 @@ func (s *Sizer) Next(busy float64) int {
 	if busy < 0 || math.IsNaN(busy) {
 		busy = 0
 	}
+	if s.cur < s.min {
+		s.cur = s.min
+		s.calm, s.want = 0, 0
+	}
 	if busy > s.Grow*float64(s.cur) && s.cur < s.Max {
 		// Saturated Ps cannot show more than their own count busy:
 		// double, or take what the sample asks for if that is more.
@@ -74,7 +97,7 @@ func (s *Sizer) Next(busy float64) int {
 		s.calm, s.want = 0, 0
 		return s.cur
 	}
-	n := max(1, need(busy, s.Shrink))
+	n := max(1, s.min, need(busy, s.Shrink))
 	if n >= s.cur {
 		s.calm, s.want = 0, 0
 		return s.cur
@@ -132,6 +155,7 @@ func (s *Sizer) Run(ctx context.Context, interval time.Duration, changed func(fr
 	}()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	last, err := cpuTime()
 	lastAt := time.Now()
 	for {
@@ -148,6 +172,10 @@ func (s *Sizer) Run(ctx context.Context, interval time.Duration, changed func(fr
 		last, lastAt, err = c, at, cerr
 		if !ok {
 			continue // a sample it could not take says nothing
+		}
+		metrics.Read(live)
+		if live[0].Value.Kind() == metrics.KindUint64 {
+			s.SetHeap(live[0].Value.Uint64())
 		}
 		from := s.Procs()
 		if to := s.Next(busy); to != from {

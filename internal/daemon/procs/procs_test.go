@@ -84,6 +84,36 @@ func repeat(v, n int) []int {
 	return s
 }
 
+// TestLargeHeap: a large live heap keeps two Ps, however idle; a small
+// one lets the Sizer come back to one.
+func TestLargeHeap(t *testing.T) {
+	s := New(4)
+	s.SetHeap(LargeHeap)
+	if got := s.Next(0); got != 2 {
+		t.Fatalf("large heap, idle: %d Ps, want 2", got)
+	}
+	for i := range 3 * DefaultCalm {
+		if got := s.Next(0); got != 2 {
+			t.Fatalf("sample %d: %d Ps with a large heap", i, got)
+		}
+	}
+	if got := s.Next(1.5); got != 4 {
+		t.Errorf("large heap, busy: %d Ps, want 4", got)
+	}
+	s.SetHeap(LargeHeap - 1)
+	for range DefaultCalm {
+		s.Next(0)
+	}
+	if got := s.Procs(); got != 1 {
+		t.Errorf("small heap, idle: %d Ps, want 1", got)
+	}
+	one := New(1)
+	one.SetHeap(1 << 40)
+	if got := one.Next(0); got != 1 {
+		t.Errorf("Max 1, large heap: %d Ps", got)
+	}
+}
+
 func TestNewAtLeastOne(t *testing.T) {
 	for _, n := range []int{0, -4} {
 		s := New(n)
