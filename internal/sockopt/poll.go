@@ -384,12 +384,15 @@ func (c *pollConn) Read(b []byte) (int, error) {
 // readPoller is Read in Go's poller, which also keeps the deadline: a
 // passed one fails the read even with data waiting.
 func (c *pollConn) readPoller(b []byte) (int, error) {
-	n, err := pollerIO(c.rc.Read, unix.SYS_READ, b)
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case n == 0 && len(b) > 0 && c.network == "tcp":
-		return 0, io.EOF
+	var n int
+	var err error
+	if c.network == "tcp" {
+		n, err = RawRead(c.rc, b) // 0 bytes: io.EOF
+	} else {
+		n, err = pollerIO(c.rc.Read, unix.SYS_READ, b) // 0 bytes: an empty datagram
+	}
+	if err != nil {
+		return 0, c.opError("read", err) // io.EOF as it is
 	}
 	return n, nil
 }
@@ -423,20 +426,20 @@ func (c *pollConn) Write(b []byte) (int, error) {
 	return done, nil
 }
 
-// writePoller is Write in Go's poller.
+// writePoller is Write in Go's poller: all of b on a stream, one datagram
+// on UDP.
 func (c *pollConn) writePoller(b []byte) (int, error) {
-	done := 0
-	for done < len(b) {
-		n, err := pollerIO(c.rc.Write, unix.SYS_WRITE, b[done:])
-		if err != nil {
-			return done, c.opError("write", err)
-		}
-		done += n
-		if c.network == "udp" {
-			break // one datagram per write
-		}
+	var n int
+	var err error
+	if c.network == "udp" {
+		n, err = pollerIO(c.rc.Write, unix.SYS_WRITE, b)
+	} else {
+		n, err = RawWrite(c.rc, b)
 	}
-	return done, nil
+	if err != nil {
+		return n, c.opError("write", err)
+	}
+	return n, nil
 }
 
 func (c *pollConn) Close() error {
