@@ -31,6 +31,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/polltimer"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/probe/halfopen"
 	"github.com/lbcheck/lbcheck/internal/target"
@@ -836,32 +837,25 @@ func wakeAt(next time.Time) time.Time {
 }
 
 // run is the scheduler: it sleeps until the tick of the next slot, or
-// until a new watch comes first.
+// until a new watch comes first. Its timer waits in the poller
+// (polltimer): ten wake-ups a second with a runtime timer cost a mostly
+// idle daemon three or four of the process's own, sysmon's included.
 func (s *watches) run() {
 	defer close(s.loopDone)
-	var t *time.Timer
+	t := polltimer.New()
+	defer t.Close()
 	for {
 		next := s.due(s.now())
 		s.wakes.Add(1)
-		var c <-chan time.Time
+		var c <-chan struct{}
 		if !next.IsZero() {
-			d := wakeAt(next).Sub(s.now())
-			if t == nil {
-				t = time.NewTimer(d)
-			} else {
-				t.Reset(d)
-			}
+			t.Reset(wakeAt(next).Sub(s.now()))
 			c = t.C
 		}
 		select {
 		case <-c:
 		case <-s.wake:
-			if t != nil && !t.Stop() {
-				select {
-				case <-t.C:
-				default:
-				}
-			}
+			t.Stop()
 		case <-s.ctx.Done():
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/polltimer"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/sockopt"
 )
@@ -521,8 +522,8 @@ func (d *sweepDone) result() probe.Result {
 func (m *Mux) sweepLoop() {
 	sw := &m.sw
 	defer close(sw.stopped)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	timer := polltimer.New() // see polltimer: no runtime timer, no sysmon wake-up
+	defer timer.Close()
 	var items []sendItem
 	var fails []sendFailure
 	var dones []sweepDone
