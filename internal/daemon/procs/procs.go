@@ -27,8 +27,11 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lbcheck/lbcheck/internal/polltimer"
 )
 
 // LargeHeap is the live heap from which the Sizer keeps at least two Ps.
@@ -153,12 +156,16 @@ func (s *Sizer) Run(ctx context.Context, interval time.Duration, changed func(fr
 			runtime.GOMAXPROCS(limit)
 		}
 	}()
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	// A timer in the poller (polltimer) rather than a Ticker: the
+	// runtime's monitor, sysmon, sleeps until the next runtime timer, so
+	// a Ticker would wake it twice a second in an otherwise idle daemon.
+	t := polltimer.New()
+	defer t.Close()
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	last, err := cpuTime()
 	lastAt := time.Now()
 	for {
+		t.Reset(interval)
 		select {
 		case <-ctx.Done():
 			return
@@ -190,8 +197,10 @@ func (s *Sizer) Run(ctx context.Context, interval time.Duration, changed func(fr
 // cpuTime is the process's user and system time, every thread's.
 func cpuTime() (time.Duration, error) {
 	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0, err
+	// A raw system call: an ordinary one made while every P idles wakes
+	// sysmon (see polltimer).
+	if _, _, e := unix.RawSyscall(unix.SYS_GETRUSAGE, unix.RUSAGE_SELF, uintptr(unsafe.Pointer(&ru)), 0); e != 0 {
+		return 0, e
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
