@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +39,19 @@ type Metrics struct {
 	// byFront are answers' children for the fronts there are, looked up
 	// once: an ask from memory must stay cheaper than the label lookup.
 	byFront map[string]prometheus.Counter
+	// byModule are each module's probes and durations children, looked up
+	// once (string -> *moduleMetrics): WithLabelValues hashes the labels
+	// and takes a lock at each call, twice a probe, thousands of probes a
+	// second when swept.
+	byModule sync.Map
+}
+
+// moduleMetrics are one module's children. A result's counter is made at
+// its first probe, as WithLabelValues would: no series of zeros.
+type moduleMetrics struct {
+	mu     sync.Mutex
+	probes []prometheus.Counter // by States
+	dur    prometheus.Observer
 }
 
 // States are the result label's values: the verdict's state, lower case.
@@ -164,12 +178,28 @@ func (m *Metrics) observe(req Request, res Result, err error) {
 
 // probed counts one probe run.
 func (m *Metrics) probed(module string, res Result) {
-	result := "unknown"
+	state := len(States) - 1 // unknown
 	if res.State >= 0 && int(res.State) < len(States) {
-		result = States[res.State] // not ToLower: an allocation a probe, thousands a second when swept
+		state = int(res.State)
 	}
-	m.probes.WithLabelValues(module, result).Inc()
-	m.durations.WithLabelValues(module).Observe(res.Duration.Seconds())
+	mm := m.module(module)
+	mm.mu.Lock()
+	c := mm.probes[state]
+	if c == nil {
+		c = m.probes.WithLabelValues(module, States[state])
+		mm.probes[state] = c
+	}
+	mm.mu.Unlock()
+	c.Inc()
+	mm.dur.Observe(res.Duration.Seconds())
+}
+
+func (m *Metrics) module(name string) *moduleMetrics {
+	if mm, ok := m.byModule.Load(name); ok {
+		return mm.(*moduleMetrics)
+	}
+	mm, _ := m.byModule.LoadOrStore(name, &moduleMetrics{probes: make([]prometheus.Counter, len(States)), dur: m.durations.WithLabelValues(name)})
+	return mm.(*moduleMetrics)
 }
 
 // watching adds the watch's metrics.
