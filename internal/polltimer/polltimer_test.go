@@ -1,10 +1,10 @@
 package polltimer
 
 import (
-	"runtime"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/lbcheck/lbcheck/internal/lab/gstate"
 )
 
 // kinds runs a test on the timerfd Timer and on the fallback.
@@ -157,19 +157,4 @@ func TestWaitsInPoller(t *testing.T) {
 }
 
 // waiterStates is the state of each goroutine in (*Timer).wait.
-func waiterStates() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var states []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if !strings.Contains(g, "polltimer.(*Timer).wait(") {
-			continue
-		}
-		head, _, _ := strings.Cut(g, "\n")
-		_, s, _ := strings.Cut(head, "[")
-		s, _, _ = strings.Cut(s, "]")
-		s, _, _ = strings.Cut(s, ",")
-		states = append(states, s)
-	}
-	return states
-}
+func waiterStates() []string { return gstate.Of("polltimer.(*Timer).wait") }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/lbcheck/lbcheck/internal/check"
 	"github.com/lbcheck/lbcheck/internal/exitcode"
+	"github.com/lbcheck/lbcheck/internal/lab/gstate"
 	"github.com/lbcheck/lbcheck/internal/lab/proctest"
 	"github.com/lbcheck/lbcheck/internal/probe"
 	"github.com/lbcheck/lbcheck/internal/sockopt"
@@ -713,21 +713,5 @@ func TestMuxReaderParks(t *testing.T) {
 	}
 }
 
-// readerStates is the state of every goroutine in (*Mux).read, from a
-// dump of all stacks ("goroutine 7 [IO wait]:").
-func readerStates() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var states []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if !strings.Contains(g, "halfopen.(*Mux).read(") {
-			continue
-		}
-		head, _, _ := strings.Cut(g, "\n")
-		_, s, _ := strings.Cut(head, "[")
-		s, _, _ = strings.Cut(s, "]")
-		s, _, _ = strings.Cut(s, ",") // "IO wait, 2 minutes"
-		states = append(states, s)
-	}
-	return states
-}
+// readerStates is the state of every goroutine in (*Mux).read.
+func readerStates() []string { return gstate.Of("halfopen.(*Mux).read") }
