@@ -30,9 +30,10 @@ import (
 	"github.com/lbcheck/lbcheck/internal/sockopt"
 )
 
-// Timer fires once per Reset, on C. As with time.Timer before Go 1.23, a
-// fire from before a Reset or Stop can still be waiting in C: a receiver
-// must check the time itself (the schedulers do: they take what is due).
+// Timer fires once per Reset, on C. Reset and Stop take out a fire still
+// waiting in C, but one from before them can, rarely, come after (its
+// expiry read and not yet passed on): a receiver checks the time itself,
+// as the schedulers do (they take what is due).
 type Timer struct {
 	C <-chan struct{}
 	c chan struct{}
@@ -104,6 +105,7 @@ func (t *Timer) fire() {
 // Reset arms the timer to fire once after d (at once if d <= 0), in place
 // of any arming before.
 func (t *Timer) Reset(d time.Duration) {
+	t.drain()
 	if t.f == nil {
 		t.mu.Lock()
 		t.gt.Reset(d)
@@ -122,6 +124,10 @@ func (t *Timer) Stop() {
 	} else {
 		t.arm(0)
 	}
+	t.drain()
+}
+
+func (t *Timer) drain() {
 	select {
 	case <-t.c:
 	default:

@@ -68,6 +68,17 @@ func TestResetReplaces(t *testing.T) {
 	})
 }
 
+func TestResetTakesOutAStaleFire(t *testing.T) {
+	kinds(t, func(t *testing.T, tm *Timer) {
+		tm.Reset(0)
+		time.Sleep(50 * time.Millisecond) // the fire is in C
+		tm.Reset(time.Hour)
+		if fired(tm, 100*time.Millisecond) {
+			t.Error("a fire from before Reset(1h) came after it")
+		}
+	})
+}
+
 func TestResetNowAndNegative(t *testing.T) {
 	kinds(t, func(t *testing.T, tm *Timer) {
 		for _, d := range []time.Duration{0, -time.Second} {
