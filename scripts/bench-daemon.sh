@@ -460,7 +460,7 @@ ip netns exec lbc-srv sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_b
 # No connection tracking in lbc-srv, as the lab has none: the probe
 # part's DNAT (lbc_bench) made the kernel track every connection there, and
 # on a one-machine lab that work of the server's runs in the prober's
-# context (measured: 7-10 us a half-open probe, a third of it). Part 4
+# context (measured by hand: 7-10 us of a half-open probe's 30). Part 4
 # measures with it too.
 dnat_table=$(ip netns exec lbc-srv nft list table ip lbc_bench)
 ip netns exec lbc-srv nft delete table ip lbc_bench
